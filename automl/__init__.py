@@ -1,0 +1,88 @@
+"""automl: Hyperband search over Keras models for tables, one command from data to a production model.
+
+The public API is a few verbs that behave the same on every track:
+
+>>> import automl
+>>> automl.search("boston", time_limit="5m")      # run or resume the search
+>>> model = automl.best_model("boston")           # the chosen Keras model; takes raw rows
+>>> automl.predict("boston", frame)               # raw rows in, predictions out
+>>> automl.report("boston")                       # every trial as a DataFrame
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from automl.errors import AutomlError
+from automl.tracks import Track, known_tracks, load_track
+
+__all__ = ["AutomlError", "Track", "search", "best_model", "predict", "report", "tracks", "load_track"]
+__version__ = "0.1.0"
+
+
+def search(track: str | Track, *, time_limit: str | float | None = None, restart: bool = False,
+           results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Run or resume the track's search, then choose, export and test the model; returns `report(track)`.
+
+    Parameters
+    ----------
+    track : str or Track
+        A track name (``"boston"``), a path to a track file, or a loaded `Track`.
+    time_limit : str or float, optional
+        Wall-clock budget for this run (``"90s"``, ``"15m"``, ``"2h"``, or seconds); the search stops
+        cleanly after the running trial. Defaults to the track's ``search.time_limit``.
+    restart : bool
+        Delete the track's previous search and start over; by default a search resumes.
+    results_dir : path, optional
+        Where searches live; defaults to ``$AUTOML_RESULTS`` or ``./search_results``.
+    """
+    from automl import reporting, tuning
+
+    tuning.search(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
+                     command=f"automl.search({str(track)!r}, time_limit={time_limit!r})")
+    reporting.finalize(track, results_dir)
+    return report(track, results_dir=results_dir)
+
+
+def best_model(track: str | Track, *, results_dir: str | os.PathLike | None = None):
+    """The chosen model of the track's search: a Keras model that takes raw columns."""
+    from automl.results import load_best_model
+
+    return load_best_model(track, results_dir)
+
+
+def predict(track: str | Track, data: pd.DataFrame, *, proba: bool = False,
+            results_dir: str | os.PathLike | None = None) -> Any:
+    """Predictions of the chosen model for raw rows: values, class labels, or probabilities (`proba=True`)."""
+    from automl.results import predict_with, schema_of
+    from automl.store import Store
+
+    if not isinstance(data, pd.DataFrame):
+        raise AutomlError(f"predict takes a pandas DataFrame of raw columns, got {type(data).__name__}")
+    model = best_model(track, results_dir=results_dir)
+    return predict_with(model, schema_of(Store(load_track(track).name, results_dir)), data, proba=proba)
+
+
+def report(track: str | Track, *, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every trial of the track's search, one row each, best score first."""
+    from automl.reporting import sort_by_score
+    from automl.results import trials_table
+
+    loaded = load_track(track)
+    return sort_by_score(trials_table(loaded, results_dir), loaded.direction)
+
+
+def tracks() -> pd.DataFrame:
+    """The known tracks with their task, data and budget."""
+    rows = []
+    for name in known_tracks():
+        track = load_track(name)
+        rows.append({
+            "track": track.name, "task": track.task, "family": track.family,
+            "data": track.data["path"] or track.data["kind"], "target": track.data["target"],
+            "objective": track.objective, "tuner": track.search["tuner"],
+            "max_epochs": track.search["max_epochs"], "time_limit": track.search["time_limit"],
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,4 @@
+"""`python -m automl`: the command line."""
+from automl.cli import main
+
+raise SystemExit(main())

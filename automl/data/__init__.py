@@ -1,0 +1,1 @@
+"""Data loading and splitting; knows nothing of Keras Tuner."""

@@ -1,0 +1,275 @@
+"""Tables: read a CSV, check it, infer column types, split it and describe it for the model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.errors import AutomlError
+
+MIN_ROWS = 20
+NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
+
+
+@dataclass
+class Schema:
+    """What the model needs to know about the columns, learned on the training split only.
+
+    Saved as JSON beside the search so the model can be rebuilt without reloading the data.
+    """
+
+    task: str
+    target: str
+    numeric: dict[str, dict[str, float]] = field(default_factory=dict)
+    categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    classes: list[Any] = field(default_factory=list)
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    target_transform: str = "standardize"
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Schema":
+        return cls(**values)
+
+
+@dataclass
+class Split:
+    """Features (a DataFrame of raw columns) and the encoded target of one split."""
+
+    x: pd.DataFrame
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class TabularData:
+    schema: Schema
+    train: Split
+    validation: Split
+    test: Split
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV (plain or gzipped) with errors that say what is wrong with the file."""
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise AutomlError(f"data file {path} does not exist; check the path") from None
+    except pd.errors.EmptyDataError:
+        raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise AutomlError(f"cannot read {path} as CSV ({reason}); check the file format") from None
+    if frame.empty:
+        raise AutomlError(f"data file {path} has a header but no rows; add data rows")
+    return frame
+
+
+def load_tabular(
+    path: Path,
+    target: str,
+    task: str,
+    *,
+    categorical: list[str] = (),
+    drop: list[str] = (),
+    positive: str | int = "",
+    test: float = 0.2,
+    validation: float = 0.2,
+    seed: int = 42,
+    target_transform: str = "standardize",
+) -> TabularData:
+    """Read, check and split a table; the schema is learned on the training split only."""
+    frame = read_csv(path)
+    where = f"{path.name}"
+    _check_columns(frame, [target, *categorical, *drop], where)
+    if len(frame) < MIN_ROWS:
+        raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
+    y_raw = frame[target]
+    _check_target(y_raw, target, task, where)
+    features = frame.drop(columns=[target, *drop])
+    numeric, categorical_columns = infer_column_types(features, categorical, where)
+    features = features[numeric + categorical_columns]
+
+    classes = _classes(y_raw, task, positive, where)
+    y = _encode_target(y_raw, task, classes)
+    stratify = y if task != "regression" else None
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(frame))
+    try:
+        rest, test_idx = train_test_split(indices, test_size=test, random_state=seed, stratify=stratify)
+        inner = stratify[rest] if stratify is not None else None
+        train_idx, val_idx = train_test_split(
+            rest, test_size=validation / (1.0 - test), random_state=seed, stratify=inner
+        )
+    except ValueError as error:
+        raise AutomlError(f"{where}: cannot split the data ({error}); add rows or lower split fractions") from None
+
+    train_x = features.iloc[train_idx].reset_index(drop=True)
+    schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
+    split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])  # noqa: E731
+    return TabularData(schema, split(train_idx), split(val_idx), split(test_idx))
+
+
+def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise AutomlError(
+            f"{where}: column {', '.join(repr(c) for c in missing)} not found; "
+            f"the columns are: {', '.join(map(str, frame.columns))}"
+        )
+
+
+def _check_target(y: pd.Series, target: str, task: str, where: str) -> None:
+    missing = y.isna()
+    if missing.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(missing)[:5])
+        raise AutomlError(
+            f"{where}: target '{target}' has {int(missing.sum())} missing values (line {rows}); "
+            "drop or fill those rows"
+        )
+    if task == "regression":
+        numbers = pd.to_numeric(y, errors="coerce")
+        if numbers.isna().any():
+            bad = y[numbers.isna()].iloc[0]
+            raise AutomlError(
+                f"{where}: target '{target}' has text ({bad!r}) but the task is regression; "
+                "fix the values or set task = \"binary\"/\"multiclass\""
+            )
+        if not np.isfinite(numbers.to_numpy(dtype=float)).all():
+            raise AutomlError(f"{where}: target '{target}' has infinite values; drop or fix those rows")
+
+
+def _classes(y: pd.Series, task: str, positive: str | int, where: str) -> list[Any]:
+    if task == "regression":
+        return []
+    classes = sorted(y.unique().tolist(), key=lambda v: (str(type(v)), v))
+    if len(classes) < 2:
+        raise AutomlError(f"{where}: the target has a single class ({classes[0]!r}); a classifier needs two or more")
+    if task == "binary":
+        if len(classes) != 2:
+            raise AutomlError(
+                f"{where}: task is binary but the target has {len(classes)} classes; set task = \"multiclass\""
+            )
+        if positive != "":
+            if positive not in classes:
+                raise AutomlError(f"{where}: positive class {positive!r} is not among the target's values {classes}")
+            classes = [c for c in classes if c != positive] + [positive]
+    return [c.item() if hasattr(c, "item") else c for c in classes]
+
+
+def _encode_target(y: pd.Series, task: str, classes: list[Any]) -> np.ndarray:
+    if task == "regression":
+        return pd.to_numeric(y).to_numpy(dtype="float32")
+    index = {c: i for i, c in enumerate(classes)}
+    return y.map(index).to_numpy(dtype="int64")
+
+
+def infer_column_types(features: pd.DataFrame, categorical: list[str], where: str) -> tuple[list[str], list[str]]:
+    """Numeric and categorical columns; text in a mostly numeric column is an error, not a category."""
+    numeric, categories = [], list(categorical)
+    for column in features.columns:
+        if column in categories:
+            continue
+        values = features[column]
+        if pd.api.types.is_bool_dtype(values):
+            categories.append(column)
+        elif pd.api.types.is_numeric_dtype(values):
+            numeric.append(column)
+        else:
+            present = values.dropna()
+            as_numbers = pd.to_numeric(present, errors="coerce")
+            if len(present) and as_numbers.notna().mean() >= NUMERIC_SHARE:
+                row = as_numbers.index[as_numbers.isna()][0]
+                raise AutomlError(
+                    f"{where}: column '{column}' is numeric but line {row + 2} holds text "
+                    f"({present[row]!r}); fix the value, or list the column under data.categorical"
+                )
+            categories.append(column)
+    for column in [*numeric, *categories]:
+        if features[column].isna().all():
+            raise AutomlError(f"{where}: column '{column}' is empty (all values missing); drop it (data.drop)")
+    return numeric, categories
+
+
+def describe(
+    train_x: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    task: str,
+    target: str,
+    classes: list[Any],
+    train_y: np.ndarray,
+    target_transform: str = "standardize",
+) -> Schema:
+    """Normalization statistics, vocabularies and target scaling, from the training split."""
+    schema = Schema(task=task, target=target, classes=classes, target_transform=target_transform)
+    for column in numeric:
+        values = train_x[column].to_numpy(dtype="float64")
+        variance = float(np.nanvar(values))
+        schema.numeric[column] = {
+            "mean": float(np.nanmean(values)),
+            "variance": variance if variance > 0 else 1.0,
+        }
+    for column in categorical:
+        values = train_x[column]
+        kind = "int" if pd.api.types.is_integer_dtype(values) else "string"
+        cleaned = values if kind == "int" else _as_text(values)
+        vocabulary = sorted(pd.unique(cleaned).tolist())
+        schema.categorical[column] = {"dtype": kind, "vocabulary": [_plain(v) for v in vocabulary]}
+    if task == "regression":
+        y = train_y.astype("float64")
+        if target_transform == "log":
+            if (y <= 0).any():
+                raise AutomlError(f"target '{target}' has values <= 0; a log target transform needs positive values")
+            y = np.log(y)
+        schema.target_mean = float(y.mean())
+        schema.target_std = float(y.std()) or 1.0
+    return schema
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    # A missing category becomes its own token (""), so raw rows with blanks still predict.
+    return values.astype("string").fillna("").astype(str)
+
+
+def model_inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
+    """Raw columns -> the named arrays the model takes (float32 numbers, str or int64 categories)."""
+    missing = [c for c in schema.columns if c not in frame.columns]
+    if missing:
+        raise AutomlError(
+            f"input is missing column {', '.join(repr(c) for c in missing)}; "
+            f"the model needs: {', '.join(schema.columns)}"
+        )
+    inputs: dict[str, np.ndarray] = {}
+    for column in schema.numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            raise AutomlError(
+                f"column '{column}' must be numeric but holds {frame[column][bad].iloc[0]!r}; fix the value"
+            )
+        inputs[column] = values.to_numpy(dtype="float32").reshape(-1, 1)
+    for column, spec in schema.categorical.items():
+        if spec["dtype"] == "int":
+            values = pd.to_numeric(frame[column], errors="coerce").fillna(-1)
+            inputs[column] = values.to_numpy(dtype="int64").reshape(-1, 1)
+        else:
+            inputs[column] = _as_text(frame[column]).to_numpy(dtype=object).reshape(-1, 1)
+    return inputs

@@ -1,0 +1,1 @@
+"""Keras Tuner HyperModels: the search spaces; they know nothing of track files."""

@@ -1,0 +1,194 @@
+"""MLPHyperModel: the search space for tables, with the preprocessing inside the model."""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from automl.data.tabular import Schema
+from automl.hypermodels.training import OPTIMIZERS, make_optimizer, trial_callbacks
+
+EMBEDDING_THRESHOLD = 12  # categories with more values than this may be embedded instead of one-hot
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class FillMissing(layers.Layer):
+    """Missing numbers (NaN) become the training mean, i.e. 0 after Normalization."""
+
+    def call(self, inputs):
+        return ops.where(ops.isnan(inputs), ops.zeros_like(inputs), inputs)
+
+
+class MLPHyperModel(kt.HyperModel):
+    """A multi-layer perceptron over raw table columns, for regression, binary and multiclass tasks.
+
+    The model takes one named input per column (numbers as float32, categories as strings or
+    integers) and carries its preprocessing: Normalization with the training statistics, missing
+    values filled, categories looked up (unseen ones go to an out-of-vocabulary slot) and one-hot
+    encoded or embedded. For regression the target is standardized for training and the scaling
+    is undone inside the model, so predictions come out in the target's units.
+
+    Parameters
+    ----------
+    schema : Schema
+        Columns, statistics and vocabularies learned on the training split.
+    objective, direction : str
+        The validation metric the trials are judged on, and whether to "min" or "max" it.
+    batch_sizes : list of int
+        The batch sizes to choose from.
+
+    Examples
+    --------
+    >>> hypermodel = MLPHyperModel(schema, objective="val_mae", direction="min")
+    >>> model = hypermodel.build(keras_tuner.HyperParameters())
+    """
+
+    def __init__(
+        self,
+        schema: Schema,
+        objective: str,
+        direction: str,
+        *,
+        batch_sizes: list[int] = (32, 64, 128, 256),
+        max_layers: int = 4,
+        max_units: int = 512,
+        patience: int = 8,
+        seed: int = 42,
+        name: str = "mlp",
+    ) -> None:
+        super().__init__(name=name)
+        self.schema = schema
+        self.objective = objective
+        self.direction = direction
+        self.batch_sizes = list(batch_sizes)
+        self.max_layers = max_layers
+        self.max_units = max_units
+        self.patience = patience
+        self.seed = seed
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        inputs, features = self._preprocessing(hp)
+        x = features[0] if len(features) == 1 else layers.Concatenate(name="features")(features)
+
+        activation = hp.Choice("activation", ["relu", "gelu", "tanh"])
+        dropout = hp.Float("dropout", 0.0, 0.5, step=0.1)
+        l1 = hp.Choice("l1", [0.0, 1e-6, 1e-5, 1e-4, 1e-3])
+        l2 = hp.Choice("l2", [0.0, 1e-6, 1e-5, 1e-4, 1e-3])
+        batch_norm = hp.Boolean("batch_norm")
+        for i in range(hp.Int("num_layers", 1, self.max_layers)):
+            units = hp.Int(f"units_{i}", 16, self.max_units, sampling="log")
+            regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+            x = layers.Dense(units, kernel_regularizer=regularizer, use_bias=not batch_norm)(x)
+            if batch_norm:
+                x = layers.BatchNormalization()(x)
+            x = layers.Activation(activation)(x)
+            if dropout > 0:
+                x = layers.Dropout(dropout, seed=self.seed + i)(x)
+
+        outputs, loss, loss_weight, metrics = self._head(x)
+        model = keras.Model(inputs, outputs, name="mlp")
+        optimizer = make_optimizer(
+            hp.Choice("optimizer", list(OPTIMIZERS)),
+            hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
+        )
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=[loss_weight], metrics=metrics)
+        return model
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: dict, y: np.ndarray, *,
+            validation_data: tuple[dict, np.ndarray], callbacks: list | None = None, **kwargs: Any):
+        batch_size = hp.Choice("batch_size", self.batch_sizes)
+        reduce_lr = hp.Boolean("reduce_lr_on_plateau")
+        train = to_dataset(x, y, batch_size, shuffle_seed=self.seed)
+        validation = to_dataset(*validation_data, batch_size=max(1024, batch_size))
+        callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
+        return model.fit(train, validation_data=validation, callbacks=callbacks, **kwargs)
+
+    def _preprocessing(self, hp: kt.HyperParameters) -> tuple[dict[str, keras.KerasTensor], list]:
+        schema = self.schema
+        inputs: dict[str, keras.KerasTensor] = {}
+        features = []
+        if schema.numeric:
+            for column in schema.numeric:
+                inputs[column] = keras.Input(shape=(1,), name=column, dtype="float32")
+            numbers = list(inputs.values())
+            x = numbers[0] if len(numbers) == 1 else layers.Concatenate(name="numeric")(numbers)
+            x = layers.Normalization(
+                mean=[s["mean"] for s in schema.numeric.values()],
+                variance=[s["variance"] for s in schema.numeric.values()],
+                name="normalization",
+            )(x)
+            features.append(FillMissing(name="fill_missing")(x))
+        large = [c for c, s in schema.categorical.items() if len(s["vocabulary"]) > EMBEDDING_THRESHOLD]
+        encoding = hp.Choice("categorical_encoding", ["one_hot", "embedding"]) if large else "one_hot"
+        for column, spec in schema.categorical.items():
+            is_int = spec["dtype"] == "int"
+            inputs[column] = keras.Input(shape=(1,), name=column, dtype="int64" if is_int else "string")
+            lookup = layers.IntegerLookup if is_int else layers.StringLookup
+            size = len(spec["vocabulary"]) + 1  # + the out-of-vocabulary slot
+            if column in large and encoding == "embedding":
+                ids = lookup(vocabulary=spec["vocabulary"], name=f"{column}_lookup")(inputs[column])
+                dim = embedding_size(size)
+                embedded = layers.Embedding(size, dim, name=f"{column}_embedding")(ids)
+                features.append(layers.Flatten(name=f"{column}_flat")(embedded))
+            else:
+                features.append(
+                    lookup(vocabulary=spec["vocabulary"], output_mode="one_hot", name=f"{column}_lookup")(
+                        inputs[column]
+                    )
+                )
+        return inputs, features
+
+    def _head(self, x):
+        schema = self.schema
+        if schema.task == "regression":
+            z = layers.Dense(1, name="standardized")(x)
+            # Train on a standardized target (losses weighted by 1/std²) and undo the scaling in
+            # the model, so SGD does not diverge on large targets and predictions are in real units.
+            outputs = layers.Rescaling(schema.target_std, offset=schema.target_mean, name="target_scale")(z)
+            loss = "mean_squared_error"
+            if schema.target_transform == "log":
+                outputs = layers.Activation("exponential", name="exp")(outputs)
+                loss = "mean_squared_logarithmic_error"
+            metrics = [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
+            return outputs, loss, 1.0 / schema.target_std**2, metrics
+        if schema.task == "binary":
+            outputs = layers.Dense(1, activation="sigmoid", name="probability")(x)
+            metrics = [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
+            return outputs, "binary_crossentropy", 1.0, metrics
+        outputs = layers.Dense(len(schema.classes), activation="softmax", name="probabilities")(x)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return outputs, "sparse_categorical_crossentropy", 1.0, metrics
+
+
+def embedding_size(categories: int) -> int:
+    """fast.ai's rule of thumb, capped: 1.6 * n^0.56, at most 32."""
+    return int(min(32, round(1.6 * categories**0.56)))
+
+
+def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """A batched, prefetched tf.data pipeline over named column arrays (strings included)."""
+    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+
+def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
+    """The trial's hyperparameters with those its architecture did not use blanked (None).
+
+    Keras Tuner keeps a value for every hyperparameter ever declared, so a 1-layer trial still
+    carries `units_3`; a report should not show it.
+    """
+    layers_used = int(values.get("num_layers", 0))
+    active = {}
+    for name, value in values.items():
+        prefix, _, index = name.rpartition("_")
+        if prefix == "units" and index.isdigit() and int(index) >= layers_used:
+            value = None
+        active[name] = value
+    return active

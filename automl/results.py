@@ -1,0 +1,172 @@
+"""Read a finished (or running) search back from disk: one row per trial, the chosen trial, its model."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.data.tabular import Schema
+from automl.errors import AutomlError
+from automl.store import Store
+from automl.tracks import Track, load_track
+
+BEST_MODEL_FILE = "best_model.keras"
+TUNER_COLUMNS = {  # Keras Tuner's reserved hyperparameters, under names a report reader understands
+    "tuner/epochs": "budget_epochs",
+    "tuner/initial_epoch": "initial_epoch",
+    "tuner/bracket": "bracket",
+    "tuner/round": "round",
+    "tuner/trial_id": "continues_trial",
+}
+STATUS_NAMES = {"RUNNING": "interrupted", "IDLE": "interrupted"}
+
+
+def trials_table(track: str | Track, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per trial: id, status, score, epochs, hyperparameters, metrics at the best epoch, size, time.
+
+    Examples
+    --------
+    >>> trials_table("boston").sort_values("score").head()
+    """
+    track = load_track(track)
+    store = Store(track.name, results_dir)
+    store.require_search()
+    rows = [_trial_row(path, track) for path in store.trial_dirs() if (path / "trial.json").is_file()]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    ordered = ["trial_id", "status", "score", "best_epoch", "epochs_run"]
+    return table[ordered + [c for c in table.columns if c not in ordered]]
+
+
+def _trial_row(trial_dir: Path, track: Track) -> dict[str, Any]:
+    from automl.hypermodels.mlp import active_hyperparameters
+
+    trial = json.loads((trial_dir / "trial.json").read_text(encoding="utf-8"))
+    record = _read_history(trial_dir)
+    values = trial["hyperparameters"]["values"]
+    status = STATUS_NAMES.get(trial["status"], trial["status"].lower())
+    row: dict[str, Any] = {
+        "trial_id": trial["trial_id"],
+        "status": status,
+        "score": trial["score"] if status == "completed" else math.nan,
+        "best_epoch": (trial["best_step"] + 1) if status == "completed" and trial["best_step"] is not None else math.nan,
+        "epochs_run": len(record.get("epochs", [])),
+    }
+    for name, value in active_hyperparameters({k: v for k, v in values.items() if not k.startswith("tuner/")}).items():
+        row[name] = value
+    for name, column in TUNER_COLUMNS.items():
+        if name in values:
+            row[column] = values[name]
+    row.update(_metrics_at_best_epoch(record, trial.get("best_step")))
+    row["params"] = record.get("params", math.nan)
+    row["seconds"] = record.get("seconds", math.nan)
+    row["message"] = _short_message(trial.get("message")) if status != "completed" else ""
+    return row
+
+
+def _read_history(trial_dir: Path) -> dict[str, Any]:
+    path = trial_dir / "history.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}  # a trial killed while writing its history: its curves are lost, not the trial
+
+
+def _metrics_at_best_epoch(record: dict[str, Any], best_step: int | None) -> dict[str, float]:
+    history, epochs = record.get("history", {}), record.get("epochs", [])
+    if not history or best_step is None or best_step not in epochs:
+        return {}
+    index = epochs.index(best_step)
+    metrics = {}
+    for name, values in history.items():
+        if name == "learning_rate":
+            continue
+        column = name if name.startswith("val_") else f"train_{name}"
+        metrics[column] = values[index] if index < len(values) else math.nan
+    return metrics
+
+
+def _short_message(message: str | None) -> str:
+    if not message:
+        return ""
+    lines = [line.strip() for line in str(message).strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def best_trial_id(table: pd.DataFrame, direction: str) -> str:
+    """The completed trial with the best validation score."""
+    completed = table[(table["status"] == "completed") & table["score"].notna()]
+    if completed.empty:
+        raise AutomlError("no trial completed, so there is no model to choose; rerun the search (it resumes)")
+    scores = completed["score"].astype(float)
+    best = scores.idxmax() if direction == "max" else scores.idxmin()
+    return str(completed.loc[best, "trial_id"])
+
+
+def schema_of(store: Store) -> Schema:
+    values = store.read_json("schema.json")
+    if values is None:
+        raise AutomlError(f"{store.root} has no schema.json; rerun `automl search --track {store.track_name}`")
+    return Schema.from_dict(values)
+
+
+def load_trial_model(track: Track, trial_id: str, store: Store):
+    """Rebuild a trial's model from its hyperparameters and load its best checkpoint."""
+    import keras_tuner as kt
+
+    from automl.tuning import make_hypermodel
+
+    trial_dir = store.tuner_dir / f"trial_{trial_id}"
+    checkpoint = trial_dir / "checkpoint.weights.h5"
+    if not checkpoint.is_file():
+        raise AutomlError(f"trial {trial_id} has no checkpoint in {trial_dir}; rerun the search to retrain it")
+    trial = kt.engine.trial.Trial.load(str(trial_dir / "trial.json"))
+    model = make_hypermodel(track, schema_of(store)).build(trial.hyperparameters)
+    try:
+        model.load_weights(str(checkpoint))
+    except (OSError, ValueError) as error:
+        raise AutomlError(f"checkpoint {checkpoint} is corrupt ({error}); rerun the search with --restart") from None
+    return model
+
+
+def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = None):
+    """The chosen model, saved as one `.keras` file at the end of the search, loaded in safe mode."""
+    import keras
+
+    import automl.hypermodels.mlp  # noqa: F401  registers automl's layers for loading
+
+    track = load_track(track)
+    store = Store(track.name, results_dir)
+    store.require_search()
+    path = store.path(BEST_MODEL_FILE)
+    if not path.is_file():
+        raise AutomlError(f"{path} not found; run `automl report --track {track.name}` to export the chosen model")
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except (OSError, ValueError, KeyError) as error:
+        raise AutomlError(f"{path} cannot be loaded ({_short_message(str(error))}); run `automl report --track {track.name}` to export it again") from None
+
+
+def predict_with(model, schema: Schema, frame: pd.DataFrame, proba: bool = False) -> np.ndarray | pd.DataFrame:
+    """Raw rows in, predictions out: values (regression), labels, or class probabilities with `proba`."""
+    from automl.data.tabular import model_inputs
+    from automl.hypermodels.mlp import to_dataset
+
+    inputs = model_inputs(frame, schema)
+    outputs = model.predict(to_dataset(inputs, None, batch_size=1024), verbose=0)
+    if schema.task == "regression":
+        return outputs.reshape(-1)
+    if schema.task == "binary":
+        positive = outputs.reshape(-1)
+        probabilities = np.stack([1.0 - positive, positive], axis=1)
+    else:
+        probabilities = outputs
+    if proba:
+        return pd.DataFrame(probabilities, columns=[str(c) for c in schema.classes])
+    return np.asarray(schema.classes, dtype=object)[probabilities.argmax(axis=1)]

@@ -1,0 +1,268 @@
+"""Run a Keras Tuner search for a track: resumable, with a wall-clock budget, results on disk."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import keras_tuner as kt
+import numpy as np
+
+from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
+from automl.errors import AutomlError
+from automl.hypermodels.mlp import MLPHyperModel
+from automl.store import Store, write_json
+from automl.tracks import Track, load_track, parse_duration
+
+MAX_CONSECUTIVE_FAILED_TRIALS = 10
+
+# Hyperband continues a trial from an earlier one's checkpoint; Keras Tuner loads the weights before
+# the new optimizer is built, so Keras warns that it skips the saved optimizer state. That is Keras
+# Tuner's behaviour (the optimizer restarts at each rung), not a fault of the user's: keep it quiet.
+warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+HISTORY_FILE = "history.json"  # per trial, beside Keras Tuner's trial.json: the learning curves
+
+
+class StopSearch(Exception):
+    """Raised between trials to end the search early; everything finished is already on disk."""
+
+
+class SearchLoopMixin:
+    """What automl adds to a Keras Tuner tuner: a time budget, a clean stop, and per-epoch curves."""
+
+    deadline: float = math.inf
+    stop_requested: bool = False
+    on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None
+
+    def pre_create_trial(self) -> None:
+        # Called between trials, after the previous one is saved: the one safe place to stop.
+        if self.stop_requested:
+            raise StopSearch("stopped on request (Ctrl-C)")
+        if time.monotonic() >= self.deadline:
+            raise StopSearch("time limit reached")
+
+    def run_trial(self, trial, *args, **kwargs):
+        started = time.perf_counter()
+        histories = super().run_trial(trial, *args, **kwargs)
+        history = histories[-1]
+        record = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "initial_epoch": int(trial.hyperparameters.values.get("tuner/initial_epoch", 0)),
+            "epochs": [int(e) for e in history.epoch],
+            "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "params": int(history.model.count_params()),
+        }
+        write_json(Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE, record)
+        losses = record["history"].get("loss", [])
+        if any(not math.isfinite(v) for v in losses):
+            epoch = next(i for i, v in enumerate(losses) if not math.isfinite(v)) + record["initial_epoch"] + 1
+            raise kt.errors.FailedTrialError(f"diverged: the training loss became NaN or infinite at epoch {epoch}")
+        return histories
+
+    def on_trial_end(self, trial) -> None:
+        super().on_trial_end(trial)
+        if self.on_trial_done is not None:
+            self.on_trial_done(trial)
+
+
+class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
+    pass
+
+
+class RandomTuner(SearchLoopMixin, kt.RandomSearch):
+    pass
+
+
+class BayesianTuner(SearchLoopMixin, kt.BayesianOptimization):
+    pass
+
+
+@dataclass
+class SearchOutcome:
+    """What a search run did; the trials themselves are read back from disk by `results`."""
+
+    track: str
+    stopped_by: str
+    seconds: float
+    trials_before: int
+    trials_after: int
+
+
+def load_data(track: Track) -> TabularData:
+    """The track's data, split with its seed."""
+    if track.family != "mlp":
+        raise AutomlError(f"track '{track.name}': family '{track.family}' is not available in this version")
+    return load_tabular(
+        track.data_path(),
+        track.data["target"],
+        track.task,
+        categorical=track.data["categorical"],
+        drop=track.data["drop"],
+        positive=track.data["positive"],
+        test=track.split["test"],
+        validation=track.split["validation"],
+        seed=track.split["seed"],
+        target_transform=track.model["target_transform"],
+    )
+
+
+def make_hypermodel(track: Track, schema: Schema) -> MLPHyperModel:
+    return MLPHyperModel(
+        schema,
+        track.objective,
+        track.direction,
+        batch_sizes=track.model["batch_sizes"],
+        max_layers=track.model["max_layers"],
+        max_units=track.model["max_units"],
+        patience=track.search["patience"],
+        seed=track.search["seed"],
+    )
+
+
+def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
+    """The track's tuner over the store's directory; an existing project is reloaded (resume)."""
+    search = track.search
+    common = dict(
+        hypermodel=hypermodel,
+        objective=kt.Objective(track.objective, direction=track.direction),
+        directory=str(store.root),
+        project_name=store.tuner_dir.name,
+        overwrite=False,
+        seed=search["seed"],
+        max_consecutive_failed_trials=MAX_CONSECUTIVE_FAILED_TRIALS,
+    )
+    if search["tuner"] == "hyperband":
+        return HyperbandTuner(
+            max_epochs=search["max_epochs"], factor=search["factor"],
+            hyperband_iterations=search["hyperband_iterations"], **common,
+        )
+    tuner_class = RandomTuner if search["tuner"] == "random" else BayesianTuner
+    return tuner_class(max_trials=search["max_trials"], **common)
+
+
+def fit_arguments(track: Track, data: TabularData) -> tuple[tuple, dict]:
+    """What `tuner.search` passes on to `MLPHyperModel.fit`."""
+    schema = data.schema
+    kwargs: dict[str, Any] = {
+        "validation_data": (model_inputs(data.validation.x, schema), data.validation.y),
+        "verbose": 0,
+        "shuffle": False,  # the tf.data pipeline shuffles
+    }
+    if track.search["tuner"] != "hyperband":
+        kwargs["epochs"] = track.search["max_epochs"]
+    if track.task != "regression" and track.search["class_weight"] == "balanced":
+        counts = np.bincount(data.train.y, minlength=len(schema.classes))
+        kwargs["class_weight"] = {i: len(data.train.y) / (len(counts) * max(c, 1)) for i, c in enumerate(counts)}
+    return (model_inputs(data.train.x, schema), data.train.y), kwargs
+
+
+def count_trials(store: Store) -> int:
+    return sum(1 for d in store.trial_dirs() if (d / "trial.json").is_file())
+
+
+def search(
+    track: str | Track,
+    *,
+    time_limit: str | float | None = None,
+    restart: bool = False,
+    results_dir: str | os.PathLike | None = None,
+    on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None,
+    command: str = "",
+) -> SearchOutcome:
+    """Run (or resume) the track's search until it completes or the time limit is reached.
+
+    Examples
+    --------
+    >>> outcome = search("boston", time_limit="5m")
+    >>> outcome.stopped_by
+    'search complete'
+    """
+    track = load_track(track)
+    budget = parse_duration(time_limit, "--time-limit") if time_limit is not None else track.time_limit_seconds
+    store = Store(track.name, results_dir)
+    if restart and store.root.exists():
+        shutil.rmtree(store.root)
+    _check_same_track(track, store)
+    data = load_data(track)
+    store.write_json("track.json", track.as_dict())
+    store.write_json("schema.json", data.schema.to_dict())
+
+    tuner = make_tuner(track, make_hypermodel(track, data.schema), store)
+    tuner.deadline = time.monotonic() + budget
+    tuner.on_trial_done = on_trial_done
+    args, kwargs = fit_arguments(track, data)
+    before = count_trials(store)
+    started = time.monotonic()
+    stopped_by = "search complete"
+    with _stop_on_interrupt(tuner):
+        try:
+            tuner.search(*args, **kwargs)
+        except StopSearch as stop:
+            stopped_by = str(stop)
+        except kt.errors.FatalError as error:
+            raise AutomlError(
+                f"search stopped: {MAX_CONSECUTIVE_FAILED_TRIALS} trials failed in a row "
+                f"({_last_line(error)}); check the data and the track's search space"
+            ) from None
+    seconds = time.monotonic() - started
+    _record_run(store, command, seconds, stopped_by, before, count_trials(store))
+    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store))
+
+
+def _last_line(error: BaseException) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def _check_same_track(track: Track, store: Store) -> None:
+    previous = store.read_json("track.json")
+    if store.has_search() and previous is not None and previous != _json_round_trip(track.as_dict()):
+        raise AutomlError(
+            f"track '{track.name}' changed since the search in {store.root} began; "
+            "rerun with --restart to start over (or undo the change to resume)"
+        )
+
+
+def _json_round_trip(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _record_run(store: Store, command: str, seconds: float, stopped_by: str, before: int, after: int) -> None:
+    runs = store.read_json("runs.json", default=[])
+    runs.append({
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": command,
+        "seconds": round(seconds, 1),
+        "stopped_by": stopped_by,
+        "trials_before": before,
+        "trials_after": after,
+    })
+    store.write_json("runs.json", runs)
+
+
+@contextmanager
+def _stop_on_interrupt(tuner: SearchLoopMixin) -> Iterator[None]:
+    """First Ctrl-C: finish the running trial, then stop. Second Ctrl-C: stop now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        if tuner.stop_requested:
+            raise KeyboardInterrupt
+        tuner.stop_requested = True
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,85 @@
+"""Shared fixtures: tiny synthetic tables and track files, so unit tests run in seconds."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+TRACK_TEMPLATE = """\
+name = "{name}"
+task = "{task}"
+family = "mlp"
+
+[data]
+kind = "csv"
+path = "{path}"
+target = "{target}"
+{data_extra}
+
+[split]
+test = 0.2
+validation = 0.2
+seed = 7
+
+[search]
+tuner = "{tuner}"
+objective = "{objective}"
+max_epochs = {max_epochs}
+factor = 3
+time_limit = "5m"
+patience = 3
+{search_extra}
+
+[model]
+batch_sizes = [16]
+max_units = 32
+max_layers = 2
+"""
+
+
+def make_table(task: str = "regression", rows: int = 120, seed: int = 0) -> pd.DataFrame:
+    """A small table with two numeric columns, one categorical column and a learnable target."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=rows)
+    x2 = rng.uniform(0, 10, size=rows)
+    colour = rng.choice(["red", "green", "blue"], size=rows)
+    signal = 2.0 * x1 + 0.3 * x2 + np.where(colour == "red", 1.5, 0.0)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "colour": colour})
+    if task == "regression":
+        frame["y"] = 100.0 + 10.0 * signal + rng.normal(scale=1.0, size=rows)
+    elif task == "binary":
+        frame["y"] = np.where(signal > np.median(signal), "yes", "no")
+    else:
+        frame["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
+    return frame
+
+
+def write_track(directory: Path, *, name: str = "tiny", task: str = "regression", frame: pd.DataFrame | None = None,
+                objective: str | None = None, max_epochs: int = 2, tuner: str = "hyperband",
+                data_extra: str = "", search_extra: str = "") -> Path:
+    """A track file and its CSV in `directory`; returns the track file's path."""
+    frame = make_table(task) if frame is None else frame
+    csv = directory / f"{name}.csv"
+    frame.to_csv(csv, index=False)
+    objective = objective or ("val_mae" if task == "regression" else "val_accuracy")
+    track = directory / f"{name}.toml"
+    track.write_text(TRACK_TEMPLATE.format(
+        name=name, task=task, path=csv.name, target="y", objective=objective, max_epochs=max_epochs,
+        tuner=tuner, data_extra=data_extra, search_extra=search_extra,
+    ))
+    return track
+
+
+@pytest.fixture
+def tiny_track(tmp_path: Path) -> Path:
+    return write_track(tmp_path)
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path) -> Path:
+    return tmp_path / "results"
