@@ -265,7 +265,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)")
 
 
 def parse_duration(text: str | float | int, where: str = "time limit") -> float:
-    """Seconds in a duration such as ``"90s"``, ``"15m"``, ``"2h"`` or ``"1h30m"``.
+    """Seconds in a duration such as ``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"`` or ``"45"`` (seconds).
 
     Examples
     --------
@@ -276,6 +276,8 @@ def parse_duration(text: str | float | int, where: str = "time limit") -> float:
         seconds = float(text)
     else:
         compact = str(text).strip().lower().replace(" ", "")
+        if re.fullmatch(r"\d+(\.\d+)?", compact):
+            compact += "s"  # a bare number is seconds
         parts = _DURATION.findall(compact)
         if not compact or "".join(n + u for n, u in parts) != compact:
             raise AutomlError(

@@ -155,7 +155,6 @@ def fit_arguments(track: Track, data: TabularData) -> tuple[tuple, dict]:
     kwargs: dict[str, Any] = {
         "validation_data": (model_inputs(data.validation.x, schema), data.validation.y),
         "verbose": 0,
-        "shuffle": False,  # the tf.data pipeline shuffles
     }
     if track.search["tuner"] != "hyperband":
         kwargs["epochs"] = track.search["max_epochs"]

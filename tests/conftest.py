@@ -60,7 +60,7 @@ def make_table(task: str = "regression", rows: int = 120, seed: int = 0) -> pd.D
 
 
 def write_track(directory: Path, *, name: str = "tiny", task: str = "regression", frame: pd.DataFrame | None = None,
-                objective: str | None = None, max_epochs: int = 2, tuner: str = "hyperband",
+                objective: str | None = None, max_epochs: int = 3, tuner: str = "hyperband",
                 data_extra: str = "", search_extra: str = "") -> Path:
     """A track file and its CSV in `directory`; returns the track file's path."""
     frame = make_table(task) if frame is None else frame

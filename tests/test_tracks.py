@@ -43,7 +43,7 @@ def test_malformed_toml_names_the_file(tiny_track: Path):
 
 
 def test_unknown_key_is_named_with_its_section(tiny_track: Path):
-    _edit(tiny_track, "max_epochs = 2", "max_epochs = 2\nmax_epoch = 3")
+    _edit(tiny_track, "max_epochs = 3", "max_epochs = 3\nmax_epoch = 3")
     with pytest.raises(AutomlError, match=r"unknown key 'search\.max_epoch'; known keys: .*max_epochs"):
         load_track(str(tiny_track))
 
@@ -55,7 +55,7 @@ def test_unknown_section_is_named(tiny_track: Path):
 
 
 def test_wrong_type_is_named_with_what_was_found(tiny_track: Path):
-    _edit(tiny_track, "max_epochs = 2", 'max_epochs = "ten"')
+    _edit(tiny_track, "max_epochs = 3", 'max_epochs = "ten"')
     with pytest.raises(AutomlError, match=r"'search\.max_epochs' must be an integer, got str 'ten'"):
         load_track(str(tiny_track))
 
@@ -91,7 +91,7 @@ def test_missing_data_file_says_where_it_looked(tmp_path: Path):
         track.data_path()
 
 
-@pytest.mark.parametrize("text, seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("1h30m", 5400), ("0.5m", 30), (45, 45)])
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("1h30m", 5400), ("0.5m", 30), (45, 45), ("45", 45)])
 def test_durations_parse(text, seconds):
     assert parse_duration(text) == seconds
 

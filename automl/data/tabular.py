@@ -1,6 +1,7 @@
 """Tables: read a CSV, check it, infer column types, split it and describe it for the model."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise AutomlError(f"data file {path} does not exist; check the path") from None
     except pd.errors.EmptyDataError:
         raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise AutomlError(f"cannot read {path} as CSV ({reason}); check the file format") from None
     if frame.empty:

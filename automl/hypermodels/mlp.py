@@ -105,7 +105,8 @@ class MLPHyperModel(kt.HyperModel):
         train = to_dataset(x, y, batch_size, shuffle_seed=self.seed)
         validation = to_dataset(*validation_data, batch_size=max(1024, batch_size))
         callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
-        return model.fit(train, validation_data=validation, callbacks=callbacks, **kwargs)
+        # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
+        return model.fit(train, validation_data=validation, callbacks=callbacks, shuffle=False, **kwargs)
 
     def _preprocessing(self, hp: kt.HyperParameters) -> tuple[dict[str, keras.KerasTensor], list]:
         schema = self.schema

@@ -1,0 +1,79 @@
+"""MLPHyperModel: builds and trains for every task, carries its preprocessing, saves and reloads safely."""
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.data.tabular import load_tabular, model_inputs
+from automl.hypermodels.mlp import MLPHyperModel, active_hyperparameters, to_dataset
+
+from conftest import make_table
+
+
+def _data(tmp_path, task):
+    path = tmp_path / "data.csv"
+    make_table(task, rows=120).to_csv(path, index=False)
+    return load_tabular(path, "y", task)
+
+
+def _predict(model, frame, schema):
+    return model.predict(to_dataset(model_inputs(frame, schema), None, 64), verbose=0)
+
+
+@pytest.mark.parametrize("task, objective, width", [
+    ("regression", "val_mae", 1), ("binary", "val_auc", 1), ("multiclass", "val_accuracy", 3),
+])
+def test_builds_and_trains_one_epoch_for_each_task(tmp_path, task, objective, width):
+    data = _data(tmp_path, task)
+    hypermodel = MLPHyperModel(data.schema, objective, "min" if task == "regression" else "max", batch_sizes=[32])
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    history = hypermodel.fit(
+        hp, model, model_inputs(data.train.x, data.schema), data.train.y,
+        validation_data=(model_inputs(data.validation.x, data.schema), data.validation.y), epochs=1, verbose=0,
+    )
+    assert objective in history.history and np.isfinite(history.history["loss"][0])
+    assert _predict(model, data.test.x, data.schema).shape == (len(data.test), width)
+
+
+def test_regression_predictions_come_out_in_target_units(tmp_path):
+    data = _data(tmp_path, "regression")
+    model = MLPHyperModel(data.schema, "val_mae", "min").build(kt.HyperParameters())
+    predicted = _predict(model, data.test.x, data.schema)
+    # An untrained head outputs about 0 in standardized units, i.e. about the training mean.
+    assert abs(predicted.mean() - data.schema.target_mean) < 3 * data.schema.target_std
+
+
+def test_unseen_categories_and_missing_numbers_still_predict(tmp_path):
+    data = _data(tmp_path, "binary")
+    model = MLPHyperModel(data.schema, "val_auc", "max").build(kt.HyperParameters())
+    rows = pd.DataFrame({"x1": [np.nan, 0.5], "x2": [3.0, np.nan], "colour": ["purple", None]})
+    predicted = _predict(model, rows, data.schema)
+    assert np.isfinite(predicted).all()
+
+
+def test_large_vocabularies_put_embedding_in_the_space(tmp_path):
+    frame = make_table(rows=200).assign(city=[f"c{i % 40}" for i in range(200)])
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    data = load_tabular(path, "y", "regression")
+    hp = kt.HyperParameters()
+    hp.Fixed("categorical_encoding", "embedding")
+    model = MLPHyperModel(data.schema, "val_mae", "min").build(hp)
+    assert any(isinstance(layer, keras.layers.Embedding) for layer in model.layers)
+
+
+def test_saved_model_reloads_in_safe_mode_with_the_same_predictions(tmp_path):
+    data = _data(tmp_path, "regression")
+    model = MLPHyperModel(data.schema, "val_mae", "min").build(kt.HyperParameters())
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(_predict(model, data.test.x, data.schema), _predict(reloaded, data.test.x, data.schema), rtol=1e-5)
+
+
+def test_unused_layer_widths_are_blanked():
+    values = {"num_layers": 2, "units_0": 64, "units_1": 32, "units_2": 16, "optimizer": "adam"}
+    assert active_hyperparameters(values) == {**values, "units_2": None}
