@@ -6,13 +6,16 @@ import math
 import os
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
-from automl.errors import AutomlError
+from automl.errors import AutomlError, AutomlWarning, SearchFailed
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+_python_show_warning = warnings.showwarning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,14 +24,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    warnings.showwarning = _show_warning
     try:
         return args.run(args)
     except AutomlError as error:
         print(f"automl: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except SearchFailed as error:
+        print(f"automl: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("\nautoml: interrupted; finished trials are kept; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """automl's own warnings as one `automl: note:` line; others as Python prints them."""
+    if issubclass(category, AutomlWarning):
+        print(f"automl: note: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def build_parser() -> argparse.ArgumentParser:

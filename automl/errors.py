@@ -1,4 +1,4 @@
-"""The one exception type for user mistakes: the CLI turns it into one line and exit status 2."""
+"""automl's exceptions: user mistakes (exit status 2) and searches that ran but failed (exit status 1)."""
 
 
 class AutomlError(Exception):
@@ -11,3 +11,11 @@ class AutomlError(Exception):
     ...
     automl.errors.AutomlError: unknown track 'bostn'; known tracks: boston, caravan
     """
+
+
+class SearchFailed(Exception):
+    """The search ran but produced no usable model (every trial failed); finished work is kept."""
+
+
+class AutomlWarning(UserWarning):
+    """Something the user should know that does not stop the work (a stale lock taken over, ...)."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.tabular import Schema
-from automl.errors import AutomlError
+from automl.errors import AutomlError, SearchFailed
 from automl.store import Store
 from automl.tracks import Track, load_track
 
@@ -103,7 +103,11 @@ def best_trial_id(table: pd.DataFrame, direction: str) -> str:
     """The completed trial with the best validation score."""
     completed = table[(table["status"] == "completed") & table["score"].notna()]
     if completed.empty:
-        raise AutomlError("no trial completed, so there is no model to choose; rerun the search (it resumes)")
+        reasons = sorted({m for m in table.get("message", pd.Series(dtype=str)) if m})
+        raise SearchFailed(
+            f"no trial completed ({len(table)} failed or interrupted), so there is no model to choose"
+            + (f"; reasons: {'; '.join(reasons[:3])}" if reasons else "")
+        )
     scores = completed["score"].astype(float)
     best = scores.idxmax() if direction == "max" else scores.idxmin()
     return str(completed.loc[best, "trial_id"])

@@ -1,6 +1,8 @@
 """Run a Keras Tuner search for a track: resumable, with a wall-clock budget, results on disk."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -15,11 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import keras_tuner as kt
+from keras_tuner.src import config as kt_config
 import numpy as np
 
 from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
-from automl.errors import AutomlError
+from automl.errors import AutomlError, SearchFailed
 from automl.hypermodels.mlp import MLPHyperModel
+from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
 from automl.tracks import Track, load_track, parse_duration
 
@@ -29,11 +33,17 @@ MAX_CONSECUTIVE_FAILED_TRIALS = 10
 # the new optimizer is built, so Keras warns that it skips the saved optimizer state. That is Keras
 # Tuner's behaviour (the optimizer restarts at each rung), not a fault of the user's: keep it quiet.
 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+# Keras Tuner prints the traceback of every failed trial; automl keeps the reason in the report.
+kt_config.DEBUG = False
 HISTORY_FILE = "history.json"  # per trial, beside Keras Tuner's trial.json: the learning curves
 
 
 class StopSearch(Exception):
     """Raised between trials to end the search early; everything finished is already on disk."""
+
+
+class ResultsUnwritable(kt.errors.FatalError):
+    """automl could not write a trial's results: stop the search rather than fail trial after trial."""
 
 
 class SearchLoopMixin:
@@ -61,7 +71,10 @@ class SearchLoopMixin:
             "history": {k: [float(v) for v in values] for k, values in history.history.items()},
             "params": int(history.model.count_params()),
         }
-        write_json(Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE, record)
+        try:
+            write_json(Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE, record)
+        except AutomlError as error:
+            raise ResultsUnwritable(str(error)) from None
         losses = record["history"].get("loss", [])
         if any(not math.isfinite(v) for v in losses):
             epoch = next(i for i, v in enumerate(losses) if not math.isfinite(v)) + record["initial_epoch"] + 1
@@ -128,8 +141,7 @@ def make_hypermodel(track: Track, schema: Schema) -> MLPHyperModel:
     )
 
 
-def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
-    """The track's tuner over the store's directory; an existing project is reloaded (resume)."""
+def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
     search = track.search
     common = dict(
         hypermodel=hypermodel,
@@ -147,6 +159,18 @@ def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
         )
     tuner_class = RandomTuner if search["tuner"] == "random" else BayesianTuner
     return tuner_class(max_trials=search["max_trials"], **common)
+
+
+def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
+    """The track's tuner over the store's directory; an existing project is reloaded (resume)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
+            return _new_tuner(track, hypermodel, store)
+    except (ValueError, KeyError, RuntimeError, OSError) as error:
+        raise AutomlError(
+            f"the search in {store.root} cannot be reloaded ({_last_line(error)}); "
+            "rerun with --restart to start over"
+        ) from None
 
 
 def fit_arguments(track: Track, data: TabularData) -> tuple[tuple, dict]:
@@ -188,33 +212,58 @@ def search(
     track = load_track(track)
     budget = parse_duration(time_limit, "--time-limit") if time_limit is not None else track.time_limit_seconds
     store = Store(track.name, results_dir)
-    if restart and store.root.exists():
-        shutil.rmtree(store.root)
-    _check_same_track(track, store)
-    data = load_data(track)
-    store.write_json("track.json", track.as_dict())
-    store.write_json("schema.json", data.schema.to_dict())
+    with search_lock(store.root):
+        if restart:
+            _clear(store)
+        _check_same_track(track, store)
+        data = load_data(track)
+        store.write_json("track.json", track.as_dict())
+        store.write_json("schema.json", data.schema.to_dict())
+        tuner = make_tuner(track, make_hypermodel(track, data.schema), store)
+        tuner.deadline = time.monotonic() + budget
+        tuner.on_trial_done = on_trial_done
+        args, kwargs = fit_arguments(track, data)
+        before = count_trials(store)
+        started = time.monotonic()
+        stopped_by = _run(tuner, store, args, kwargs)
+        seconds = time.monotonic() - started
+        _record_run(store, command, seconds, stopped_by, before, count_trials(store))
+    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store))
 
-    tuner = make_tuner(track, make_hypermodel(track, data.schema), store)
-    tuner.deadline = time.monotonic() + budget
-    tuner.on_trial_done = on_trial_done
-    args, kwargs = fit_arguments(track, data)
-    before = count_trials(store)
-    started = time.monotonic()
-    stopped_by = "search complete"
+
+def _run(tuner: kt.Tuner, store: Store, args: tuple, kwargs: dict) -> str:
+    """Run Keras Tuner's loop; returns why it stopped. Failures keep every finished trial on disk."""
+    import tensorflow as tf
+
     with _stop_on_interrupt(tuner):
         try:
             tuner.search(*args, **kwargs)
         except StopSearch as stop:
-            stopped_by = str(stop)
-        except kt.errors.FatalError as error:
-            raise AutomlError(
+            return str(stop)
+        except ResultsUnwritable as error:
+            raise AutomlError(f"search stopped: {error}; finished trials are kept") from None
+        except (kt.errors.FatalError, RuntimeError) as error:
+            if isinstance(error, RuntimeError) and "consecutive failures" not in str(error):
+                raise
+            raise SearchFailed(
                 f"search stopped: {MAX_CONSECUTIVE_FAILED_TRIALS} trials failed in a row "
-                f"({_last_line(error)}); check the data and the track's search space"
+                f"(last: {_last_line(error)}); finished trials are kept in {store.root}"
             ) from None
-    seconds = time.monotonic() - started
-    _record_run(store, command, seconds, stopped_by, before, count_trials(store))
-    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store))
+        except (OSError, tf.errors.OpError) as error:
+            reason = getattr(error, "strerror", None) or _last_line(error)
+            raise AutomlError(
+                f"search stopped: cannot write results in {store.root} ({reason}); "
+                "free disk space or fix permissions, then rerun to resume; finished trials are kept"
+            ) from None
+    return "search complete"
+
+
+def _clear(store: Store) -> None:
+    """--restart: everything of the previous search goes, except the lock this search holds."""
+    for path in store.root.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _last_line(error: BaseException) -> str:

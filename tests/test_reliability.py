@@ -1,0 +1,160 @@
+"""Reliability: a killed search resumes without losing or double-counting trials; divergence, a second
+search on the same track, and unwritable results all end cleanly with finished work kept."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pytest
+
+import automl
+from automl.cli import main
+from automl.lock import LOCK_FILE, search_lock
+from automl.tuning import search
+
+from conftest import make_table, write_track
+
+REPO = Path(__file__).parents[1]
+
+
+def _trials(results: Path, name: str = "tiny") -> dict[str, dict]:
+    return {
+        p.parent.name: json.loads(p.read_text())
+        for p in (results / name / "tuner").glob("trial_*/trial.json")
+    }
+
+
+def _ongoing(results: Path, name: str = "tiny") -> list[str]:
+    try:
+        oracle = json.loads((results / name / "tuner" / "oracle.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return list(oracle.get("ongoing_trials", {}).values())
+
+
+@pytest.mark.slow
+def test_sigkill_mid_trial_then_rerun_redoes_only_the_interrupted_trial(tmp_path):
+    # Trials long enough (about a second) to be caught in the middle.
+    track = write_track(tmp_path, frame=make_table(rows=3000), max_epochs=9)
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "automl", "search", "--track", str(track), "--results-dir", str(results)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    killed_in = None
+    while time.monotonic() < deadline and process.poll() is None:
+        done = [t for t, v in _trials(results).items() if v["status"] == "COMPLETED"]
+        running = _ongoing(results)
+        if len(done) >= 2 and running:
+            os.kill(process.pid, signal.SIGKILL)
+            killed_in = running[0]
+            break
+        time.sleep(0.05)
+    process.wait(timeout=30)
+    assert killed_in is not None, "the search ended before it could be killed mid-trial"
+    before = _trials(results)
+    finished = {t: v for t, v in before.items() if v["status"] == "COMPLETED"}
+    assert before[f"trial_{killed_in}"]["status"] == "RUNNING"
+
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    after = _trials(results)
+    assert {t: after[t] for t in finished} == finished  # finished trials untouched
+    assert after[f"trial_{killed_in}"]["status"] == "COMPLETED"  # the interrupted one was redone
+    report = automl.report(str(track), results_dir=results)
+    assert sorted(report["trial_id"]) == sorted(v["trial_id"] for v in after.values())  # each once
+    assert report["trial_id"].is_unique and set(report["status"]) == {"completed"}
+
+
+def _diverge_every_other_trial(monkeypatch):
+    import automl.hypermodels.mlp as mlp
+
+    calls = {"n": 0}
+    real = mlp.make_optimizer
+
+    def optimizer(name, learning_rate):
+        calls["n"] += 1
+        return keras.optimizers.SGD(1e12) if calls["n"] % 2 == 0 else real(name, learning_rate)
+    monkeypatch.setattr(mlp, "make_optimizer", optimizer)
+
+
+def test_diverged_trials_are_failed_with_the_reason_and_the_search_goes_on(tiny_track, results_dir, monkeypatch):
+    _diverge_every_other_trial(monkeypatch)
+    search(str(tiny_track), results_dir=results_dir)
+    report = automl.report(str(tiny_track), results_dir=results_dir)
+    failed = report[report["status"] == "failed"]
+    assert len(failed) >= 1 and (report["status"] == "completed").sum() >= 1
+    assert failed["message"].str.contains("diverged: the training loss became NaN or infinite at epoch").all()
+
+
+def test_search_where_every_trial_fails_exits_1_with_one_line(tiny_track, tmp_path, capsys, monkeypatch):
+    import automl.hypermodels.mlp as mlp
+
+    monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
+    status = main(["search", "--track", str(tiny_track), "--results-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(err) == 1 and err[0].startswith("automl: failed: no trial completed") and "diverged" in err[0]
+
+
+def test_second_search_on_the_same_track_is_refused(tiny_track, results_dir, capsys):
+    with search_lock(results_dir / "tiny"):
+        status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1
+    assert f"in use by another search (PID {os.getpid()}" in err[0]
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over_with_a_note(tiny_track, results_dir, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (results_dir / "tiny").mkdir(parents=True)
+    import socket
+
+    (results_dir / "tiny" / LOCK_FILE).write_text(
+        json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "since": "yesterday"})
+    )
+    status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert f"automl: note: took over the lock of a search that is no longer running (PID {int(dead.stdout)}" in err
+    assert not (results_dir / "tiny" / LOCK_FILE).exists()  # released at the end
+
+
+def test_full_disk_stops_the_search_with_one_line_and_keeps_finished_trials(tiny_track, results_dir, capsys, monkeypatch):
+    from keras_tuner.src.engine import trial as trial_module
+
+    real_save = trial_module.Trial.save
+    saves = {"n": 0}
+
+    def save(self, fname):
+        saves["n"] += 1
+        if saves["n"] > 4:  # a few trials get written, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, fname)
+    monkeypatch.setattr(trial_module.Trial, "save", save)
+    status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1
+    assert "cannot write results" in err[0] and "No space left on device" in err[0]
+    monkeypatch.undo()
+    report = automl.report(str(tiny_track), results_dir=results_dir)
+    assert (report["status"] == "completed").sum() >= 1  # finished trials still readable
+
+
+def test_unwritable_trial_history_stops_the_search_instead_of_failing_every_trial(tiny_track, results_dir, capsys, monkeypatch):
+    import automl.tuning as tuning
+    from automl.errors import AutomlError
+
+    def refuse(path, value):
+        raise AutomlError(f"cannot write {path} (Read-only file system); free disk space or fix permissions")
+    monkeypatch.setattr(tuning, "write_json", refuse)
+    status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and "Read-only file system" in err[0]
+    assert not (results_dir / "tiny" / LOCK_FILE).exists()
