@@ -139,7 +139,7 @@ def load_track(name_or_path: str | os.PathLike | Track) -> Track:
         if text not in tracks:
             known = ", ".join(sorted(tracks)) or "none found"
             raise AutomlError(
-                f"unknown track '{text}'; known tracks: {known} "
+                f"unknown track {text!r}; known tracks: {known} "
                 "(or pass the path to a .toml track file)"
             )
         path = tracks[text]
@@ -220,7 +220,7 @@ def _check_values(track: Track) -> None:
 
     def one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
         if value not in allowed:
-            raise AutomlError(f"{where}: '{key}' is '{value}'; use one of: {', '.join(allowed)}")
+            raise AutomlError(f"{where}: '{key}' is {value!r}; use one of: {', '.join(allowed)}")
 
     one_of("task", track.task, TASKS)
     one_of("family", track.family, FAMILIES)
@@ -281,11 +281,11 @@ def parse_duration(text: str | float | int, where: str = "time limit") -> float:
         parts = _DURATION.findall(compact)
         if not compact or "".join(n + u for n, u in parts) != compact:
             raise AutomlError(
-                f"{where}: '{text}' is not a duration; write e.g. 90s, 15m, 2h or 1h30m"
+                f"{where}: {str(text)!r} is not a duration; write e.g. 90s, 15m, 2h or 1h30m"
             )
         seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
     if not seconds > 0:
-        raise AutomlError(f"{where}: '{text}' must be longer than zero; write e.g. 90s, 15m or 2h")
+        raise AutomlError(f"{where}: {str(text)!r} must be longer than zero; write e.g. 90s, 15m or 2h")
     return seconds
 
 
