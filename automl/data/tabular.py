@@ -26,6 +26,8 @@ class Schema:
     target: str
     numeric: dict[str, dict[str, float]] = field(default_factory=dict)
     categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Numeric columns with blanks in the training split: the model also sees a 0/1 "was missing" flag.
+    missing_indicators: list[str] = field(default_factory=list)
     classes: list[Any] = field(default_factory=list)
     target_mean: float = 0.0
     target_std: float = 1.0
@@ -224,6 +226,8 @@ def describe(
             "mean": float(np.nanmean(values)),
             "variance": variance if variance > 0 else 1.0,
         }
+        if np.isnan(values).any():
+            schema.missing_indicators.append(column)
     for column in categorical:
         values = train_x[column]
         kind = "int" if pd.api.types.is_integer_dtype(values) else "string"
@@ -247,6 +251,9 @@ def _plain(value: Any) -> Any:
 
 def _as_text(values: pd.Series) -> pd.Series:
     # A missing category becomes its own token (""), so raw rows with blanks still predict.
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        # Integer codes with blanks are read as floats; "3.0" must be the same category as "3".
+        values = values.astype("Int64")
     return values.astype("string").fillna("").astype(str)
 
 
