@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,10 @@ def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = 
     if not path.is_file():
         raise AutomlError(f"{path} not found; run `automl report --track {track.name}` to export the chosen model")
     try:
-        return keras.models.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            # The saved optimizer state is of no use for predicting; Keras warns it cannot match it.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.models.load_model(path, safe_mode=True)
     except (OSError, ValueError, KeyError) as error:
         raise AutomlError(f"{path} cannot be loaded ({_short_message(str(error))}); run `automl report --track {track.name}` to export it again") from None
 
