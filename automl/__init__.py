@@ -7,6 +7,8 @@ The public API is a few verbs that behave the same on every track:
 >>> model = automl.best_model("boston")           # the chosen Keras model; takes raw rows
 >>> automl.predict("boston", frame)               # raw rows in, predictions out
 >>> automl.report("boston")                       # every trial as a DataFrame
+>>> automl.export("boston", "serving/boston/1", format="savedmodel")   # for TensorFlow Serving
+>>> automl.track_from_csv("houses.csv", "price")  # your own CSV -> tracks/houses.toml
 """
 from __future__ import annotations
 
@@ -18,7 +20,18 @@ import pandas as pd
 from automl.errors import AutomlError
 from automl.tracks import Track, known_tracks, load_track
 
-__all__ = ["AutomlError", "Track", "search", "best_model", "predict", "report", "tracks", "load_track"]
+__all__ = [
+    "AutomlError",
+    "Track",
+    "best_model",
+    "export",
+    "load_track",
+    "predict",
+    "report",
+    "search",
+    "track_from_csv",
+    "tracks",
+]
 __version__ = "0.1.0"
 
 
@@ -63,6 +76,26 @@ def predict(track: str | Track, data: pd.DataFrame, *, proba: bool = False,
         raise AutomlError(f"predict takes a pandas DataFrame of raw columns, got {type(data).__name__}")
     model = best_model(track, results_dir=results_dir)
     return predict_with(model, schema_of(Store(load_track(track).name, results_dir)), data, proba=proba)
+
+
+def export(track: str | Track, directory: str | os.PathLike, *, format: str = "keras",
+           results_dir: str | os.PathLike | None = None, overwrite: bool = False):
+    """The chosen model as ``<directory>/<track>.keras`` (``format="keras"``) or as a TF SavedModel in
+    `directory` (``format="savedmodel"``) whose ``serving_default`` signature takes the raw columns."""
+    from automl.export import export as export_model
+
+    return export_model(track, directory, format=format, results_dir=results_dir, overwrite=overwrite)
+
+
+def track_from_csv(csv: str | os.PathLike, target: str, **options: Any):
+    """Infer a track from your own CSV and write it to ``tracks/<name>.toml``; see `automl.own_csv.track_from_csv`.
+
+    Returns the written track (`.path`, `.name`) and the notes on what was inferred (`.notes`);
+    pass `.path` to `search`.
+    """
+    from automl.own_csv import track_from_csv as write
+
+    return write(csv, target, **options)
 
 
 def report(track: str | Track, *, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:

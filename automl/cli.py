@@ -7,8 +7,8 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, Sequence
 
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
 
@@ -52,10 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    search = commands.add_parser("search", help="run or resume a track's search")
-    search.add_argument("--track", required=True, help="track name (see `automl tracks`) or path to a .toml file")
+    search = commands.add_parser("search", help="run or resume a track's search (or one of your own CSV)")
+    source = search.add_mutually_exclusive_group(required=True)
+    source.add_argument("--track", help="track name (see `automl tracks`) or path to a .toml file")
+    source.add_argument("--csv", help="your own CSV: infer a track, write tracks/<name>.toml, search it")
+    own = search.add_argument_group("with --csv")
+    own.add_argument("--target", help="the column to predict")
+    own.add_argument("--task", choices=["regression", "binary", "multiclass"], help="default: inferred from the target")
+    own.add_argument("--name", help="the track's name (default: the CSV's file name without .csv)")
+    own.add_argument("--drop", action="append", default=[], metavar="COL",
+                     help="a column not to learn from (repeat, or separate with commas)")
+    own.add_argument("--class-weight", choices=["none", "balanced"],
+                     help="classification: weight classes by inverse frequency (default: balanced when imbalanced)")
     search.add_argument("--time-limit", help="wall-clock budget for this run: 90s, 15m, 2h (default: the track's)")
-    search.add_argument("--restart", action="store_true", help="delete the previous search and start over")
+    search.add_argument("--restart", action="store_true",
+                        help="delete the previous search and start over (with --csv: also rewrite the track file)")
     _add_results_dir(search)
     search.set_defaults(run=run_search)
 
@@ -66,6 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--track", required=True, help="track name or path to a .toml file")
     _add_results_dir(report)
     report.set_defaults(run=run_report)
+
+    predict = commands.add_parser("predict", help="predict the rows of a CSV with a track's chosen model")
+    predict.add_argument("--track", required=True, help="track name or path to a .toml file")
+    predict.add_argument("input", help="CSV of raw rows with the columns the model was trained on")
+    predict.add_argument("-o", "--output", help="CSV to write (default: standard output)")
+    predict.add_argument("--id", dest="id_column", metavar="COL", help="copy this input column first into the output")
+    predict.add_argument("--proba", action="store_true", help="classification: add a proba_<class> column per class")
+    _add_results_dir(predict)
+    predict.set_defaults(run=run_predict)
+
+    export = commands.add_parser("export", help="export the chosen model: a .keras file or a TF SavedModel")
+    export.add_argument("--track", required=True, help="track name or path to a .toml file")
+    export.add_argument("--format", choices=["keras", "savedmodel"], default="keras",
+                        help="keras: DIR/<track>.keras; savedmodel: DIR becomes a SavedModel (default: keras)")
+    export.add_argument("directory", metavar="DIR", help="where to write; e.g. serving/<track>/1 for TF Serving")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    _add_results_dir(export)
+    export.set_defaults(run=run_export)
     return parser
 
 
@@ -76,7 +105,7 @@ def _add_results_dir(parser: argparse.ArgumentParser) -> None:
 def run_search(args: argparse.Namespace) -> int:
     from automl.tracks import load_track, parse_duration
 
-    track = load_track(args.track)  # fail fast on user mistakes, before TensorFlow loads
+    track = load_track(_track_of_search(args))  # fail fast on user mistakes, before TensorFlow loads
     budget = parse_duration(args.time_limit, "--time-limit") if args.time_limit else track.time_limit_seconds
     with quiet_tensorflow():
         from automl import reporting, tuning
@@ -91,6 +120,98 @@ def run_search(args: argparse.Namespace) -> int:
           f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)", flush=True)
     metrics = reporting.finalize(track, args.results_dir)
     return _print_report(track, args.results_dir, metrics)
+
+
+def _track_of_search(args: argparse.Namespace) -> str:
+    """`--track` as given, or the track written for `--csv` (its inferences printed as notes)."""
+    own = {"--target": args.target, "--task": args.task, "--name": args.name, "--drop": args.drop,
+           "--class-weight": args.class_weight}
+    if not args.csv:
+        given = [flag for flag, value in own.items() if value]
+        if given:
+            raise AutomlError(f"{', '.join(given)} go with --csv; with --track, edit the track file instead")
+        return args.track
+    if not args.target:
+        raise AutomlError("--csv needs --target COLUMN, the column to predict")
+    from automl.own_csv import track_from_csv
+
+    written = track_from_csv(
+        args.csv, args.target, task=args.task, name=args.name, class_weight=args.class_weight,
+        drop=[c.strip() for value in args.drop for c in value.split(",") if c.strip()], replace=args.restart,
+    )
+    _notes(written.notes)
+    return str(written.path)
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"automl: note: {note}", file=sys.stderr, flush=True)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from automl.data.tabular import read_csv
+    from automl.results import ignored_columns, prediction_table, schema_of
+    from automl.store import Store
+    from automl.tracks import load_track
+
+    track = load_track(args.track)
+    store = Store(track.name, args.results_dir)
+    store.require_search()
+    schema = schema_of(store)
+    frame = read_csv(Path(args.input))
+    missing = [c for c in schema.columns if c not in frame.columns]
+    if missing:
+        raise AutomlError(
+            f"{args.input} is missing column {', '.join(repr(c) for c in missing)}; "
+            f"the model of track '{track.name}' needs: {', '.join(schema.columns)}"
+        )
+    if args.id_column is not None and args.id_column not in frame.columns:
+        raise AutomlError(f"--id column '{args.id_column}' not found in {args.input}; "
+                          f"the columns are: {', '.join(map(str, frame.columns))}")
+    ignored = ignored_columns(frame, schema, args.id_column)
+    if ignored:
+        _notes([f"ignoring column{'s' * (len(ignored) > 1)} the model does not use: {', '.join(ignored)}"])
+    with quiet_tensorflow():
+        from automl.results import load_best_model
+    model = load_best_model(track, args.results_dir)
+    table = prediction_table(model, schema, frame, proba=args.proba, id_column=args.id_column)
+    if not args.output:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    _write_csv(table, Path(args.output))
+    print(f"automl: wrote {len(table)} predictions to {args.output}")
+    return 0
+
+
+def _write_csv(table, path) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        table.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise AutomlError(f"cannot write {path} ({error.strerror}); check the directory and permissions") from None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from automl.results import schema_of
+    from automl.store import Store
+    from automl.tracks import load_track
+
+    track = load_track(args.track)
+    Store(track.name, args.results_dir).require_search()
+    with quiet_tensorflow():
+        from automl.export import export
+    path = export(track, args.directory, format=args.format, results_dir=args.results_dir, overwrite=args.overwrite)
+    print(f"automl: wrote {path}")
+    if args.format == "savedmodel":
+        schema = schema_of(Store(track.name, args.results_dir))
+        kinds = {**{c: "float32" for c in schema.numeric},
+                 **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()}}
+        print("automl: signature 'serving_default' takes, each shaped (batch, 1): "
+              + ", ".join(f"{c} {kind}" for c, kind in kinds.items()))
+    return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -153,7 +274,7 @@ class TrialProgress:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

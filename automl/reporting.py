@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 
 from automl.results import (
-    BEST_MODEL_FILE, best_trial_id, load_trial_model, predict_with, schema_of, trials_table,
+    BEST_MODEL_FILE,
+    best_trial_id,
+    load_trial_model,
+    predict_with,
+    schema_of,
+    trials_table,
 )
 from automl.store import Store
 from automl.tracks import Track, load_track
@@ -49,7 +54,7 @@ def test_metrics(model, schema, x: pd.DataFrame, y: np.ndarray) -> dict[str, flo
             "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
             "mae": float(skm.mean_absolute_error(y, predicted)),
             "r2": float(skm.r2_score(y, predicted)),
-            "rows": int(len(y)),
+            "rows": len(y),
         }
     probabilities = predict_with(model, schema, x, proba=True).to_numpy()
     predicted = probabilities.argmax(axis=1)
@@ -62,7 +67,7 @@ def test_metrics(model, schema, x: pd.DataFrame, y: np.ndarray) -> dict[str, flo
             skm.roc_auc_score(y, probabilities[:, 1]) if binary
             else skm.roc_auc_score(y, probabilities, multi_class="ovr", labels=list(range(len(schema.classes))))
         ),
-        "rows": int(len(y)),
+        "rows": len(y),
     }
 
 
@@ -88,8 +93,8 @@ def summary_markdown(track: Track, table: pd.DataFrame, metrics: dict[str, Any],
         f"# {track.name}: search summary",
         "",
         f"- Task: {track.task}; data: `{track.data.get('path') or track.data['kind']}`, target `{track.data.get('target', '')}`",
-        f"- Tuner: {track.search['tuner']} (max_epochs {track.search['max_epochs']}, factor {track.search['factor']}); "
-        f"objective `{track.objective}` ({track.direction})",
+        (f"- Tuner: {track.search['tuner']} (max_epochs {track.search['max_epochs']}, factor {track.search['factor']}); "
+        f"objective `{track.objective}` ({track.direction})"),
         f"- Trials: {len(table)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})",
         f"- Wall time: {sum(r['seconds'] for r in runs):.0f} s over {len(runs)} run(s)",
         "",
@@ -105,8 +110,8 @@ def summary_markdown(track: Track, table: pd.DataFrame, metrics: dict[str, Any],
         "",
         f"## Chosen model: trial {metrics['trial_id']}",
         "",
-        f"Best validation {track.objective}: {chosen['score']:.4g} (epoch {chosen['best_epoch']:.0f}); "
-        f"{int(chosen['params']):,} parameters.",
+        (f"Best validation {track.objective}: {chosen['score']:.4g} (epoch {chosen['best_epoch']:.0f}); "
+        f"{int(chosen['params']):,} parameters."),
         "",
         "Test split (used once, after selection):",
         "",

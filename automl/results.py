@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,10 @@ def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = 
     if not path.is_file():
         raise AutomlError(f"{path} not found; run `automl report --track {track.name}` to export the chosen model")
     try:
-        return keras.models.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            # The saved optimizer state is of no use for predicting; Keras warns it cannot match it.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.models.load_model(path, safe_mode=True)
     except (OSError, ValueError, KeyError) as error:
         raise AutomlError(f"{path} cannot be loaded ({_short_message(str(error))}); run `automl report --track {track.name}` to export it again") from None
 
@@ -174,3 +178,30 @@ def predict_with(model, schema: Schema, frame: pd.DataFrame, proba: bool = False
     if proba:
         return pd.DataFrame(probabilities, columns=[str(c) for c in schema.classes])
     return np.asarray(schema.classes, dtype=object)[probabilities.argmax(axis=1)]
+
+
+def prediction_table(model, schema: Schema, frame: pd.DataFrame, *, proba: bool = False,
+                     id_column: str | None = None) -> pd.DataFrame:
+    """A `prediction` column (values or class labels), `proba_<class>` columns with `proba`, the id column first."""
+    if id_column is not None and id_column not in frame.columns:
+        raise AutomlError(
+            f"--id column '{id_column}' not found in the input; the columns are: {', '.join(map(str, frame.columns))}"
+        )
+    table = pd.DataFrame(index=range(len(frame)))
+    if id_column is not None:
+        table[id_column] = frame[id_column].to_numpy()
+    if schema.task == "regression":
+        table["prediction"] = predict_with(model, schema, frame)
+        return table
+    probabilities = predict_with(model, schema, frame, proba=True)
+    table["prediction"] = np.asarray(schema.classes, dtype=object)[probabilities.to_numpy().argmax(axis=1)]
+    if proba:
+        for column in probabilities.columns:
+            table[f"proba_{column}"] = probabilities[column].to_numpy()
+    return table
+
+
+def ignored_columns(frame: pd.DataFrame, schema: Schema, id_column: str | None = None) -> list[str]:
+    """Input columns the model does not use (the target, dropped or extra columns), the id column aside."""
+    used = set(schema.columns) | {id_column}
+    return [str(c) for c in frame.columns if c not in used]

@@ -26,6 +26,8 @@ class Schema:
     target: str
     numeric: dict[str, dict[str, float]] = field(default_factory=dict)
     categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Numeric columns with blanks in the training split: the model also sees a 0/1 "was missing" flag.
+    missing_indicators: list[str] = field(default_factory=list)
     classes: list[Any] = field(default_factory=list)
     target_mean: float = 0.0
     target_std: float = 1.0
@@ -39,7 +41,7 @@ class Schema:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Schema":
+    def from_dict(cls, values: dict[str, Any]) -> Schema:
         return cls(**values)
 
 
@@ -98,12 +100,12 @@ def load_tabular(
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
     y_raw = frame[target]
-    _check_target(y_raw, target, task, where)
+    check_target(y_raw, target, task, where)
     features = frame.drop(columns=[target, *drop])
     numeric, categorical_columns = infer_column_types(features, categorical, where)
     features = features[numeric + categorical_columns]
 
-    classes = _classes(y_raw, task, positive, where)
+    classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
     stratify = y if task != "regression" else None
     from sklearn.model_selection import train_test_split
@@ -120,7 +122,7 @@ def load_tabular(
 
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
-    split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])  # noqa: E731
+    split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
     return TabularData(schema, split(train_idx), split(val_idx), split(test_idx))
 
 
@@ -133,7 +135,7 @@ def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
         )
 
 
-def _check_target(y: pd.Series, target: str, task: str, where: str) -> None:
+def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
     missing = y.isna()
     if missing.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(missing)[:5])
@@ -153,7 +155,7 @@ def _check_target(y: pd.Series, target: str, task: str, where: str) -> None:
             raise AutomlError(f"{where}: target '{target}' has infinite values; drop or fix those rows")
 
 
-def _classes(y: pd.Series, task: str, positive: str | int, where: str) -> list[Any]:
+def target_classes(y: pd.Series, task: str, positive: str | int, where: str) -> list[Any]:
     if task == "regression":
         return []
     classes = sorted(y.unique().tolist(), key=lambda v: (str(type(v)), v))
@@ -224,6 +226,8 @@ def describe(
             "mean": float(np.nanmean(values)),
             "variance": variance if variance > 0 else 1.0,
         }
+        if np.isnan(values).any():
+            schema.missing_indicators.append(column)
     for column in categorical:
         values = train_x[column]
         kind = "int" if pd.api.types.is_integer_dtype(values) else "string"
@@ -247,6 +251,9 @@ def _plain(value: Any) -> Any:
 
 def _as_text(values: pd.Series) -> pd.Series:
     # A missing category becomes its own token (""), so raw rows with blanks still predict.
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        # Integer codes with blanks are read as floats; "3.0" must be the same category as "3".
+        values = values.astype("Int64")
     return values.astype("string").fillna("").astype(str)
 
 

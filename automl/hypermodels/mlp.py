@@ -23,12 +23,20 @@ class FillMissing(layers.Layer):
         return ops.where(ops.isnan(inputs), ops.zeros_like(inputs), inputs)
 
 
+@keras.saving.register_keras_serializable(package="automl")
+class MissingIndicator(layers.Layer):
+    """1.0 where a number is missing (NaN), else 0.0: the model can learn that a blank means something."""
+
+    def call(self, inputs):
+        return ops.cast(ops.isnan(inputs), self.compute_dtype)
+
+
 class MLPHyperModel(kt.HyperModel):
     """A multi-layer perceptron over raw table columns, for regression, binary and multiclass tasks.
 
     The model takes one named input per column (numbers as float32, categories as strings or
     integers) and carries its preprocessing: Normalization with the training statistics, missing
-    values filled, categories looked up (unseen ones go to an out-of-vocabulary slot) and one-hot
+    values filled (plus a 0/1 missing flag for columns that had blanks in training), categories looked up (unseen ones go to an out-of-vocabulary slot) and one-hot
     encoded or embedded. For regression the target is standardized for training and the scaling
     is undone inside the model, so predictions come out in the target's units.
 
@@ -123,6 +131,10 @@ class MLPHyperModel(kt.HyperModel):
                 name="normalization",
             )(x)
             features.append(FillMissing(name="fill_missing")(x))
+        if schema.missing_indicators:
+            flags = [inputs[column] for column in schema.missing_indicators]
+            x = flags[0] if len(flags) == 1 else layers.Concatenate(name="missing_inputs")(flags)
+            features.append(MissingIndicator(name="missing_indicator")(x))
         large = [c for c, s in schema.categorical.items() if len(s["vocabulary"]) > EMBEDDING_THRESHOLD]
         encoding = hp.Choice("categorical_encoding", ["one_hot", "embedding"]) if large else "one_hot"
         for column, spec in schema.categorical.items():

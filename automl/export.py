@@ -1,0 +1,54 @@
+"""Export the chosen model for serving: a `.keras` file, or a TensorFlow SavedModel that takes raw rows."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from automl.errors import AutomlError
+from automl.store import Store
+from automl.tracks import Track, load_track
+
+FORMATS = ("keras", "savedmodel")
+
+
+def export(track: str | Track, directory: str | os.PathLike, *, format: str = "keras",
+           results_dir: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+    """Write the track's chosen model to `directory`; returns the file (keras) or the SavedModel folder.
+
+    ``keras``: ``<directory>/<track>.keras``, for ``keras.models.load_model(path, safe_mode=True)``.
+    ``savedmodel``: `directory` itself becomes a SavedModel whose ``serve`` (and ``serving_default``)
+    signature takes one named tensor per raw column, shaped ``(batch, 1)``: float32 numbers (NaN for
+    a blank), strings (or int64 codes) for categories; TensorFlow Serving loads it as a model version,
+    e.g. ``models/<track>/1``. Nothing existing is overwritten unless `overwrite` is true.
+
+    Examples
+    --------
+    >>> export("boston", "serving/boston/1", format="savedmodel")
+    PosixPath('serving/boston/1')
+    """
+    from automl.results import BEST_MODEL_FILE, load_best_model
+
+    if format not in FORMATS:
+        raise AutomlError(f"export format '{format}' is unknown; use one of: {', '.join(FORMATS)}")
+    track = load_track(track)
+    model = load_best_model(track, results_dir)  # checks the search and the model before anything is written
+    directory = Path(directory)
+    target = directory / f"{track.name}.keras" if format == "keras" else directory
+    if _exists(target) and not overwrite:
+        raise AutomlError(f"{target} already exists; remove it, choose another directory, or pass --overwrite")
+    try:
+        if format == "keras":
+            directory.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Store(track.name, results_dir).path(BEST_MODEL_FILE), target)
+        else:
+            if target.exists():
+                shutil.rmtree(target)
+            model.export(str(target), format="tf_saved_model", verbose=False)
+    except OSError as error:
+        raise AutomlError(f"cannot write {target} ({error.strerror}); free disk space or fix permissions") from None
+    return target
+
+
+def _exists(path: Path) -> bool:
+    return path.is_file() or (path.is_dir() and any(path.iterdir()))

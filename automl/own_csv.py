@@ -1,0 +1,161 @@
+"""A track file from a user's own CSV: inferred, written as readable TOML, and rerun later with `--track`."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from automl.data.inference import Inference, infer
+from automl.data.tabular import read_csv
+from automl.errors import AutomlError
+from automl.tracks import SCHEMA, known_tracks, parse_track
+
+OBJECTIVES = {"regression": "val_mae", "binary": "val_auc", "multiclass": "val_accuracy"}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass
+class CsvTrack:
+    """The track written (or found unchanged) for a CSV, and what to tell the user about it."""
+
+    path: Path
+    name: str
+    notes: list[str]
+
+
+def track_from_csv(
+    csv: str | os.PathLike,
+    target: str,
+    *,
+    task: str | None = None,
+    name: str | None = None,
+    drop: list[str] = (),
+    class_weight: str | None = None,
+    tracks_dir: str | os.PathLike | None = None,
+    replace: bool = False,
+) -> CsvTrack:
+    """Infer a track from `csv` and write it to ``<tracks_dir>/<name>.toml`` (default ``./tracks``).
+
+    Rerunning with the same CSV and options finds the same file and leaves it alone (so the search
+    resumes). A file of that name that differs (edited by hand, or another CSV) is kept unless
+    `replace` is true; the error says how to go on.
+
+    Examples
+    --------
+    >>> written = track_from_csv("houses.csv", "price")
+    >>> written.path
+    PosixPath('tracks/houses.toml')
+    """
+    csv = Path(csv).expanduser()
+    if not csv.is_file():
+        raise AutomlError(f"CSV file {csv} does not exist; check the path")
+    name = name or _stem(csv)
+    if not _NAME.fullmatch(name):
+        raise AutomlError(f"track name '{name}' must be letters, digits, '_', '-' or '.'; pass --name")
+    if task is not None and task not in OBJECTIVES:
+        raise AutomlError(f"--task is '{task}'; use one of: {', '.join(OBJECTIVES)}")
+    inference = infer(read_csv(csv), target, task=task, drop=list(drop), where=csv.name)
+    if class_weight is not None:
+        inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
+    directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
+    path = directory / f"{name}.toml"
+    text = render_track(name, csv, inference, directory)
+    notes = list(inference.notes)
+    _check_name_is_free(name, path)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        notes.append(f"{path} is unchanged; using it")
+    elif path.is_file() and not replace:
+        raise AutomlError(
+            f"{path} already exists and differs from what {csv.name} gives now; run `automl search --track {name}` "
+            "to use it as it is, pass --name for a new track, or add --restart to overwrite it and start over"
+        )
+    else:
+        _write(path, text)
+        parse_track(path)  # what we write must be a valid track
+        notes.append(f"wrote {path}; edit it and rerun with `automl search --track {name}`")
+    return CsvTrack(path, name, notes)
+
+
+def _stem(csv: Path) -> str:
+    stem = csv.name
+    for suffix in (".gz", ".csv"):
+        stem = stem.removesuffix(suffix)
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "my_track"
+
+
+def _check_name_is_free(name: str, path: Path) -> None:
+    existing = known_tracks().get(name)
+    if existing is not None and existing.resolve() != path.resolve():
+        raise AutomlError(f"a track named '{name}' already exists ({existing}); pass --name to choose another name")
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise AutomlError(f"cannot write {path} ({error.strerror}); free disk space or fix permissions") from None
+
+
+def render_track(name: str, csv: Path, inference: Inference, directory: Path) -> str:
+    """The track as TOML, with comments saying what was inferred and why."""
+    defaults = {section: {k: v for k, (_, v) in fields.items()} for section, fields in SCHEMA.items()}
+    search, split = defaults["search"], defaults["split"]
+    lines = [
+        f"# Written by automl from {csv.name} ({inference.rows} rows, {len(inference.roles) + 1} columns).",
+        f"# Edit it freely, then rerun with `automl search --track {name}` (add --restart after an edit).",
+        f"name = {_toml(name)}",
+        f"description = {_toml(f'{inference.target} from {csv.name}')}",
+        f"task = {_toml(inference.task):<30} # inferred: {inference.task_reason}; regression | binary | multiclass",
+        'family = "mlp"',
+        "",
+        "[data]",
+        'kind = "csv"',
+        f"path = {_toml(_relative(csv, directory)):<30} # relative to this file",
+        f"target = {_toml(inference.target)}",
+        f"categorical = {_toml(inference.categorical)}",
+        f"drop = {_toml(inference.drop)}",
+    ]
+    positive = inference.classes[-1] if inference.task == "binary" else None
+    if isinstance(positive, (str, int)) and not isinstance(positive, bool):
+        lines.append(f"positive = {_toml(positive):<26} # the class whose probability the model gives")
+    lines += ["# What each column was taken for (numeric columns are the ones in neither list):"]
+    lines += [f"#   {column}: {role} - {reason}" for column, (role, reason) in inference.roles.items()]
+    lines += [
+        "",
+        "[split]",
+        f"test = {split['test']}",
+        f"validation = {split['validation']}",
+        f"seed = {split['seed']}",
+        "",
+        "[search]",
+        'tuner = "hyperband"',
+        (f"objective = {_toml(OBJECTIVES[inference.task]):<25} # any validation metric: val_mae, val_rmse, "
+        "val_loss, val_auc, val_accuracy"),
+        f"max_epochs = {search['max_epochs']}",
+        f"factor = {search['factor']}",
+        f"time_limit = {_toml(search['time_limit']):<24} # per run; `--time-limit` overrides it",
+        f"patience = {search['patience']}",
+    ]
+    if inference.task != "regression":
+        lines.append(f"class_weight = {_toml(inference.class_weight):<22} # {inference.class_weight_reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _relative(csv: Path, directory: Path) -> str:
+    # Relative to the track file, so the pair can move together; absolute where no relative path exists.
+    try:
+        return Path(os.path.relpath(csv.resolve(), directory.resolve())).as_posix()
+    except ValueError:
+        return str(csv.resolve())
+
+
+def _toml(value) -> str:
+    """A TOML literal; JSON's string escapes are valid TOML basic strings."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)
