@@ -31,7 +31,7 @@ class Choice:
         """The rule and its parameters, in one sentence for the report."""
         side = "at most" if direction == "min" else "at least"
         return (
-            f"Among completed trials whose validation {objective} is within {self.tolerance:.1%} of the best "
+            f"Among completed trials whose {objective} is within {self.tolerance:.1%} of the best "
             f"({side} {self.threshold:.4g}), take the lowest p50 latency at batch 1 (latencies within "
             f"{LATENCY_TIE:.0%} of the fastest count as equal), then the smallest saved model, then the best score."
         )
@@ -105,13 +105,13 @@ def _rank(candidates: pd.DataFrame, direction: str, latency_tie: float) -> pd.Da
 
 
 def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str) -> str:
-    within = f"the {count} trial{'s' if count != 1 else ''} within {tolerance:.1%} of the best validation {objective}"
+    within = f"the {count} trial{'s' if count != 1 else ''} within {tolerance:.1%} of the best {objective}"
     if chosen["trial_id"] == top["trial_id"]:
-        return (f"Trial {top['trial_id']} has the best validation {objective} ({top['score']:.4g}) and is also "
+        return (f"Trial {top['trial_id']} has the best {objective} ({top['score']:.4g}) and is also "
                 f"the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
     gap = abs(float(chosen["score"]) / float(top["score"]) - 1) if float(top["score"]) else math.nan
     return (
-        f"Trial {chosen['trial_id']} is chosen over the top-scoring trial {top['trial_id']}: its validation "
+        f"Trial {chosen['trial_id']} is chosen over the top-scoring trial {top['trial_id']}: its "
         f"{objective} {chosen['score']:.4g} is {gap:.1%} from the best {top['score']:.4g}, within the {tolerance:.1%} "
         f"tolerance, and among {within} it is the fastest, then smallest: {_compare(chosen, top)}."
     )
