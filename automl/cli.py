@@ -95,7 +95,7 @@ def _print_report(track, results_dir, metrics: dict) -> int:
     from automl.results import BEST_MODEL_FILE, TOP_MODEL_FILE
     from automl.store import Store
 
-    table = reporting.report_table(track, results_dir)[0]  # measures are cached by finalize: none is redone
+    table, choice = reporting.report_table(track, results_dir)  # measures are cached by finalize: none is redone
     store = Store(track.name, results_dir)
     shown = reporting.terminal_table(table, track)
     print(shown.to_string(index=False))
@@ -109,6 +109,8 @@ def _print_report(track, results_dir, metrics: dict) -> int:
     print(f"chosen: trial {metrics['trial_id']}; test split ({metrics['rows']} rows): {figures(metrics)}")
     if top["trial_id"] != metrics["trial_id"]:
         print(f"top score: trial {top['trial_id']}; test split: {figures(top)}")
+    if choice is not None:
+        print(f"why: {choice.reason}")
     print(f"wrote {store.path(reporting.REPORT_HTML)}, {store.path(reporting.REPORT_CSV)}, "
           f"{store.path(reporting.SUMMARY_MD)}, "
           f"{store.path(BEST_MODEL_FILE)} (chosen), {store.path(TOP_MODEL_FILE)} (top score)")
