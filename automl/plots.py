@@ -12,7 +12,7 @@ import pandas as pd
 # matplotlib's object-oriented Figure, not pyplot: no GUI backend, no global state in the user's process,
 # and nothing to close; files are written with the Agg renderer.
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 DPI = 100
 CATEGORY_LIMIT = 6  # a hyperparameter with at most this many values is plotted as categories...
@@ -39,6 +39,7 @@ def learning_curves(records: Mapping[str, Mapping[str, Any]], trials: Sequence[t
                     axis.plot(epochs[: len(values)] or range(1, len(values) + 1), values, style, marker=".",
                               label="validation" if key.startswith("val_") else "training")
             axis.set_xlabel("epoch")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
             axis.set_ylabel(train)
             axis.grid(alpha=0.3)
             if row == 0:
