@@ -262,7 +262,7 @@ def _check_values(track: Track) -> None:
     sizes = track.model["batch_sizes"]
     if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")
-    track.time_limit_seconds  # validates the duration
+    parse_duration(track.search["time_limit"], where=f"{track.source}: search.time_limit")  # validates it
 
 
 # Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
@@ -286,7 +286,7 @@ def infer_direction(objective: str) -> str:
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)")
 
 
-def parse_duration(text: str | float | int, where: str = "time limit") -> float:
+def parse_duration(text: str | float, where: str = "time limit") -> float:
     """Seconds in a duration such as ``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"`` or ``"45"`` (seconds).
 
     Examples

@@ -9,10 +9,11 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import keras_tuner as kt
 import numpy as np
@@ -131,15 +132,15 @@ def make_hypermodel(track: Track, schema: Schema) -> MLPHyperModel:
 def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
     """The track's tuner over the store's directory; an existing project is reloaded (resume)."""
     search = track.search
-    common = dict(
-        hypermodel=hypermodel,
-        objective=kt.Objective(track.objective, direction=track.direction),
-        directory=str(store.root),
-        project_name=store.tuner_dir.name,
-        overwrite=False,
-        seed=search["seed"],
-        max_consecutive_failed_trials=MAX_CONSECUTIVE_FAILED_TRIALS,
-    )
+    common = {
+        "hypermodel": hypermodel,
+        "objective": kt.Objective(track.objective, direction=track.direction),
+        "directory": str(store.root),
+        "project_name": store.tuner_dir.name,
+        "overwrite": False,
+        "seed": search["seed"],
+        "max_consecutive_failed_trials": MAX_CONSECUTIVE_FAILED_TRIALS,
+    }
     if search["tuner"] == "hyperband":
         return HyperbandTuner(
             max_epochs=search["max_epochs"], factor=search["factor"],

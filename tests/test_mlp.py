@@ -6,11 +6,10 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_table
 
 from automl.data.tabular import load_tabular, model_inputs
 from automl.hypermodels.mlp import MLPHyperModel, active_hyperparameters, to_dataset
-
-from conftest import make_table
 
 
 def _data(tmp_path, task):

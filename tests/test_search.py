@@ -6,13 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_table, write_track
 
 import automl
 from automl.errors import AutomlError
 from automl.store import Store
 from automl.tuning import StopSearch, count_trials, search
-
-from conftest import make_table, write_track
 
 
 def _trial_files(results_dir, name="tiny"):

@@ -6,11 +6,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_table
 
 from automl.data.tabular import load_tabular, model_inputs, read_csv
 from automl.errors import AutomlError
-
-from conftest import make_table
 
 
 def _csv(tmp_path: Path, frame: pd.DataFrame, name: str = "data.csv") -> Path:
@@ -22,7 +21,7 @@ def _csv(tmp_path: Path, frame: pd.DataFrame, name: str = "data.csv") -> Path:
 def test_split_is_disjoint_and_sized_by_the_fractions(tmp_path):
     data = load_tabular(_csv(tmp_path, make_table(rows=200)), "y", "regression", test=0.2, validation=0.25)
     assert (len(data.train), len(data.validation), len(data.test)) == (110, 50, 40)
-    rows = lambda split: set(map(tuple, split.x.round(9).to_numpy().tolist()))  # noqa: E731
+    rows = lambda split: set(map(tuple, split.x.round(9).to_numpy().tolist()))
     assert not rows(data.train) & rows(data.test) and not rows(data.train) & rows(data.validation)
 
 

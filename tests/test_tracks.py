@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import write_track
 
 from automl.errors import AutomlError
 from automl.tracks import infer_direction, load_track, parse_duration
-
-from conftest import write_track
 
 
 @pytest.mark.parametrize("name, task, objective, direction", [

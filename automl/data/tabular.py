@@ -39,7 +39,7 @@ class Schema:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Schema":
+    def from_dict(cls, values: dict[str, Any]) -> Schema:
         return cls(**values)
 
 
@@ -120,7 +120,7 @@ def load_tabular(
 
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
-    split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])  # noqa: E731
+    split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
     return TabularData(schema, split(train_idx), split(val_idx), split(test_idx))
 
 
