@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl import html, plots
+from automl import markup, plots
 from automl.choice import Choice
 from automl.diagnosis import LABELS
 from automl.measures import THROUGHPUT_BATCH, TIMED_CALLS
@@ -71,7 +71,7 @@ def diagnosis_counts(table: pd.DataFrame) -> dict[str, int]:
 
 
 def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store, y_test: np.ndarray,
-                 predicted: np.ndarray) -> list[html.Figure]:
+                 predicted: np.ndarray) -> list[markup.Figure]:
     """Draw the PNG files under ``plots/`` and return them with their captions."""
     from automl.reporting import PLOTS_DIR
     from automl.results import schema_of
@@ -82,18 +82,18 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
     figures = []
     plots.learning_curves(read_histories(store), list(zip(top["trial_id"], top["diagnosis"])), objective,
                           folder / "learning_curves.png")
-    figures.append(html.Figure(f"{PLOTS_DIR}/learning_curves.png",
+    figures.append(markup.Figure(f"{PLOTS_DIR}/learning_curves.png",
                                f"Learning curves of the top {len(top)} trials by validation {objective}: "
                                "training (solid) and validation (dashed), with each trial's diagnosis."))
     plots.score_vs_latency(table, choice.trial_id, choice.top_trial_id, choice.threshold, objective,
                            folder / "score_vs_latency.png")
-    figures.append(html.Figure(f"{PLOTS_DIR}/score_vs_latency.png",
+    figures.append(markup.Figure(f"{PLOTS_DIR}/score_vs_latency.png",
                                f"Validation {objective} against CPU latency for the measured trials; the band is "
                                f"the {choice.tolerance:.1%} tolerance, the star the chosen model, the ring the top score."))
     columns = [c for c in MAIN_HYPERPARAMETERS if c in table and table.loc[table["score"].notna(), c].nunique() > 1]
     if columns:
         plots.score_vs_hyperparameters(table, columns, choice.trial_id, objective, folder / "score_vs_hyperparameters.png")
-        figures.append(html.Figure(f"{PLOTS_DIR}/score_vs_hyperparameters.png",
+        figures.append(markup.Figure(f"{PLOTS_DIR}/score_vs_hyperparameters.png",
                                    f"Validation {objective} against each main hyperparameter; the star is the chosen model."))
     schema = schema_of(store)
     if track.task == "regression":
@@ -103,7 +103,7 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
     else:
         plots.confusion_matrix(np.asarray(y_test), np.asarray(predicted), schema.classes, folder / "test_predictions.png")
         caption = f"Chosen model (trial {choice.trial_id}) on the test split: confusion matrix."
-    figures.append(html.Figure(f"{PLOTS_DIR}/test_predictions.png", caption))
+    figures.append(markup.Figure(f"{PLOTS_DIR}/test_predictions.png", caption))
     return figures
 
 
@@ -114,7 +114,7 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
 
     figures = make_figures(track, table, choice, store, y_test, predicted)
     thresholds = thresholds_for(track).__dict__
-    return html.render(
+    return markup.render(
         title=f"{track.name}: search report",
         summary=summary_lines(track, table, store),
         reason=choice.reason,
@@ -177,4 +177,4 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
 
 
 def _fmt(value: Any) -> str:
-    return html.number(value) if isinstance(value, (float, np.floating)) else str(value)
+    return markup.number(value) if isinstance(value, (float, np.floating)) else str(value)

@@ -1,4 +1,4 @@
-"""The HTML report: one self-describing page with the choice and its reasons, the figures and every trial."""
+"""The HTML report's markup: one self-describing page with the choice and its reasons, the figures and every trial."""
 from __future__ import annotations
 
 import math
