@@ -5,8 +5,9 @@ The public API is a few verbs that behave the same on every track:
 >>> import automl
 >>> automl.search("boston", time_limit="5m")      # run or resume the search
 >>> model = automl.best_model("boston")           # the chosen Keras model; takes raw rows
+>>> top = automl.best_model("boston", by="score") # the top-scoring one, for comparison
 >>> automl.predict("boston", frame)               # raw rows in, predictions out
->>> automl.report("boston")                       # every trial as a DataFrame
+>>> automl.report("boston")                       # every trial as a DataFrame, with diagnosis and latency
 >>> automl.export("boston", "serving/boston/1", format="savedmodel")   # for TensorFlow Serving
 >>> automl.track_from_csv("houses.csv", "price")  # your own CSV -> tracks/houses.toml
 """
@@ -59,22 +60,35 @@ def search(track: str | Track, *, time_limit: str | float | None = None, restart
     return report(track, results_dir=results_dir)
 
 
-def best_model(track: str | Track, *, results_dir: str | os.PathLike | None = None):
-    """The chosen model of the track's search: a Keras model that takes raw columns."""
+def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):
+    """The model of the track's search to deploy: a Keras model that takes raw columns.
+
+    Parameters
+    ----------
+    by : {"choice", "score"}
+        ``"choice"`` (default): the model the choice rule picked (within the track's
+        ``search.tolerance`` of the best validation score, the fastest, then the smallest).
+        ``"score"``: the top-scoring model, kept for comparison.
+
+    Examples
+    --------
+    >>> automl.best_model("boston").count_params() <= automl.best_model("boston", by="score").count_params()
+    """
     from automl.results import load_best_model
 
-    return load_best_model(track, results_dir)
+    return load_best_model(track, results_dir, by=by)
 
 
-def predict(track: str | Track, data: pd.DataFrame, *, proba: bool = False,
+def predict(track: str | Track, data: pd.DataFrame, *, proba: bool = False, by: str = "choice",
             results_dir: str | os.PathLike | None = None) -> Any:
-    """Predictions of the chosen model for raw rows: values, class labels, or probabilities (`proba=True`)."""
+    """Predictions of the chosen model (or ``by="score"``: the top-scoring one) for raw rows: values, class
+    labels, or probabilities (`proba=True`)."""
     from automl.results import predict_with, schema_of
     from automl.store import Store
 
     if not isinstance(data, pd.DataFrame):
         raise AutomlError(f"predict takes a pandas DataFrame of raw columns, got {type(data).__name__}")
-    model = best_model(track, results_dir=results_dir)
+    model = best_model(track, by=by, results_dir=results_dir)
     return predict_with(model, schema_of(Store(load_track(track).name, results_dir)), data, proba=proba)
 
 
@@ -99,12 +113,17 @@ def track_from_csv(csv: str | os.PathLike, target: str, **options: Any):
 
 
 def report(track: str | Track, *, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every trial of the track's search, one row each, best score first."""
-    from automl.reporting import sort_by_score
-    from automl.results import trials_table
+    """Every trial of the track's search, one row each, best score first: the table of ``report.csv``.
 
-    loaded = load_track(track)
-    return sort_by_score(trials_table(loaded, results_dir), loaded.direction)
+    Besides the hyperparameters and metrics, each row has its ``diagnosis`` (over-fitting,
+    under-fitting, stalled, diverged, healthy) with ``diagnosis_detail`` and the numbers behind it,
+    ``model_bytes``, ``latency_p50_ms``, ``latency_p95_ms`` and ``rows_per_second`` (measured for the
+    candidates and the top trials, blank for the others), and ``chosen``, ``top_score`` and
+    ``within_tolerance``.
+    """
+    from automl.reporting import report_table
+
+    return report_table(track, results_dir)[0]
 
 
 def tracks() -> pd.DataFrame:

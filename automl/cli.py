@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     tracks = commands.add_parser("tracks", help="list the tracks")
     tracks.set_defaults(run=run_tracks)
 
-    report = commands.add_parser("report", help="print the trials and write report.csv and summary.md")
+    report = commands.add_parser(
+        "report", help="diagnose the trials, choose the model; write report.csv, report.html and summary.md"
+    )
     report.add_argument("--track", required=True, help="track name or path to a .toml file")
     _add_results_dir(report)
     report.set_defaults(run=run_report)
@@ -225,18 +227,29 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _print_report(track, results_dir, metrics: dict) -> int:
-    from automl.reporting import REPORT_CSV, SUMMARY_MD, terminal_table
-    from automl.results import trials_table
+    from automl import reporting
+    from automl.results import BEST_MODEL_FILE, TOP_MODEL_FILE
     from automl.store import Store
 
-    table = trials_table(track, results_dir)
+    table, choice = reporting.report_table(track, results_dir)  # measures are cached by finalize: none is redone
     store = Store(track.name, results_dir)
-    print(terminal_table(table, track).to_string(index=False))
-    if len(table) > len(terminal_table(table, track)):
-        print(f"... {len(table) - len(terminal_table(table, track))} more trials in {store.path(REPORT_CSV)}")
-    figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k not in ("trial_id", "rows"))
-    print(f"chosen: trial {metrics['trial_id']}; test split ({metrics['rows']} rows): {figures}")
-    print(f"wrote {store.path(REPORT_CSV)}, {store.path(SUMMARY_MD)}, {store.path('best_model.keras')}")
+    shown = reporting.terminal_table(table, track)
+    print(shown.to_string(index=False))
+    if len(table) > len(shown):
+        print(f"... {len(table) - len(shown)} more trials in {store.path(reporting.REPORT_CSV)}")
+    top = metrics["top"]
+
+    def figures(values: dict) -> str:
+        return ", ".join(f"{k} {v:.4g}" for k, v in values.items() if k not in ("trial_id", "rows", "top"))
+
+    print(f"chosen: trial {metrics['trial_id']}; test split ({metrics['rows']} rows): {figures(metrics)}")
+    if top["trial_id"] != metrics["trial_id"]:
+        print(f"top score: trial {top['trial_id']}; test split: {figures(top)}")
+    if choice is not None:
+        print(f"why: {choice.reason}")
+    print(f"wrote {store.path(reporting.REPORT_HTML)}, {store.path(reporting.REPORT_CSV)}, "
+          f"{store.path(reporting.SUMMARY_MD)}, "
+          f"{store.path(BEST_MODEL_FILE)} (chosen), {store.path(TOP_MODEL_FILE)} (top score)")
     return 0
 
 

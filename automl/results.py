@@ -16,7 +16,9 @@ from automl.errors import AutomlError, SearchFailed
 from automl.store import Store
 from automl.tracks import Track, load_track
 
-BEST_MODEL_FILE = "best_model.keras"
+BEST_MODEL_FILE = "best_model.keras"  # the chosen model (the choice rule), what goes to production
+TOP_MODEL_FILE = "top_model.keras"  # the top-scoring model, kept for comparison
+MODEL_FILES = {"choice": BEST_MODEL_FILE, "score": TOP_MODEL_FILE}
 TUNER_COLUMNS = {  # Keras Tuner's reserved hyperparameters, under names a report reader understands
     "tuner/epochs": "budget_epochs",
     "tuner/initial_epoch": "initial_epoch",
@@ -69,6 +71,11 @@ def _trial_row(trial_dir: Path, track: Track) -> dict[str, Any]:
     row["seconds"] = record.get("seconds", math.nan)
     row["message"] = _short_message(trial.get("message")) if status != "completed" else ""
     return row
+
+
+def read_histories(store: Store) -> dict[str, dict[str, Any]]:
+    """Trial id -> its ``history.json`` record (curves, epochs, seconds, params); empty for trials without one."""
+    return {path.name.removeprefix("trial_"): _read_history(path) for path in store.trial_dirs()}
 
 
 def _read_history(trial_dir: Path) -> dict[str, Any]:
@@ -140,16 +147,18 @@ def load_trial_model(track: Track, trial_id: str, store: Store):
     return model
 
 
-def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = None):
-    """The chosen model, saved as one `.keras` file at the end of the search, loaded in safe mode."""
+def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = None, by: str = "choice"):
+    """The exported model, loaded in safe mode: the chosen one (``by="choice"``) or the top-scoring one (``by="score"``)."""
     import keras
 
     import automl.hypermodels.mlp  # noqa: F401  registers automl's layers for loading
 
+    if by not in MODEL_FILES:
+        raise AutomlError(f"by={by!r} is not a way to pick the model; use 'choice' (the default) or 'score'")
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
-    path = store.path(BEST_MODEL_FILE)
+    path = store.path(MODEL_FILES[by])
     if not path.is_file():
         raise AutomlError(f"{path} not found; run `automl report --track {track.name}` to export the chosen model")
     try:

@@ -52,6 +52,10 @@ SCHEMA: dict[str | None, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "patience": (int, 8),
         "class_weight": (str, "none"),
         "seed": (int, 42),
+        # The choice rule: trials within this relative distance of the best validation score are
+        # equally good, and the fastest, then smallest, of them is chosen. 2 % is about the spread of
+        # retraining one network with other seeds on caravan (benchmarks/rerun_spread.py; README).
+        "tolerance": (float, 0.02),
     },
     "model": {
         "batch_sizes": (list, [32, 64, 128, 256]),
@@ -240,6 +244,11 @@ def _check_values(track: Track) -> None:
     for key in ("max_epochs", "max_trials", "hyperband_iterations", "patience"):
         if track.search[key] < 1:
             raise AutomlError(f"{where}: 'search.{key}' is {track.search[key]}; use a positive integer")
+    if not 0.0 <= track.search["tolerance"] < 1.0:
+        raise AutomlError(
+            f"{where}: 'search.tolerance' is {track.search['tolerance']}; use a fraction of the best score "
+            "from 0 (always the top-scoring trial) to below 1, e.g. 0.02 for 2 %"
+        )
     if track.search["factor"] < 2:
         raise AutomlError(f"{where}: 'search.factor' is {track.search['factor']}; use an integer of 2 or more")
     direction = track.search["direction"] or infer_direction(track.objective)
@@ -253,7 +262,20 @@ def _check_values(track: Track) -> None:
     sizes = track.model["batch_sizes"]
     if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")
-    _ = track.time_limit_seconds  # validates the duration
+    parse_duration(track.search["time_limit"], where=f"{track.source}: search.time_limit")  # validates it
+
+
+# Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
+SELECTION_KEYS = {"search": ("tolerance",)}
+
+
+def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:
+    """A track (as `Track.as_dict` gives it) without the keys that only affect the choice."""
+    settings = {k: dict(v) if isinstance(v, dict) else v for k, v in track_dict.items()}
+    for section, keys in SELECTION_KEYS.items():
+        for key in keys:
+            settings.get(section, {}).pop(key, None)
+    return settings
 
 
 def infer_direction(objective: str) -> str:

@@ -26,7 +26,7 @@ from automl.errors import AutomlError, SearchFailed
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
-from automl.tracks import Track, load_track, parse_duration
+from automl.tracks import Track, load_track, parse_duration, search_settings
 
 MAX_CONSECUTIVE_FAILED_TRIALS = 10
 
@@ -274,7 +274,10 @@ def _last_line(error: BaseException) -> str:
 
 def _check_same_track(track: Track, store: Store) -> None:
     previous = store.read_json("track.json")
-    if store.has_search() and previous is not None and previous != _json_round_trip(track.as_dict()):
+    # The tolerance only changes the choice, so searches begun before it existed, or with another value, resume.
+    if store.has_search() and previous is not None and (
+        search_settings(previous) != search_settings(_json_round_trip(track.as_dict()))
+    ):
         raise AutomlError(
             f"track '{track.name}' changed since the search in {store.root} began; "
             "rerun with --restart to start over (or undo the change to resume)"

@@ -39,7 +39,9 @@ def test_search_writes_every_trial_and_the_report(tiny_track, results_dir):
     assert (root / "report.csv").is_file() and (root / "summary.md").is_file()
     assert len(pd.read_csv(root / "report.csv")) == len(table)
     metrics = json.loads((root / "test_metrics.json").read_text())
-    assert {"rmse", "mae", "r2"} <= set(metrics) and metrics["trial_id"] == table.iloc[0]["trial_id"]
+    assert {"rmse", "mae", "r2"} <= set(metrics)
+    assert metrics["trial_id"] == table.loc[table["chosen"], "trial_id"].item()  # the choice rule's pick
+    assert metrics["top"]["trial_id"] == table.iloc[0]["trial_id"]  # and the top-scoring one beside it
 
 
 def test_best_model_takes_raw_rows_and_predict_gives_values(tiny_track, results_dir):
@@ -87,6 +89,12 @@ def test_changed_track_asks_for_restart(tiny_track, results_dir):
     tiny_track.write_text(tiny_track.read_text().replace("max_epochs = 3", "max_epochs = 4"))
     with pytest.raises(AutomlError, match=r"changed since the search .* --restart"):
         search(str(tiny_track), results_dir=results_dir)
+
+
+def test_changing_only_the_tolerance_resumes(tiny_track, results_dir):
+    search(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(1))
+    tiny_track.write_text(tiny_track.read_text().replace("patience = 3", "patience = 3\ntolerance = 0.1"))
+    assert search(str(tiny_track), results_dir=results_dir).trials_before == 1
 
 
 def test_binary_search_reports_balanced_accuracy_and_predicts_labels(tmp_path, results_dir):

@@ -83,6 +83,16 @@ def test_nonsense_time_limit_in_track_is_an_error(tiny_track: Path):
         load_track(str(tiny_track))
 
 
+def test_tolerance_defaults_to_two_percent(tiny_track: Path):
+    assert load_track(str(tiny_track)).search["tolerance"] == 0.02
+
+
+def test_tolerance_outside_zero_to_one_is_an_error(tiny_track: Path):
+    _edit(tiny_track, "patience = 3", "patience = 3\ntolerance = 1.5")
+    with pytest.raises(AutomlError, match=r"'search\.tolerance' is 1\.5; use a fraction"):
+        load_track(str(tiny_track))
+
+
 def test_missing_data_file_says_where_it_looked(tmp_path: Path):
     track = load_track(str(write_track(tmp_path)))
     (tmp_path / "tiny.csv").unlink()

@@ -1,0 +1,138 @@
+"""The production choice: among trials within a tolerance of the best validation score, the fastest, then the smallest.
+
+The top-scoring trial is not always the one to deploy: on small validation splits, scores a few
+per cent apart are within the noise of retraining the same network (see README, "The choice"),
+while a network twice as fast or ten times smaller is a real gain in production.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from automl.errors import AutomlError
+
+LATENCY_TIE = 0.10  # latencies within 10 % of the fastest count as equal: timing jitter on a shared CPU
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The chosen trial, the top-scoring one, the candidates, and why, in words and numbers."""
+
+    trial_id: str
+    top_trial_id: str
+    candidates: tuple[str, ...]
+    tolerance: float
+    threshold: float
+    reason: str
+
+    def rule(self, objective: str, direction: str) -> str:
+        """The rule and its parameters, in one sentence for the report."""
+        side = "at most" if direction == "min" else "at least"
+        return (
+            f"Among completed trials whose {objective} is within {self.tolerance:.1%} of the best "
+            f"({side} {self.threshold:.4g}), take the lowest p50 latency at batch 1 (latencies within "
+            f"{LATENCY_TIE:.0%} of the fastest count as equal), then the smallest saved model, then the best score."
+        )
+
+
+def score_threshold(best: float, direction: str, tolerance: float) -> float:
+    """The worst validation score still within `tolerance` (relative) of `best`."""
+    margin = tolerance * abs(best)
+    return best + margin if direction == "min" else best - margin
+
+
+def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: str = "score",
+           latency_tie: float = LATENCY_TIE) -> Choice:
+    """Apply the choice rule to a trials table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per trial with ``trial_id``, ``status``, ``score`` and, where measured,
+        ``latency_p50_ms``, ``model_bytes`` and ``params``.
+    direction : {"min", "max"}
+        Whether the validation objective is minimised or maximised.
+    tolerance : float
+        Relative distance from the best score within which trials count as equally good.
+    objective : str
+        The objective's name, for the reason sentence.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"trial_id": ["a", "b"], "status": ["completed"] * 2, "score": [2.00, 2.02],
+    ...                       "latency_p50_ms": [0.9, 0.3], "model_bytes": [90_000, 40_000], "params": [9000, 2000]})
+    >>> choose(table, "min", 0.02).trial_id
+    'b'
+    """
+    completed = table[(table["status"] == "completed") & pd.to_numeric(table["score"], errors="coerce").notna()]
+    if completed.empty:
+        raise AutomlError("no trial completed, so there is no model to choose; rerun the search (it resumes)")
+    scores = completed["score"].astype(float)
+    top_index = scores.idxmin() if direction == "min" else scores.idxmax()
+    best = float(scores[top_index])
+    threshold = score_threshold(best, direction, tolerance)
+    within = scores <= threshold if direction == "min" else scores >= threshold
+    candidates = completed[within].copy()
+    ranked = _rank(candidates, direction, latency_tie)
+    chosen, top = ranked.iloc[0], completed.loc[top_index]
+    return Choice(
+        trial_id=str(chosen["trial_id"]),
+        top_trial_id=str(top["trial_id"]),
+        candidates=tuple(str(t) for t in ranked["trial_id"]),
+        tolerance=tolerance,
+        threshold=threshold,
+        reason=_reason(chosen, top, len(candidates), tolerance, objective),
+    )
+
+
+def _rank(candidates: pd.DataFrame, direction: str, latency_tie: float) -> pd.DataFrame:
+    """Candidates best first: the group as fast as the fastest by size then score, then slower, then unmeasured."""
+    frame = candidates.copy()
+    for column in ("latency_p50_ms", "model_bytes", "params"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce") if column in frame else math.nan
+    frame["_score_key"] = frame["score"].astype(float) * (1 if direction == "min" else -1)
+    fastest = frame["latency_p50_ms"].min()
+    # Within the fastest group latency differences are noise, so size decides there.
+    fast = frame["latency_p50_ms"] <= fastest * (1 + latency_tie) if pd.notna(fastest) else frame["score"].isna()
+    by_size = ["model_bytes", "params", "_score_key"]
+    ranked = pd.concat([
+        frame[fast].sort_values(by_size, na_position="last", kind="stable"),
+        frame[~fast].sort_values(["latency_p50_ms", *by_size], na_position="last", kind="stable"),
+    ])
+    return ranked.drop(columns="_score_key")
+
+
+def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str) -> str:
+    within = f"the {count} trial{'s' if count != 1 else ''} within {tolerance:.1%} of the best {objective}"
+    if chosen["trial_id"] == top["trial_id"]:
+        return (f"Trial {top['trial_id']} has the best {objective} ({top['score']:.4g}) and is also "
+                f"the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
+    gap = abs(float(chosen["score"]) / float(top["score"]) - 1) if float(top["score"]) else math.nan
+    return (
+        f"Trial {chosen['trial_id']} is chosen over the top-scoring trial {top['trial_id']}: its "
+        f"{objective} {chosen['score']:.4g} is {gap:.1%} from the best {top['score']:.4g}, within the {tolerance:.1%} "
+        f"tolerance, and among {within} it is the fastest, then smallest: {_compare(chosen, top)}."
+    )
+
+
+def _speed_and_size(row: pd.Series) -> str:
+    parts = []
+    if pd.notna(row.get("latency_p50_ms")):
+        parts.append(f"p50 latency {row['latency_p50_ms']:.3g} ms")
+    if pd.notna(row.get("model_bytes")):
+        parts.append(f"{row['model_bytes'] / 1024:,.0f} KiB on disk")
+    if pd.notna(row.get("params")):
+        parts.append(f"{int(row['params']):,} parameters")
+    return ", ".join(parts) or "latency and size not measured"
+
+
+def _compare(chosen: pd.Series, top: pd.Series) -> str:
+    parts = []
+    for column, unit, scale in (("latency_p50_ms", "ms p50 latency", 1.0), ("model_bytes", "KiB", 1024.0),
+                                ("params", "parameters", 1.0)):
+        a, b = chosen.get(column), top.get(column)
+        if pd.notna(a) and pd.notna(b) and a > 0:
+            parts.append(f"{a / scale:,.3g} vs {b / scale:,.3g} {unit} ({b / a:.2g}x)")
+    return "; ".join(parts) or "latency and size not measured"

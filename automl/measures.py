@@ -1,0 +1,113 @@
+"""What a trial's model costs in production: size on disk and CPU inference latency, measured once and cached.
+
+Latency is what a server holding the exported model would see: the `.keras` file is loaded
+back (as production would load it) and called through a `tf.function` that wraps
+``model(inputs, training=False)``, so Python and Keras' per-call `predict` machinery (about a
+millisecond per call, more than a small MLP's own work) are not counted. Batch 1: one row per call,
+p50 and p95 over `TIMED_CALLS` calls after `WARMUP_CALLS` warm-up calls. Batch 256: rows per
+second from the median of `THROUGHPUT_CALLS` calls. The figures are for the CPU this runs on,
+shared with whatever else runs there; compare trials measured on the same machine only.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.store import Store, write_json
+from automl.tracks import Track
+
+MEASURES_FILE = "measures.json"  # per trial, beside trial.json and history.json
+WARMUP_CALLS = 5
+TIMED_CALLS = 30
+THROUGHPUT_BATCH = 256
+THROUGHPUT_CALLS = 5
+COLUMNS = ["model_bytes", "latency_p50_ms", "latency_p95_ms", "rows_per_second"]
+
+
+def measure_model(model, rows: dict[str, np.ndarray], workdir: Path) -> dict[str, float]:
+    """Save `model` as one `.keras` file, load it back, and time it on `rows` (model inputs, one array per column).
+
+    Examples
+    --------
+    >>> measure_model(model, model_inputs(frame, schema), Path("/tmp"))["latency_p50_ms"]
+    0.21
+    """
+    import keras
+    import tensorflow as tf
+
+    import automl.hypermodels.mlp  # noqa: F401  registers automl's layers for loading
+
+    with tempfile.TemporaryDirectory(dir=workdir) as temporary:
+        path = Path(temporary) / "model.keras"
+        model.save(path)
+        size = path.stat().st_size
+        exported = keras.models.load_model(path, safe_mode=True)
+    serve = tf.function(lambda inputs: exported(inputs, training=False), reduce_retracing=True)
+    count = len(next(iter(rows.values())))
+    singles = [{k: tf.constant(v[i % count: i % count + 1]) for k, v in rows.items()} for i in range(TIMED_CALLS)]
+    repeat = int(np.ceil(THROUGHPUT_BATCH / count))
+    batch = {k: tf.constant(np.concatenate([v] * repeat)[:THROUGHPUT_BATCH]) for k, v in rows.items()}
+    for inputs in singles[:WARMUP_CALLS]:
+        serve(inputs).numpy()
+    serve(batch).numpy()
+    single_seconds = [_timed(serve, inputs) for inputs in singles]
+    batch_seconds = [_timed(serve, batch) for _ in range(THROUGHPUT_CALLS)]
+    return {
+        "model_bytes": float(size),
+        "latency_p50_ms": float(np.percentile(single_seconds, 50) * 1000),
+        "latency_p95_ms": float(np.percentile(single_seconds, 95) * 1000),
+        "rows_per_second": float(THROUGHPUT_BATCH / np.median(batch_seconds)),
+    }
+
+
+def _timed(serve, inputs) -> float:
+    started = time.perf_counter()
+    serve(inputs).numpy()  # .numpy() waits for the result, as a server answering the request would
+    return time.perf_counter() - started
+
+
+def trial_measures(track: Track, trial_id: str, store: Store,
+                   rows: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:
+    """A completed trial's measures, read from its `measures.json` or measured now on `rows()` and cached there.
+
+    `rows` is called only when something must be measured, so a cached report loads no data. The cache is keyed by the checkpoint's size and modification time: a retrained trial is measured again.
+    """
+    import keras
+
+    from automl.results import load_trial_model
+
+    trial_dir = store.tuner_dir / f"trial_{trial_id}"
+    checkpoint = trial_dir / "checkpoint.weights.h5"
+    key = f"{checkpoint.stat().st_size}:{checkpoint.stat().st_mtime_ns}" if checkpoint.is_file() else ""
+    cached = _read(trial_dir / MEASURES_FILE)
+    if cached.get("checkpoint") == key and all(c in cached for c in COLUMNS):
+        return cached
+    model = load_trial_model(track, trial_id, store)
+    try:
+        measures = {"checkpoint": key, **measure_model(model, rows(), trial_dir),
+                    "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    finally:
+        keras.backend.clear_session()  # many trials in a row: do not let Keras' graph state pile up
+    write_json(trial_dir / MEASURES_FILE, measures)
+    return measures
+
+
+def measure_trials(track: Track, trial_ids: list[str], store: Store,
+                   rows: Callable[[], dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Measures of the given trials as columns to join to the trials table (`trial_id` plus `COLUMNS`)."""
+    records = [{"trial_id": t, **{c: trial_measures(track, t, store, rows)[c] for c in COLUMNS}} for t in trial_ids]
+    return pd.DataFrame(records, columns=["trial_id", *COLUMNS])
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}  # a half-written cache is measured again

@@ -1,0 +1,71 @@
+"""The choice rule on a small table: within tolerance of the best, the fastest, then the smallest."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from automl.choice import choose, score_threshold
+from automl.errors import AutomlError
+
+
+def _table(rows):
+    columns = ["trial_id", "status", "score", "latency_p50_ms", "model_bytes", "params"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+TRIALS = _table([
+    ("top", "completed", 2.00, 1.00, 400_000, 90_000),
+    ("close_fast", "completed", 2.03, 0.30, 100_000, 9_000),
+    ("far_faster", "completed", 2.50, 0.10, 20_000, 1_000),
+    ("failed", "failed", math.nan, math.nan, math.nan, math.nan),
+])
+
+
+def test_fastest_trial_within_tolerance_is_chosen_over_the_top_scoring_one():
+    choice = choose(TRIALS, "min", 0.02)
+    assert (choice.trial_id, choice.top_trial_id) == ("close_fast", "top")
+    assert math.isclose(choice.threshold, 2.04)
+
+
+def test_trials_outside_the_tolerance_are_never_chosen_however_fast():
+    assert "far_faster" not in choose(TRIALS, "min", 0.02).candidates
+
+
+def test_zero_tolerance_chooses_the_top_scoring_trial():
+    choice = choose(TRIALS, "min", 0.0)
+    assert choice.trial_id == choice.top_trial_id == "top"
+
+
+def test_latencies_within_ten_percent_are_a_tie_broken_by_size():
+    table = _table([("a", "completed", 1.00, 0.50, 300_000, 30_000), ("b", "completed", 1.01, 0.54, 50_000, 5_000)])
+    assert choose(table, "min", 0.02).trial_id == "b"
+
+
+def test_a_clearly_faster_trial_wins_over_a_smaller_one():
+    table = _table([("a", "completed", 1.00, 0.30, 300_000, 30_000), ("b", "completed", 1.01, 0.60, 50_000, 5_000)])
+    assert choose(table, "min", 0.02).trial_id == "a"
+
+
+def test_maximised_objective_tolerance_is_below_the_best():
+    table = _table([("a", "completed", 0.80, 1.0, 10, 1), ("b", "completed", 0.79, 0.2, 10, 1),
+                    ("c", "completed", 0.70, 0.1, 10, 1)])
+    choice = choose(table, "max", 0.02)
+    assert choice.trial_id == "b" and math.isclose(choice.threshold, score_threshold(0.80, "max", 0.02))
+
+
+def test_unmeasured_candidates_come_after_measured_ones():
+    table = _table([("a", "completed", 1.00, math.nan, math.nan, math.nan), ("b", "completed", 1.01, 0.9, 10, 1)])
+    assert choose(table, "min", 0.02).candidates == ("b", "a")
+
+
+def test_reason_names_both_trials_and_their_numbers():
+    reason = choose(TRIALS, "min", 0.02, objective="val_mae").reason
+    assert "Trial close_fast is chosen over the top-scoring trial top" in reason
+    assert "2.03" in reason and "2" in reason and "0.3 vs 1 ms p50 latency (3.3x)" in reason and "2.0%" in reason
+
+
+def test_no_completed_trial_is_an_error_that_says_to_rerun():
+    with pytest.raises(AutomlError, match="no trial completed"):
+        choose(TRIALS[TRIALS["status"] == "failed"], "min", 0.02)
