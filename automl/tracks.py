@@ -14,6 +14,7 @@ TASKS = ("regression", "binary", "multiclass")
 FAMILIES = ("mlp", "cnn")
 TUNERS = ("hyperband", "random", "bayesian")
 DATA_KINDS = ("csv", "npz", "cifar10")
+IMAGE_KINDS = ("npz", "cifar10")
 MAXIMISED = ("auc", "accuracy", "precision", "recall", "f1", "r2")
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_DATA_DIR = PACKAGE_DIR / "data" / "datasets"
@@ -62,6 +63,8 @@ SCHEMA: dict[str | None, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "max_layers": (int, 4),
         "max_units": (int, 512),
         "target_transform": (str, "standardize"),
+        # Image tracks: training images per Hyperband epoch, drawn from a shuffled stream (0: one full pass).
+        "images_per_epoch": (int, 0),
     },
 }
 
@@ -236,6 +239,19 @@ def _check_values(track: Track) -> None:
         for key in ("path", "target"):
             if not track.data[key]:
                 raise AutomlError(f"{where}: missing required key 'data.{key}' for a csv track")
+    if track.data["kind"] == "npz" and not track.data["path"]:
+        raise AutomlError(f"{where}: missing required key 'data.path' for an npz track")
+    images = track.data["kind"] in IMAGE_KINDS
+    if images != (track.family == "cnn"):
+        raise AutomlError(
+            f"{where}: family '{track.family}' does not go with data.kind '{track.data['kind']}'; "
+            "use family = \"cnn\" for images (data.kind cifar10 or npz) and \"mlp\" for csv"
+        )
+    if images and track.task != "multiclass":
+        raise AutomlError(f"{where}: 'task' is {track.task!r}; an image track is \"multiclass\"")
+    if track.model["images_per_epoch"] < 0:
+        raise AutomlError(f"{where}: 'model.images_per_epoch' is {track.model['images_per_epoch']}; "
+                          "use a positive number of images, or 0 for one full pass")
     for key in ("test", "validation"):
         if not 0.0 < track.split[key] < 1.0:
             raise AutomlError(f"{where}: 'split.{key}' is {track.split[key]}; use a fraction between 0 and 1")

@@ -32,6 +32,10 @@ class Schema:
     target_mean: float = 0.0
     target_std: float = 1.0
     target_transform: str = "standardize"
+    # "table" (columns above) or "images" (uint8 arrays of `image_shape`); schema.json files written
+    # before images existed have neither key and load as tables.
+    kind: str = "table"
+    image_shape: list[int] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
