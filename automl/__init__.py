@@ -79,17 +79,24 @@ def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.
     return load_best_model(track, results_dir, by=by)
 
 
-def predict(track: str | Track, data: pd.DataFrame, *, proba: bool = False, by: str = "choice",
+def predict(track: str | Track, data: Any, *, proba: bool = False, by: str = "choice",
             results_dir: str | os.PathLike | None = None) -> Any:
-    """Predictions of the chosen model (or ``by="score"``: the top-scoring one) for raw rows: values, class
-    labels, or probabilities (`proba=True`)."""
-    from automl.results import predict_with, schema_of
+    """Predictions of the chosen model (or ``by="score"``: the top-scoring one): values, class labels, or
+    probabilities (`proba=True`).
+
+    `data` is a DataFrame of raw rows for a table track, a uint8 array of images (N, 32, 32, 3) for an
+    image track: ``automl.predict("cifar10", images)`` gives class names such as ``"cat"``.
+    """
+    from automl.results import checked_inputs, predict_with, schema_of
     from automl.store import Store
 
-    if not isinstance(data, pd.DataFrame):
-        raise AutomlError(f"predict takes a pandas DataFrame of raw columns, got {type(data).__name__}")
+    track = load_track(track)
+    store = Store(track.name, results_dir)
+    store.require_search()
+    schema = schema_of(store)
+    checked_inputs(data, schema)  # a wrong input is the user's mistake, found before the model loads
     model = best_model(track, by=by, results_dir=results_dir)
-    return predict_with(model, schema_of(Store(load_track(track).name, results_dir)), data, proba=proba)
+    return predict_with(model, schema, data, proba=proba)
 
 
 def export(track: str | Track, directory: str | os.PathLike, *, format: str = "keras",

@@ -80,9 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_results_dir(report)
     report.set_defaults(run=run_report)
 
-    predict = commands.add_parser("predict", help="predict the rows of a CSV with a track's chosen model")
+    predict = commands.add_parser(
+        "predict", help="predict the rows of a CSV (image tracks: a .npy of uint8 images) with a track's chosen model"
+    )
     predict.add_argument("--track", required=True, help="track name or path to a .toml file")
-    predict.add_argument("input", help="CSV of raw rows with the columns the model was trained on")
+    predict.add_argument("input", help="CSV of raw rows with the columns the model was trained on "
+                         "(image tracks: .npy of uint8 images, or an .npz's x_test)")
     predict.add_argument("-o", "--output", help="CSV to write (default: standard output)")
     predict.add_argument("--id", dest="id_column", metavar="COL", help="copy this input column first into the output")
     predict.add_argument("--proba", action="store_true", help="classification: add a proba_<class> column per class")
@@ -97,7 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     _add_results_dir(export)
     export.set_defaults(run=run_export)
+
+    data = commands.add_parser("data", help="manage datasets kept outside the tracks (e.g. CIFAR-10 for offline use)")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    importing = data_commands.add_parser(
+        "import", help="check a local copy of a dataset and store it where the loader finds it ($AUTOML_HOME/datasets)"
+    )
+    importing.add_argument("name", choices=["cifar10"], help="the dataset")
+    importing.add_argument("path", help="an npz with x_train, y_train, x_test, y_test as keras.datasets returns them")
+    importing.set_defaults(run=run_data_import)
     return parser
+
+
+def run_data_import(args: argparse.Namespace) -> int:
+    from automl.data.images import import_dataset
+
+    stored = import_dataset(args.name, args.path)
+    print(f"automl: stored {args.name} in {stored}; tracks with data.kind = \"{args.name}\" now load it from there")
+    return 0
 
 
 def _add_results_dir(parser: argparse.ArgumentParser) -> None:
@@ -162,6 +182,8 @@ def run_predict(args: argparse.Namespace) -> int:
     store = Store(track.name, args.results_dir)
     store.require_search()
     schema = schema_of(store)
+    if schema.kind == "images":
+        return _predict_images(args, track, schema)
     frame = read_csv(Path(args.input))
     missing = [c for c in schema.columns if c not in frame.columns]
     if missing:
@@ -179,6 +201,40 @@ def run_predict(args: argparse.Namespace) -> int:
         from automl.results import load_best_model
     model = load_best_model(track, args.results_dir)
     table = prediction_table(model, schema, frame, proba=args.proba, id_column=args.id_column)
+    if not args.output:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    _write_csv(table, Path(args.output))
+    print(f"automl: wrote {len(table)} predictions to {args.output}")
+    return 0
+
+
+def _predict_images(args: argparse.Namespace, track, schema) -> int:
+    """An image track predicts the uint8 images of a .npy file (or the x_test array of an .npz)."""
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from automl.data.images import image_inputs
+
+    try:
+        images = np.load(args.input, allow_pickle=False)
+        if not isinstance(images, np.ndarray):  # an .npz archive
+            with images as archive:
+                images = archive["x_test"] if "x_test" in archive.files else archive[archive.files[0]]
+    except (OSError, ValueError, KeyError, IndexError) as error:
+        raise AutomlError(f"cannot read images from {args.input} ({error}); give a .npy array of uint8 images "
+                          "or an .npz with x_test") from None
+    image_inputs(images, schema)
+    with quiet_tensorflow():
+        from automl.results import load_best_model, predict_with
+    model = load_best_model(track, args.results_dir)
+    probabilities = predict_with(model, schema, images, proba=True)
+    table = pd.DataFrame({"prediction": np.asarray(schema.classes, dtype=object)[probabilities.to_numpy().argmax(axis=1)]})
+    if args.proba:
+        for column in probabilities.columns:
+            table[f"proba_{column}"] = probabilities[column].to_numpy()
     if not args.output:
         table.to_csv(sys.stdout, index=False)
         return 0
@@ -209,6 +265,10 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"automl: wrote {path}")
     if args.format == "savedmodel":
         schema = schema_of(Store(track.name, args.results_dir))
+        if schema.kind == "images":
+            print(f"automl: signature 'serving_default' takes 'image': uint8 (batch, "
+                  f"{', '.join(map(str, schema.image_shape))})")
+            return 0
         kinds = {**{c: "float32" for c in schema.numeric},
                  **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()}}
         print("automl: signature 'serving_default' takes, each shaped (batch, 1): "

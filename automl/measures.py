@@ -31,8 +31,9 @@ THROUGHPUT_CALLS = 5
 COLUMNS = ["model_bytes", "latency_p50_ms", "latency_p95_ms", "rows_per_second"]
 
 
-def measure_model(model, rows: dict[str, np.ndarray], workdir: Path) -> dict[str, float]:
-    """Save `model` as one `.keras` file, load it back, and time it on `rows` (model inputs, one array per column).
+def measure_model(model, rows: dict[str, np.ndarray] | np.ndarray, workdir: Path) -> dict[str, float]:
+    """Save `model` as one `.keras` file, load it back, and time it on `rows` (model inputs: one array per
+    column, or one array of images; a "row" is then one image).
 
     Examples
     --------
@@ -50,10 +51,11 @@ def measure_model(model, rows: dict[str, np.ndarray], workdir: Path) -> dict[str
         size = path.stat().st_size
         exported = keras.models.load_model(path, safe_mode=True)
     serve = tf.function(lambda inputs: exported(inputs, training=False), reduce_retracing=True)
-    count = len(next(iter(rows.values())))
-    singles = [{k: tf.constant(v[i % count: i % count + 1]) for k, v in rows.items()} for i in range(TIMED_CALLS)]
+    count = len(tf.nest.flatten(rows)[0])
+    singles = [tf.nest.map_structure(lambda v, i=i: tf.constant(v[i % count: i % count + 1]), rows)
+               for i in range(TIMED_CALLS)]
     repeat = int(np.ceil(THROUGHPUT_BATCH / count))
-    batch = {k: tf.constant(np.concatenate([v] * repeat)[:THROUGHPUT_BATCH]) for k, v in rows.items()}
+    batch = tf.nest.map_structure(lambda v: tf.constant(np.concatenate([v] * repeat)[:THROUGHPUT_BATCH]), rows)
     for inputs in singles[:WARMUP_CALLS]:
         serve(inputs).numpy()
     serve(batch).numpy()
@@ -74,7 +76,7 @@ def _timed(serve, inputs) -> float:
 
 
 def trial_measures(track: Track, trial_id: str, store: Store,
-                   rows: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:
+                   rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> dict[str, Any]:
     """A completed trial's measures, read from its `measures.json` or measured now on `rows()` and cached there.
 
     `rows` is called only when something must be measured, so a cached report loads no data. The cache is keyed by the checkpoint's size and modification time: a retrained trial is measured again.
@@ -100,7 +102,7 @@ def trial_measures(track: Track, trial_id: str, store: Store,
 
 
 def measure_trials(track: Track, trial_ids: list[str], store: Store,
-                   rows: Callable[[], dict[str, np.ndarray]]) -> pd.DataFrame:
+                   rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> pd.DataFrame:
     """Measures of the given trials as columns to join to the trials table (`trial_id` plus `COLUMNS`)."""
     records = [{"trial_id": t, **{c: trial_measures(track, t, store, rows)[c] for c in COLUMNS}} for t in trial_ids]
     return pd.DataFrame(records, columns=["trial_id", *COLUMNS])

@@ -17,7 +17,7 @@ from automl.tracks import Track
 
 CURVE_TRIALS = 4  # learning curves of the top trials: enough to compare, few enough to read
 MAIN_HYPERPARAMETERS = ["learning_rate", "num_layers", "units_0", "dropout", "batch_size", "optimizer",
-                        "activation", "batch_norm", "l2"]
+                        "activation", "batch_norm", "l2", "num_blocks", "filters", "convs_per_block", "kernel_size"]
 HTML_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_tolerance", "diagnosis",
                 "latency_p50_ms", "latency_p95_ms", "rows_per_second", "model_bytes", "params", "seconds",
                 "best_epoch", "epochs_run", *MAIN_HYPERPARAMETERS, "diagnosis_detail", "message"]

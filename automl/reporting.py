@@ -16,8 +16,8 @@ from automl.results import (
     BEST_MODEL_FILE,
     TOP_MODEL_FILE,
     best_trial_id,
-    no_model_to_choose,
     load_trial_model,
+    no_model_to_choose,
     predict_with,
     read_histories,
     schema_of,
@@ -83,11 +83,14 @@ def trials_to_measure(table: pd.DataFrame, track: Track) -> list[str]:
     return list(dict.fromkeys([*completed[within]["trial_id"], *completed["trial_id"].head(TOP_MEASURED)]))
 
 
-def _latency_rows(track: Track, data) -> dict[str, np.ndarray]:
+def _latency_rows(track: Track, data) -> dict[str, np.ndarray] | np.ndarray:
+    """The model's inputs for the first `LATENCY_ROWS` validation rows (by column), or validation images."""
     from automl.data.tabular import model_inputs
     from automl.tuning import load_data
 
     data = data or load_data(track)
+    if data.schema.kind == "images":
+        return data.validation.x[:LATENCY_ROWS]
     return model_inputs(data.validation.x.head(LATENCY_ROWS), data.schema)
 
 
@@ -186,6 +189,7 @@ def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS)
         top["pick"] = [("chosen" if c else "") + ("," if c and t else "") + ("top" if t else "")
                        for c, t in zip(top["chosen"].fillna(False), top["top_score"].fillna(False))]
     wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run", "num_layers", "units_0",
+              "num_blocks", "filters", "convs_per_block",
               "optimizer", "learning_rate", "batch_size", "params", "latency_p50_ms", "seconds"]
     top = top[[c for c in wanted if c in top.columns]]
     for column in ("score", "learning_rate", "latency_p50_ms"):

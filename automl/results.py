@@ -176,13 +176,29 @@ def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = 
         raise AutomlError(f"{path} cannot be loaded ({_short_message(str(error))}); run `automl report --track {track.name}` to export it again") from None
 
 
-def predict_with(model, schema: Schema, frame: pd.DataFrame, proba: bool = False) -> np.ndarray | pd.DataFrame:
-    """Raw rows in, predictions out: values (regression), labels, or class probabilities with `proba`."""
+def checked_inputs(data: pd.DataFrame | np.ndarray, schema: Schema) -> dict[str, np.ndarray] | np.ndarray:
+    """Raw rows (the model's named input arrays) or uint8 images, checked against what the model was trained on."""
+    if schema.kind == "images":
+        from automl.data.images import image_inputs
+
+        return image_inputs(data, schema)
     from automl.data.tabular import model_inputs
+
+    if not isinstance(data, pd.DataFrame):
+        raise AutomlError(f"predict takes a pandas DataFrame of raw columns, got {type(data).__name__}")
+    return model_inputs(data, schema)
+
+
+def predict_with(model, schema: Schema, frame: pd.DataFrame | np.ndarray, proba: bool = False) -> np.ndarray | pd.DataFrame:
+    """Raw rows (or, for an image track, uint8 images) in, predictions out: values (regression), labels,
+    or class probabilities with `proba`."""
+    from automl.hypermodels.cnn import VALIDATION_BATCH, image_dataset
     from automl.hypermodels.mlp import to_dataset
 
-    inputs = model_inputs(frame, schema)
-    outputs = model.predict(to_dataset(inputs, None, batch_size=1024), verbose=0)
+    inputs = checked_inputs(frame, schema)
+    dataset = (image_dataset(inputs, None, VALIDATION_BATCH) if schema.kind == "images"
+               else to_dataset(inputs, None, batch_size=1024))
+    outputs = model.predict(dataset, verbose=0)
     if schema.task == "regression":
         return outputs.reshape(-1)
     if schema.task == "binary":

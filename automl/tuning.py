@@ -18,15 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
-from keras_tuner.src import config as kt_config
 import numpy as np
+from keras_tuner.src import config as kt_config
 
+from automl.data.images import ImageData
 from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
 from automl.errors import AutomlError, SearchFailed
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
-from automl.tracks import Track, load_track, parse_duration, search_settings
+from automl.tracks import (
+    IMAGE_KINDS,
+    Track,
+    load_track,
+    parse_duration,
+    search_settings,
+)
 
 MAX_CONSECUTIVE_FAILED_TRIALS = 10
 
@@ -111,10 +118,10 @@ class SearchOutcome:
     trials_after: int
 
 
-def load_data(track: Track) -> TabularData:
+def load_data(track: Track) -> TabularData | ImageData:
     """The track's data, split with its seed."""
-    if track.family != "mlp":
-        raise AutomlError(f"track '{track.name}': family '{track.family}' is not available in this version")
+    if track.data["kind"] in IMAGE_KINDS:
+        return load_image_track(track)
     return load_tabular(
         track.data_path(),
         track.data["target"],
@@ -129,7 +136,34 @@ def load_data(track: Track) -> TabularData:
     )
 
 
-def make_hypermodel(track: Track, schema: Schema) -> MLPHyperModel:
+def load_image_track(track: Track) -> ImageData:
+    """CIFAR-10 (a given file, the imported copy, or Keras' download) or the track's own npz; the test
+    images stay as given, validation is split off the training images."""
+    from automl.data import images
+
+    path = track.data_path() if track.data["path"] else None
+    if track.data["kind"] == "cifar10":
+        arrays, classes = images.cifar10_arrays(path), images.CIFAR10_CLASSES
+    else:
+        arrays, classes = images.read_npz(path), None
+    return images.load_images(arrays, track.task, classes=classes,
+                              validation=track.split["validation"], seed=track.split["seed"])
+
+
+def make_hypermodel(track: Track, schema: Schema) -> kt.HyperModel:
+    """The track family's HyperModel: MLP for tables, CNN for images."""
+    if schema.kind == "images":
+        from automl.hypermodels.cnn import CNNHyperModel
+
+        return CNNHyperModel(
+            schema,
+            track.objective,
+            track.direction,
+            batch_sizes=track.model["batch_sizes"],
+            images_per_epoch=track.model["images_per_epoch"],
+            patience=track.search["patience"],
+            seed=track.search["seed"],
+        )
     return MLPHyperModel(
         schema,
         track.objective,
@@ -174,11 +208,12 @@ def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
         ) from None
 
 
-def fit_arguments(track: Track, data: TabularData) -> tuple[tuple, dict]:
-    """What `tuner.search` passes on to `MLPHyperModel.fit`."""
+def fit_arguments(track: Track, data: TabularData | ImageData) -> tuple[tuple, dict]:
+    """What `tuner.search` passes on to the HyperModel's `fit`: model inputs (columns or uint8 images) and labels."""
     schema = data.schema
+    inputs = (lambda x: x) if schema.kind == "images" else (lambda x: model_inputs(x, schema))
     kwargs: dict[str, Any] = {
-        "validation_data": (model_inputs(data.validation.x, schema), data.validation.y),
+        "validation_data": (inputs(data.validation.x), data.validation.y),
         "verbose": 0,
     }
     if track.search["tuner"] != "hyperband":
@@ -186,7 +221,7 @@ def fit_arguments(track: Track, data: TabularData) -> tuple[tuple, dict]:
     if track.task != "regression" and track.search["class_weight"] == "balanced":
         counts = np.bincount(data.train.y, minlength=len(schema.classes))
         kwargs["class_weight"] = {i: len(data.train.y) / (len(counts) * max(c, 1)) for i, c in enumerate(counts)}
-    return (model_inputs(data.train.x, schema), data.train.y), kwargs
+    return (inputs(data.train.x), data.train.y), kwargs
 
 
 def count_trials(store: Store) -> int:

@@ -1,0 +1,156 @@
+"""CNNHyperModel: the search space for small images, with rescaling and augmentation inside the model."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from automl.data.tabular import Schema
+from automl.hypermodels.training import OPTIMIZERS, make_optimizer, trial_callbacks
+
+# The widest block. Measured on this 2-core CPU (benchmarks/cnn_speed.py): 5x5 convolutions everywhere and
+# blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a
+# 290k-parameter network; one Hyperband epoch of it took 8 minutes.
+MAX_FILTERS = 128
+VALIDATION_BATCH = 256
+
+
+class CNNHyperModel(kt.HyperModel):
+    """A convolutional network over raw uint8 images (N, height, width, 3), for multiclass tasks.
+
+    The model carries its preprocessing: `Rescaling` to 0-1 and augmentation layers (random
+    horizontal flip and translation always; rotation and zoom when the space picks them), which
+    are active in training only, so the exported model takes the images as they are.
+
+    One epoch is `images_per_epoch` images drawn from a shuffled, repeating stream of the training
+    split (0: one full pass). With a fraction of the training set per epoch, Hyperband's low rungs
+    see subsets of the data and its top rung several full passes.
+
+    Parameters
+    ----------
+    schema : Schema
+        ``kind="images"``: the image shape and the classes.
+    objective, direction : str
+        The validation metric the trials are judged on, and whether to "min" or "max" it.
+    batch_sizes : list of int
+        The batch sizes to choose from.
+    images_per_epoch : int
+        Training images per epoch; 0 for one pass over the training split.
+
+    Examples
+    --------
+    >>> hypermodel = CNNHyperModel(schema, objective="val_accuracy", direction="max")
+    >>> model = hypermodel.build(keras_tuner.HyperParameters())
+    """
+
+    def __init__(
+        self,
+        schema: Schema,
+        objective: str,
+        direction: str,
+        *,
+        batch_sizes: list[int] = (64, 128),
+        images_per_epoch: int = 0,
+        patience: int = 5,
+        seed: int = 42,
+        name: str = "cnn",
+    ) -> None:
+        super().__init__(name=name)
+        self.schema = schema
+        self.objective = objective
+        self.direction = direction
+        self.batch_sizes = list(batch_sizes)
+        self.images_per_epoch = images_per_epoch
+        self.patience = patience
+        self.seed = seed
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        inputs = keras.Input(shape=tuple(self.schema.image_shape), dtype="uint8", name="image")
+        x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
+        # Augmentation: active in training only; cheap geometric changes that keep the label.
+        x = layers.RandomFlip("horizontal", seed=self.seed, name="flip")(x)
+        x = layers.RandomTranslation(0.1, 0.1, seed=self.seed + 1, name="translation")(x)
+        rotation = hp.Choice("rotation", [0.0, 0.05])
+        if rotation:
+            x = layers.RandomRotation(rotation, seed=self.seed + 2, name="rotation")(x)
+        zoom = hp.Choice("zoom", [0.0, 0.1])
+        if zoom:
+            x = layers.RandomZoom(zoom, seed=self.seed + 3, name="zoom")(x)
+
+        num_blocks = hp.Int("num_blocks", 2, 4)
+        filters = hp.Choice("filters", [16, 32, 48, 64])  # of the first block; each next block doubles it
+        convs_per_block = hp.Int("convs_per_block", 1, 2)
+        # The first convolution's kernel; the others are 3x3: two 3x3 see as far as one 5x5 at 72 % of the
+        # cost, while a 5x5 on the 3 colour channels costs next to nothing.
+        kernel_size = hp.Choice("kernel_size", [3, 5])
+        batch_norm = hp.Boolean("batch_norm", default=True)
+        dropout = hp.Float("dropout", 0.0, 0.4, step=0.1)
+        l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 5e-4])
+        regularizer = keras.regularizers.L2(l2) if l2 else None
+        for block in range(num_blocks):
+            width = min(filters * 2**block, MAX_FILTERS)
+            for conv in range(convs_per_block):
+                kernel = kernel_size if block == conv == 0 else 3
+                x = layers.Conv2D(width, kernel, padding="same", use_bias=not batch_norm,
+                                  kernel_regularizer=regularizer, name=f"conv{block}_{conv}")(x)
+                if batch_norm:
+                    x = layers.BatchNormalization(name=f"bn{block}_{conv}")(x)
+                x = layers.Activation("relu", name=f"relu{block}_{conv}")(x)
+            x = layers.MaxPooling2D(name=f"pool{block}")(x)
+            if dropout:
+                x = layers.Dropout(dropout, seed=self.seed + 10 + block, name=f"dropout{block}")(x)
+
+        pooling = hp.Choice("pooling", ["global_average", "flatten"])
+        x = layers.GlobalAveragePooling2D(name="gap")(x) if pooling == "global_average" else layers.Flatten(name="flatten")(x)
+        dense_units = hp.Choice("dense_units", [0, 128, 256])  # 0: the classifier sits on the pooled features
+        if dense_units:
+            x = layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer, name="dense")(x)
+            if dropout:
+                x = layers.Dropout(dropout, seed=self.seed + 9, name="dense_dropout")(x)
+        outputs = layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(x)
+
+        model = keras.Model(inputs, outputs, name="cnn")
+        optimizer = make_optimizer(
+            hp.Choice("optimizer", list(OPTIMIZERS)),
+            hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
+        )
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        return model
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
+            validation_data: tuple[np.ndarray, np.ndarray], callbacks: list | None = None, **kwargs: Any):
+        batch_size = hp.Choice("batch_size", self.batch_sizes)
+        reduce_lr = hp.Boolean("reduce_lr_on_plateau")
+        steps = steps_per_epoch(self.images_per_epoch or len(y), batch_size)
+        # A trial that continues an earlier rung's trial goes on where that one's stream stopped,
+        # so it sees new images rather than the same subset again.
+        skip = kwargs.get("initial_epoch", 0) * steps
+        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(skip)
+        validation = image_dataset(*validation_data, batch_size=VALIDATION_BATCH)
+        callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
+        # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
+        return model.fit(train, steps_per_epoch=steps, validation_data=validation, callbacks=callbacks,
+                         shuffle=False, **kwargs)
+
+
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    return max(1, math.ceil(images / batch_size))
+
+
+def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
+                  shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """uint8 images (and labels) as a tf.data pipeline; with `shuffle_seed`, an endless reshuffled stream.
+
+    No Python loop touches an image: the arrays are sliced by tf.data, batched and prefetched
+    while the model trains on the previous batch.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).cache()
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
