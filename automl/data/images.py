@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,15 +106,13 @@ def import_dataset(name: str, path: str | os.PathLike) -> Path:
     source = Path(path).expanduser()
     read_npz(source, classes=len(DATASETS[name]))
     target = imported_path(name)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")  # created with the usual permissions
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as temporary:
-            partial = Path(temporary.name)
         shutil.copyfile(source, partial)
         os.replace(partial, target)
     except OSError as error:
-        if "partial" in locals():
-            partial.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise AutomlError(f"cannot store the copy in {target.parent} ({error.strerror or error}); "
                           "free disk space, fix permissions or set AUTOML_HOME") from None
     return target
