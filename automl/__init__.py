@@ -1,4 +1,4 @@
-"""automl: Hyperband search over Keras models for tables, one command from data to a production model.
+"""automl: Hyperband search over Keras models for tables and images, one command from data to a production model.
 
 The public API is a few verbs that behave the same on every track:
 
@@ -7,6 +7,7 @@ The public API is a few verbs that behave the same on every track:
 >>> model = automl.best_model("boston")           # the chosen Keras model; takes raw rows
 >>> top = automl.best_model("boston", by="score") # the top-scoring one, for comparison
 >>> automl.predict("boston", frame)               # raw rows in, predictions out
+>>> automl.predict("cifar10", images)             # image tracks: uint8 (N, 32, 32, 3) in, class names out
 >>> automl.report("boston")                       # every trial as a DataFrame, with diagnosis and latency
 >>> automl.export("boston", "serving/boston/1", format="savedmodel")   # for TensorFlow Serving
 >>> automl.track_from_csv("houses.csv", "price")  # your own CSV -> tracks/houses.toml
