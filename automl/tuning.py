@@ -22,7 +22,7 @@ from keras_tuner.src import config as kt_config
 import numpy as np
 
 from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
-from automl.errors import AutomlError, SearchFailed
+from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
@@ -52,10 +52,13 @@ class SearchLoopMixin:
 
     deadline: float = math.inf
     stop_requested: bool = False
+    abort_requested: bool = False
     on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None
 
     def pre_create_trial(self) -> None:
         # Called between trials, after the previous one is saved: the one safe place to stop.
+        if self.abort_requested:
+            raise KeyboardInterrupt
         if self.stop_requested:
             raise StopSearch("stopped on request (Ctrl-C)")
         if time.monotonic() >= self.deadline:
@@ -63,7 +66,16 @@ class SearchLoopMixin:
 
     def run_trial(self, trial, *args, **kwargs):
         started = time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)
+        except Exception:
+            # A second Ctrl-C raised inside Keras or TensorFlow may come out wrapped, or be swallowed:
+            # stop now all the same, leaving the trial unfinished so that a rerun redoes it.
+            if self.abort_requested:
+                raise KeyboardInterrupt from None
+            raise
+        if self.abort_requested:
+            raise KeyboardInterrupt
         history = histories[-1]
         record = {
             "seconds": round(time.perf_counter() - started, 3),
@@ -310,8 +322,11 @@ def _stop_on_interrupt(tuner: SearchLoopMixin) -> Iterator[None]:
 
     def handle(signum, frame):
         if tuner.stop_requested:
+            tuner.abort_requested = True
             raise KeyboardInterrupt
         tuner.stop_requested = True
+        warnings.warn("Ctrl-C: stopping after the running trial; press Ctrl-C again to stop now",
+                      AutomlWarning, stacklevel=2)
 
     previous = signal.signal(signal.SIGINT, handle)
     try:
