@@ -152,7 +152,9 @@ def run_search(args: argparse.Namespace) -> int:
             + ("; the chief's time limit applies" if role.is_worker else f" for up to {_duration(budget)}"))
     total, unit = total_units(track)
     _, best = (None, None) if args.restart else best_on_disk(store, track.direction)
-    progress = TrialProgress(track.objective, track.direction, budget, log.say, total=total, unit=unit,
+    # A worker sees only its own trials: the estimate of time left is the chief's to make.
+    progress = TrialProgress(track.objective, track.direction, math.inf if role.is_worker else budget, log.say,
+                             total=math.nan if role.is_worker else total, unit=unit,
                              used_before=0.0 if args.restart else units_used(store, unit), best=best)
 
     def on_trial_done(trial) -> None:
@@ -167,13 +169,13 @@ def run_search(args: argparse.Namespace) -> int:
         on_trial_done=on_trial_done, command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
         verbose=args.verbose, tensorboard=args.tensorboard, role=role,
     )
+    if role.is_worker:
+        log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; this worker ran "
+                f"{progress.count} trials; the chief writes the report")
+        return 0
     log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; "
             f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)")
-    if trackers is not None:
-        trackers.search_ended(outcome.stopped_by, outcome.seconds, outcome.trials_after)
-    if role.is_worker:
-        log.say("automl: the chief writes the report (or run `automl report` where the results directory is)")
-        return 0
+    trackers.search_ended(outcome.stopped_by, outcome.seconds, outcome.trials_after)
     metrics = reporting.finalize(track, args.results_dir)
     trackers.model_chosen(metrics, args.results_dir)
     if args.quiet:
@@ -374,6 +376,7 @@ class TrialProgress:
         self.started = time.monotonic()
         self.best = math.nan if best is None else best
         self.used = 0.0
+        self.count = 0
 
     def __call__(self, trial) -> None:
         from automl.budget import units_of
@@ -384,6 +387,7 @@ class TrialProgress:
         ):
             self.best = score
         self.used += units_of(trial.hyperparameters.values, self.unit)
+        self.count += 1
         elapsed = time.monotonic() - self.started
         status = trial.status.lower() if isinstance(trial.status, str) else str(trial.status).lower()
         shown = f"{self.objective} {score:.4g}" if score is not None else status
@@ -393,6 +397,8 @@ class TrialProgress:
     def time_left(self, elapsed: float) -> str:
         limit_left = max(0.0, self.budget - elapsed)
         done = self.used_before + self.used
+        if not math.isfinite(self.budget):
+            return "time left: see the chief"
         if not math.isfinite(self.total) or self.used <= 0:
             return f"{_duration(limit_left)} left of the time limit"
         by_budget = max(0.0, self.total - done) * elapsed / self.used

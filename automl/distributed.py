@@ -121,6 +121,7 @@ def serve(tuner, stop_reason: Callable[[], str | None],
                 warnings.warn(f"after trial {trial.trial_id}: {error}", AutomlWarning, stacklevel=2)
 
     oracle.create_trial, oracle.end_trial = create_or_stop, end_and_report
+    oracle.verbose = 0  # Keras Tuner's own trial display: automl prints one line per trial instead
     tuner.save()
     server = grpc.server(_thread_pool())
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
