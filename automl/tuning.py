@@ -63,6 +63,11 @@ class SearchLoopMixin:
         if reason:
             raise StopSearch(reason)
 
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        # Keras Tuner shows its own trial table whenever fit is verbose; automl prints one line per trial.
+        self.oracle.verbose = 0
+
     def run_trial(self, trial, *args, **kwargs):
         started = time.perf_counter()
         histories = super().run_trial(trial, *args, **kwargs)
