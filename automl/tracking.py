@@ -7,6 +7,7 @@ every trial: a local search, or the chief of a distributed one.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -135,11 +136,19 @@ class MlflowTracker:
 
     def __init__(self, uri: str, track: Track) -> None:
         mlflow = _import("mlflow", "mlflow")
+        if "://" not in uri or uri.startswith("file:"):
+            # MLflow 3 refuses its file store unless asked: --mlflow file:... is that request. The store
+            # is "in maintenance mode" upstream; a server (http://...) or sqlite:/// needs no opt-in.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.mlflow = mlflow
-        self.client = mlflow.MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(f"automl-{track.name}")
-        self.experiment_id = (experiment.experiment_id if experiment is not None
-                              else self.client.create_experiment(f"automl-{track.name}"))
+        try:
+            self.client = mlflow.MlflowClient(tracking_uri=uri)
+            experiment = self.client.get_experiment_by_name(f"automl-{track.name}")
+            self.experiment_id = (experiment.experiment_id if experiment is not None
+                                  else self.client.create_experiment(f"automl-{track.name}"))
+        except mlflow.exceptions.MlflowException as error:
+            raise AutomlError(f"--mlflow {uri}: {str(error).splitlines()[0][:300]}; "
+                              "give a tracking URI such as file:./mlruns, sqlite:///mlflow.db or http://host:5000") from None
         self.track = track
         self.run_ids: dict[str, str] = {}
 
