@@ -211,6 +211,7 @@ class WandbTracker:
     name = "W&B"
 
     def __init__(self, track: Track, store: Store) -> None:
+        os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banner lines would interleave with automl's
         self.wandb = _import("wandb", "wandb")
         self.track, self.store = track, store
         self.directory = store.path("wandb")

@@ -15,7 +15,13 @@ import pytest
 
 from automl.cli import main
 from automl.errors import AutomlWarning
-from automl.events import NEW_BEST, SEARCH_ENDED, TRIAL_DIVERGED, SearchEvents, trial_record
+from automl.events import (
+    NEW_BEST,
+    SEARCH_ENDED,
+    TRIAL_DIVERGED,
+    SearchEvents,
+    trial_record,
+)
 from automl.tracking import notify
 
 
@@ -45,7 +51,7 @@ def tracked_search(tmp_path_factory):
     directory = tmp_path_factory.mktemp("tracking")
     track, results, events = write_track(directory), directory / "results", directory / "events.jsonl"
     uri = (directory / "mlruns").as_uri()
-    status, out, err = _cli("search", "--track", str(track), "--results-dir", str(results), "--tensorboard",
+    status, _, err = _cli("search", "--track", str(track), "--results-dir", str(results), "--tensorboard",
                             "--notify", _recorder(events), "--mlflow", uri)
     assert status == 0, err
     trials = sorted(p.parent.name.removeprefix("trial_") for p in (results / "tiny" / "tuner").glob("trial_*/trial.json"))
@@ -170,3 +176,21 @@ def test_a_failing_notify_command_is_a_note_not_a_stop():
 def test_a_notify_command_that_hangs_is_stopped():
     with pytest.warns(AutomlWarning, match=r"took over 0.5s on event new_best; it was stopped"):
         notify("sleep 10", {"event": "new_best"}, timeout=0.5)
+
+
+def test_wandb_offline_has_a_run_per_trial_and_the_chosen_model(tiny_track, results_dir, monkeypatch):
+    pytest.importorskip("wandb")  # CI installs the wandb extra (.ci/run), so this runs there
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    status, _, err = _cli("search", "--track", str(tiny_track), "--results-dir", str(results_dir), "--wandb",
+                          "--time-limit", "2s")
+    assert status == 0, err
+    trials = sorted(p.parent.name.removeprefix("trial_") for p in (results_dir / "tiny" / "tuner").glob("trial_*/trial.json"))
+    # W&B's offline run files are its own binary records; the names and keys logged are readable in them.
+    runs = [p.read_bytes() for p in sorted((results_dir / "tiny" / "wandb").glob("offline-run-*/run-*.wandb"))]
+    assert len(runs) == len(trials) + 1  # one run per trial, one for the chosen model
+    (chosen_run,) = [run for run in runs if b"tiny-model" in run]
+    trial_runs = [run for run in runs if run is not chosen_run]
+    assert sorted(t for t in trials for run in trial_runs if f"trial {t}".encode() in run) == trials
+    assert all(key in run for run in trial_runs for key in (b"learning_rate", b"val_mae", b"epoch", b"completed"))
+    chosen = json.loads((results_dir / "tiny" / "test_metrics.json").read_text())["trial_id"]
+    assert f"chosen: trial {chosen}".encode() in chosen_run and b"best_model.keras" in chosen_run
