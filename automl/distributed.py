@@ -107,6 +107,8 @@ def serve(tuner, stop_reason: Callable[[], str | None],
     create_trial, end_trial = oracle.create_trial, oracle.end_trial
 
     def create_or_stop(tuner_id):
+        if not reason and (why := stop_reason()):  # a worker asking just after the time limit stops at once
+            reason.append(why)
         if reason and tuner_id not in oracle.ongoing_trials:
             oracle.tuner_ids.discard(tuner_id)
             return trial_module.Trial(oracle.hyperparameters.copy(), status=trial_module.TrialStatus.STOPPED)

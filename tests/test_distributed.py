@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import tensorflow as tf
 from conftest import make_table, write_track
+
+from automl.cli import main
+from automl.hypermodels.mlp import MLPHyperModel
+from automl.tuning import StopSearch, distribution_strategy, search
 
 REPO = Path(__file__).parents[1]
 TIMEOUT = 300  # seconds for a whole distributed search on a loaded 2-core machine; it takes about a minute
 TRIAL_LINE = re.compile(r"^trial (\S+) ", re.MULTILINE)
 
-pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:
@@ -83,6 +87,7 @@ def _start_workers_then_chief(track: Path, results: Path, port: int, ids: list[s
     return chief, workers, seen
 
 
+@pytest.mark.slow
 def test_chief_and_two_workers_run_each_trial_once_and_the_report_has_them_all(tmp_path):
     track, results, port = _track(tmp_path, rows=400, max_trials=6), tmp_path / "results", _free_port()
     started = time.monotonic()
@@ -102,6 +107,7 @@ def test_chief_and_two_workers_run_each_trial_once_and_the_report_has_them_all(t
     assert not (results / "tiny" / "search.lock").exists()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_loses_no_finished_trial_and_its_restart_redoes_the_trial(tmp_path):
     track, results, port = _track(tmp_path, rows=3000, max_trials=5), tmp_path / "results", _free_port()
     started = time.monotonic()
@@ -133,3 +139,85 @@ def test_a_worker_killed_mid_trial_loses_no_finished_trial_and_its_restart_redoe
     assert set(report["status"]) == {"completed"}
     assert "waiting for the running trials of doomed" in chief_output
     assert set(_trials_of(steady_output)).isdisjoint(redone)
+
+
+def test_at_its_time_limit_the_chief_stops_each_worker_after_its_trial_and_ends(tiny_track, results_dir, monkeypatch):
+    import threading
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.engine.trial import Trial
+
+    from automl import distributed, tuning
+
+    time_is_up = threading.Event()
+    monkeypatch.setattr(tuning, "_stop_reason", lambda tuner: "time limit reached" if time_is_up.is_set() else None)
+    port, outcome = _free_port(), []
+    chief = threading.Thread(target=lambda: outcome.append(
+        search(str(tiny_track), results_dir=results_dir, role=distributed.chief(port))))
+    chief.start()
+    service, oracle = protos.get_service(), protos.get_service_grpc().OracleStub(
+        grpc.insecure_channel(f"127.0.0.1:{port}"))
+    ask = {"wait_for_ready": True, "timeout": 120}
+    trial = Trial.from_proto(oracle.CreateTrial(service.CreateTrialRequest(tuner_id="w"), **ask).trial)
+    assert trial.status == "RUNNING"
+    time_is_up.set()  # the time limit passes while the worker trains
+    oracle.UpdateTrial(service.UpdateTrialRequest(trial_id=trial.trial_id, metrics={"val_mae": 1.0}, step=0), **ask)
+    trial.status = "COMPLETED"
+    oracle.EndTrial(service.EndTrialRequest(trial=trial.to_proto()), **ask)
+    after = Trial.from_proto(oracle.CreateTrial(service.CreateTrialRequest(tuner_id="w"), **ask).trial)
+    chief.join(timeout=60)
+    assert after.status == "STOPPED" and not chief.is_alive()
+    assert outcome[0].stopped_by == "time limit reached" and outcome[0].trials_after == 1
+
+
+def test_a_search_begun_elsewhere_resumes_without_its_tuner_file(tiny_track, results_dir):
+    """Keras Tuner reloads only with its own <tuner id>.json; a chief's search resumed alone has none."""
+    def stop_after_two(trial, seen=[]):  # noqa: B006 -- counts the trials of this one search
+        seen.append(trial.trial_id)
+        if len(seen) == 2:
+            raise StopSearch("test stop")
+
+    search(str(tiny_track), results_dir=results_dir, on_trial_done=stop_after_two)
+    tuner_dir = results_dir / "tiny" / "tuner"
+    (tuner_dir / "tuner0.json").rename(tuner_dir / "chief.json")  # as a chief leaves it
+    finished = {p: p.read_text() for p in tuner_dir.glob("trial_*/trial.json")}
+    outcome = search(str(tiny_track), results_dir=results_dir)
+    assert outcome.trials_before == 2 and outcome.trials_after > 2
+    assert all(p.read_text() == text for p, text in finished.items())  # not overwritten by a fresh oracle
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--worker", "10.0.0.5:8000", "--restart"], "--restart goes to the chief, which runs the search"),
+    (["--worker", "10.0.0.5:8000", "--time-limit", "5m", "--notify", "true"],
+     "--time-limit, --notify go to the chief, which runs the search; a worker only runs trials"),
+    (["--port", "9000"], "--port goes with --chief"),
+    (["--worker-id", "a"], "--worker-id goes with --worker HOST:PORT"),
+    (["--worker", "10.0.0.5"], "--worker '10.0.0.5' is not HOST:PORT"),
+    (["--chief", "--port", "70000"], "--port 70000 is not a TCP port"),
+    (["--worker", "h:1", "--worker-id", "chief-2"], "--worker-id 'chief-2' contains 'chief'"),
+])
+def test_role_mistakes_are_one_line(tiny_track, capsys, argv, message):
+    assert main(["search", "--track", str(tiny_track), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"automl: error: {message}") and len(err.strip().splitlines()) == 1
+
+
+def test_no_strategy_on_one_device_unless_asked():
+    assert distribution_strategy("none") is None
+    assert distribution_strategy("auto") is None or len(tf.config.list_logical_devices("GPU")) > 1
+    assert isinstance(distribution_strategy("mirrored"), tf.distribute.MirroredStrategy)
+
+
+def test_mirrored_trials_build_their_models_under_the_strategy(tmp_path, results_dir, monkeypatch):
+    track = write_track(tmp_path, tuner="random", search_extra='max_trials = 1\ndistribution = "mirrored"')
+    strategies = []
+    build = MLPHyperModel.build
+
+    def spy(self, hp):
+        strategies.append(type(tf.distribute.get_strategy()).__name__)
+        return build(self, hp)
+
+    monkeypatch.setattr(MLPHyperModel, "build", spy)
+    assert search(str(track), results_dir=results_dir).trials_after == 1
+    assert "MirroredStrategy" in strategies
