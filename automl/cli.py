@@ -191,12 +191,14 @@ def _role_of(args: argparse.Namespace):
     if args.worker_id and not args.worker:
         raise AutomlError("--worker-id goes with --worker HOST:PORT")
     if args.chief:
+        if args.tensorboard:
+            raise AutomlError("--tensorboard goes to the workers, which train; the chief trains nothing")
         return distributed.chief(args.port or DEFAULT_PORT)
     if not args.worker:
         return distributed.LOCAL
     given = [flag for flag, value in {"--restart": args.restart, "--time-limit": args.time_limit,
-                                      "--notify": args.notify, "--mlflow": args.mlflow, "--wandb": args.wandb,
-                                      "--tensorboard": False}.items() if value]
+                                      "--notify": args.notify, "--mlflow": args.mlflow,
+                                      "--wandb": args.wandb}.items() if value]
     if given:
         raise AutomlError(f"{', '.join(given)} go{'es' * (len(given) == 1)} to the chief, which runs the search; "
                           "a worker only runs trials")

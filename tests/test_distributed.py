@@ -192,6 +192,7 @@ def test_a_search_begun_elsewhere_resumes_without_its_tuner_file(tiny_track, res
     (["--worker", "10.0.0.5:8000", "--time-limit", "5m", "--notify", "true"],
      "--time-limit, --notify go to the chief, which runs the search; a worker only runs trials"),
     (["--port", "9000"], "--port goes with --chief"),
+    (["--chief", "--tensorboard"], "--tensorboard goes to the workers, which train"),
     (["--worker-id", "a"], "--worker-id goes with --worker HOST:PORT"),
     (["--worker", "10.0.0.5"], "--worker '10.0.0.5' is not HOST:PORT"),
     (["--chief", "--port", "70000"], "--port 70000 is not a TCP port"),
