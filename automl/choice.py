@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from automl.errors import AutomlError
+from automl.results import no_model_to_choose
 
 LATENCY_TIE = 0.10  # latencies within 10 % of the fastest count as equal: timing jitter on a shared CPU
 
@@ -68,7 +68,7 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
     """
     completed = table[(table["status"] == "completed") & pd.to_numeric(table["score"], errors="coerce").notna()]
     if completed.empty:
-        raise AutomlError("no trial completed, so there is no model to choose; rerun the search (it resumes)")
+        raise no_model_to_choose(table)
     scores = completed["score"].astype(float)
     top_index = scores.idxmin() if direction == "min" else scores.idxmax()
     best = float(scores[top_index])

@@ -11,12 +11,12 @@ import pandas as pd
 
 from automl.choice import Choice, choose, score_threshold
 from automl.diagnosis import Thresholds, diagnose_trials
-from automl.errors import AutomlError
 from automl.measures import measure_trials
 from automl.results import (
     BEST_MODEL_FILE,
     TOP_MODEL_FILE,
     best_trial_id,
+    no_model_to_choose,
     load_trial_model,
     predict_with,
     read_histories,
@@ -110,7 +110,7 @@ def finalize(track: str | Track, results_dir: str | os.PathLike | None = None) -
     data = load_data(track)
     table, choice = report_table(track, results_dir, data=data)
     if choice is None:
-        raise AutomlError("no trial completed, so there is no model to choose; rerun the search (it resumes)")
+        raise no_model_to_choose(table)
     schema = schema_of(store)
     model = load_trial_model(track, choice.trial_id, store)
     model.save(store.path(BEST_MODEL_FILE))

@@ -107,15 +107,21 @@ def _short_message(message: str | None) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def no_model_to_choose(table: pd.DataFrame) -> SearchFailed:
+    """The error for a search with no completed trial, with the trials' failure reasons."""
+    messages = table["message"] if "message" in table else pd.Series(dtype=str)
+    reasons = sorted({m for m in messages if isinstance(m, str) and m})
+    return SearchFailed(
+        f"no trial completed ({len(table)} failed or interrupted), so there is no model to choose"
+        + (f"; reasons: {'; '.join(reasons[:3])}" if reasons else "")
+    )
+
+
 def best_trial_id(table: pd.DataFrame, direction: str) -> str:
     """The completed trial with the best validation score."""
     completed = table[(table["status"] == "completed") & table["score"].notna()]
     if completed.empty:
-        reasons = sorted({m for m in table.get("message", pd.Series(dtype=str)) if m})
-        raise SearchFailed(
-            f"no trial completed ({len(table)} failed or interrupted), so there is no model to choose"
-            + (f"; reasons: {'; '.join(reasons[:3])}" if reasons else "")
-        )
+        raise no_model_to_choose(table)
     scores = completed["score"].astype(float)
     best = scores.idxmax() if direction == "max" else scores.idxmin()
     return str(completed.loc[best, "trial_id"])
