@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from automl.choice import choose, score_threshold
-from automl.errors import AutomlError
+from automl.errors import SearchFailed
 
 
 def _table(rows):
@@ -66,6 +66,6 @@ def test_reason_names_both_trials_and_their_numbers():
     assert "2.03" in reason and "2" in reason and "0.3 vs 1 ms p50 latency (3.3x)" in reason and "2.0%" in reason
 
 
-def test_no_completed_trial_is_an_error_that_says_to_rerun():
-    with pytest.raises(AutomlError, match="no trial completed"):
+def test_no_completed_trial_is_a_failed_search_not_a_user_error():
+    with pytest.raises(SearchFailed, match="no trial completed"):
         choose(TRIALS[TRIALS["status"] == "failed"], "min", 0.02)
