@@ -132,24 +132,20 @@ def test_mlflow_without_the_package_names_the_extra(tiny_track, results_dir, mon
                            "install it with: pip install 'automl[mlflow]'")
 
 
-def test_notify_is_told_when_a_trial_diverges(tiny_track, results_dir, tmp_path, monkeypatch):
+def test_notify_is_told_when_a_trial_diverges_and_when_the_failed_search_ends(tiny_track, results_dir, tmp_path,
+                                                                              monkeypatch):
     from automl.hypermodels import mlp
 
-    real = mlp.make_optimizer
-    calls = {"n": 0}
-
-    def every_other_diverges(name, learning_rate):
-        calls["n"] += 1
-        return keras.optimizers.SGD(1e12) if calls["n"] % 2 else real(name, learning_rate)
-
-    monkeypatch.setattr(mlp, "make_optimizer", every_other_diverges)
+    monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
     events = tmp_path / "events.jsonl"
     status, out, err = _cli("search", "--track", str(tiny_track), "--results-dir", str(results_dir),
-                            "--notify", _recorder(events), "--time-limit", "3s")
-    assert status == 0, err
-    diverged = [e for e in _events(events) if e["event"] == TRIAL_DIVERGED]
-    assert diverged and diverged[0]["message"].startswith("diverged: the training loss became NaN or infinite")
-    assert f"automl: trial {diverged[0]['trial_id']} diverged: " in out
+                            "--notify", _recorder(events), "--time-limit", "1s")
+    assert status == 1, err  # no trial completed: a failed search, notified all the same
+    diverged, ended = _events(events)
+    assert diverged["event"] == TRIAL_DIVERGED and diverged["trial_id"] == "0000"
+    assert diverged["message"].startswith("diverged: the training loss became NaN or infinite at epoch 1")
+    assert ended["event"] == SEARCH_ENDED and ended["best_score"] is None
+    assert "automl: trial 0000 diverged: the training loss became NaN" in out
 
 
 def test_a_diverged_trial_is_an_event_and_a_failed_one_for_another_reason_is_not():
