@@ -10,7 +10,8 @@ import re
 import pytest
 
 from automl.budget import total_units, units_of
-from automl.cli import TrialProgress, main
+from automl.cli import main
+from automl.progress import TrialProgress
 from automl.tracks import load_track
 
 TRIAL_LINE = re.compile(r"^trial (\S+) val_mae \S+ \| best \S+ \| \S+ elapsed \| .*left.*$")
