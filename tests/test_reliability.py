@@ -24,10 +24,14 @@ REPO = Path(__file__).parents[1]
 
 
 def _trials(results: Path, name: str = "tiny") -> dict[str, dict]:
-    return {
-        p.parent.name: json.loads(p.read_text())
-        for p in (results / name / "tuner").glob("trial_*/trial.json")
-    }
+    """The trials on disk; while a search runs, a trial.json Keras Tuner is writing (not atomically) is skipped."""
+    trials = {}
+    for path in (results / name / "tuner").glob("trial_*/trial.json"):
+        try:
+            trials[path.parent.name] = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+    return trials
 
 
 def _ongoing(results: Path, name: str = "tiny") -> list[str]:
