@@ -6,9 +6,9 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from automl.errors import AutomlError, AutomlWarning
 

@@ -18,6 +18,7 @@ from automl.results import (
     best_trial_id,
     no_model_to_choose,
     load_trial_model,
+    no_model_to_choose,
     predict_with,
     read_histories,
     schema_of,

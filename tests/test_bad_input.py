@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_table, write_track
 
 import automl
 from automl.cli import main
 from automl.errors import AutomlError
-
-from conftest import make_table, write_track
 
 
 def _track(tmp_path: Path, frame: pd.DataFrame | None = None, edit: Callable[[str], str] | None = None,

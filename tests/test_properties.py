@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TRACK_TEMPLATE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automl.data.tabular import infer_column_types
 from automl.errors import AutomlError
 from automl.tracks import Track, parse_duration, parse_track
-
-from conftest import TRACK_TEMPLATE
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -13,24 +13,24 @@ from pathlib import Path
 
 import keras
 import pytest
+from conftest import make_table, write_track
 
 import automl
 from automl.cli import main
 from automl.lock import LOCK_FILE, search_lock
 from automl.tuning import search
 
-from conftest import make_table, write_track
-
 REPO = Path(__file__).parents[1]
 
 
 def _trials(results: Path, name: str = "tiny") -> dict[str, dict]:
+    """The trials on disk; while a search runs, a trial.json Keras Tuner is writing (not atomically) is skipped."""
     trials = {}
     for path in (results / name / "tuner").glob("trial_*/trial.json"):
         try:
             trials[path.parent.name] = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
-            pass  # Keras Tuner is writing it right now (its writes are not atomic)
+            continue
     return trials
 
 
@@ -65,7 +65,7 @@ def test_sigkill_mid_trial_then_rerun_redoes_only_the_interrupted_trial(tmp_path
     finished = {t: v for t, v in before.items() if v["status"] == "COMPLETED"}
     assert before[f"trial_{killed_in}"]["status"] == "RUNNING"
 
-    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     after = _trials(results)
     assert {t: after[t] for t in finished} == finished  # finished trials untouched
@@ -76,7 +76,7 @@ def test_sigkill_mid_trial_then_rerun_redoes_only_the_interrupted_trial(tmp_path
 
 
 def _diverge_every_other_trial(monkeypatch):
-    import automl.hypermodels.mlp as mlp
+    from automl.hypermodels import mlp
 
     calls = {"n": 0}
     real = mlp.make_optimizer
@@ -97,7 +97,7 @@ def test_diverged_trials_are_failed_with_the_reason_and_the_search_goes_on(tiny_
 
 
 def test_search_where_every_trial_fails_exits_1_with_one_line(tiny_track, tmp_path, capsys, monkeypatch):
-    import automl.hypermodels.mlp as mlp
+    from automl.hypermodels import mlp
 
     monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
     status = main(["search", "--track", str(tiny_track), "--results-dir", str(tmp_path / "r")])
@@ -115,7 +115,8 @@ def test_second_search_on_the_same_track_is_refused(tiny_track, results_dir, cap
 
 
 def test_stale_lock_of_a_dead_process_is_taken_over_with_a_note(tiny_track, results_dir, capsys):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=False)
     (results_dir / "tiny").mkdir(parents=True)
     import socket
 
@@ -151,7 +152,7 @@ def test_full_disk_stops_the_search_with_one_line_and_keeps_finished_trials(tiny
 
 
 def test_unwritable_trial_history_stops_the_search_instead_of_failing_every_trial(tiny_track, results_dir, capsys, monkeypatch):
-    import automl.tuning as tuning
+    from automl import tuning
     from automl.errors import AutomlError
 
     def refuse(path, value):
