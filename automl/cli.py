@@ -11,6 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
+from automl.progress import TrialProgress
+from automl.progress import duration as _duration
+
+DEFAULT_PORT = 8000  # the chief's port (automl.distributed.DEFAULT_PORT; kept here so --help needs no import)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -68,6 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--restart", action="store_true",
                         help="delete the previous search and start over (with --csv: also rewrite the track file)")
     _add_results_dir(search)
+    shown = search.add_argument_group("progress").add_mutually_exclusive_group()
+    shown.add_argument("--verbose", action="store_true", help="also show Keras' per-epoch progress bars")
+    shown.add_argument("--quiet", action="store_true",
+                       help="print nothing but notes and errors (the per-trial lines still go to search.log)")
+    tracked = search.add_argument_group("tracking and alerts")
+    tracked.add_argument("--tensorboard", action="store_true",
+                         help="log each trial's curves and hyperparameters (HParams) under <results>/<track>/logs/")
+    tracked.add_argument("--mlflow", metavar="URI",
+                         help="one MLflow run per trial, and the chosen model, at this tracking URI (e.g. file:./mlruns); "
+                              "needs pip install 'automl[mlflow]'")
+    tracked.add_argument("--wandb", action="store_true",
+                         help="one Weights & Biases run per trial (WANDB_MODE=offline works without a network); "
+                              "needs pip install 'automl[wandb]'")
+    tracked.add_argument("--notify", metavar="CMD",
+                         help="run this shell command with a JSON event on its standard input when a trial sets a "
+                              "new best, a trial diverges, and the search ends")
+    several = search.add_argument_group("several machines (Keras Tuner's distributed mode; share --results-dir)")
+    role = several.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true",
+                      help="serve the search's oracle to workers; trains nothing, writes the report at the end")
+    role.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at this address")
+    several.add_argument("--port", type=int, help=f"with --chief: the port to listen on (default {DEFAULT_PORT})")
+    several.add_argument("--worker-id", help="with --worker: a fixed id, so that a restarted worker redoes the trial "
+                                             "it was running (default: worker-<host>-<pid>)")
     search.set_defaults(run=run_search)
 
     tracks = commands.add_parser("tracks", help="list the tracks")
@@ -125,23 +153,78 @@ def _add_results_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    from automl.budget import total_units, units_used
+    from automl.events import best_on_disk
+    from automl.store import Store
     from automl.tracks import load_track, parse_duration
 
-    track = load_track(_track_of_search(args))  # fail fast on user mistakes, before TensorFlow loads
+    role = _role_of(args)  # fail fast on user mistakes, before TensorFlow loads
+    track = load_track(_track_of_search(args))
     budget = parse_duration(args.time_limit, "--time-limit") if args.time_limit else track.time_limit_seconds
     with quiet_tensorflow():
-        from automl import reporting, tuning
-    print(f"automl: searching '{track.name}' ({track.task}, {track.search['tuner']}, "
-          f"objective {track.objective}) for up to {_duration(budget)}", flush=True)
-    progress = TrialProgress(track.objective, track.direction, budget)
+        from automl import reporting, tracking, tuning
+    store = Store(track.name, args.results_dir)
+    log = SearchLog(store.path(f"search-{role.tuner_id}.log" if role.is_worker else SEARCH_LOG), quiet=args.quiet)
+    trackers = None if role.is_worker else tracking.Tracking(
+        track, store, notify=args.notify, mlflow_uri=args.mlflow, wandb=args.wandb, restart=args.restart)
+    what = {"chief": f"serving '{track.name}' as the chief on port {role.port}",
+            "worker": f"running trials of '{track.name}' for the chief at {role.host}:{role.port} as {role.tuner_id}",
+            "local": f"searching '{track.name}'"}[role.kind]
+    log.say(f"automl: {what} ({track.task}, {track.search['tuner']}, objective {track.objective})"
+            + ("; the chief's time limit applies" if role.is_worker else f" for up to {_duration(budget)}"))
+    total, unit = total_units(track)
+    _, best = (None, None) if args.restart else best_on_disk(store, track.direction)
+    # A worker sees only its own trials: the estimate of time left is the chief's to make.
+    progress = TrialProgress(track.objective, track.direction, math.inf if role.is_worker else budget, log.say,
+                             total=math.nan if role.is_worker else total, unit=unit,
+                             used_before=0.0 if args.restart else units_used(store, unit), best=best)
+
+    def on_trial_done(trial) -> None:
+        progress(trial)
+        if trackers is not None:
+            for event in trackers.trial_done(trial):
+                if event["event"] == "trial_diverged":
+                    log.say(f"automl: trial {event['trial_id']} {event['message']}")
+
     outcome = tuning.search(
         track, time_limit=budget, restart=args.restart, results_dir=args.results_dir,
-        on_trial_done=progress, command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
+        on_trial_done=on_trial_done, command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
+        verbose=args.verbose, tensorboard=args.tensorboard, role=role,
     )
-    print(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; "
-          f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)", flush=True)
+    if role.is_worker:
+        log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; this worker ran "
+                f"{progress.count} trials; the chief writes the report")
+        return 0
+    log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; "
+            f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)")
+    trackers.search_ended(outcome.stopped_by, outcome.seconds, outcome.trials_after)
     metrics = reporting.finalize(track, args.results_dir)
+    trackers.model_chosen(metrics, args.results_dir)
+    if args.quiet:
+        return 0
     return _print_report(track, args.results_dir, metrics)
+
+
+def _role_of(args: argparse.Namespace):
+    from automl import distributed
+
+    if args.port is not None and not args.chief:
+        raise AutomlError("--port goes with --chief (a worker takes the chief's address: --worker HOST:PORT)")
+    if args.worker_id and not args.worker:
+        raise AutomlError("--worker-id goes with --worker HOST:PORT")
+    if args.chief:
+        if args.tensorboard:
+            raise AutomlError("--tensorboard goes to the workers, which train; the chief trains nothing")
+        return distributed.chief(args.port or DEFAULT_PORT)
+    if not args.worker:
+        return distributed.LOCAL
+    given = [flag for flag, value in {"--restart": args.restart, "--time-limit": args.time_limit,
+                                      "--notify": args.notify, "--mlflow": args.mlflow,
+                                      "--wandb": args.wandb}.items() if value]
+    if given:
+        raise AutomlError(f"{', '.join(given)} go{'es' * (len(given) == 1)} to the chief, which runs the search; "
+                          "a worker only runs trials")
+    return distributed.worker(args.worker, args.worker_id)
 
 
 def _track_of_search(args: argparse.Namespace) -> str:
@@ -323,36 +406,24 @@ def run_tracks(args: argparse.Namespace) -> int:
     return 0
 
 
-class TrialProgress:
-    """One line per finished trial: its score, the best so far, time spent and left."""
-
-    def __init__(self, objective: str, direction: str, budget: float) -> None:
-        self.objective, self.direction, self.budget = objective, direction, budget
-        self.started = time.monotonic()
-        self.best = math.nan
-        self.count = 0
-
-    def __call__(self, trial) -> None:
-        self.count += 1
-        score = trial.score
-        if score is not None and math.isfinite(score) and (
-            math.isnan(self.best) or (score > self.best if self.direction == "max" else score < self.best)
-        ):
-            self.best = score
-        elapsed = time.monotonic() - self.started
-        status = trial.status.lower() if isinstance(trial.status, str) else str(trial.status).lower()
-        shown = f"{self.objective} {score:.4g}" if score is not None else status
-        print(f"trial {trial.trial_id} {shown} | best {self.best:.4g} | {_duration(elapsed)} elapsed, "
-              f"{_duration(max(0.0, self.budget - elapsed))} left", flush=True)
+SEARCH_LOG = "search.log"
 
 
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+class SearchLog:
+    """The search's lines: printed (unless quiet) and appended to ``<results>/<track>/search.log``."""
+
+    def __init__(self, path, quiet: bool = False) -> None:
+        self.path, self.quiet = path, quiet
+
+    def say(self, line: str) -> None:
+        if not self.quiet:
+            print(line, flush=True)
+        try:  # opened per line: a --restart empties the directory under us, and the log must survive it
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        except OSError:
+            pass  # the log is a copy of what is printed; a results directory that cannot be written fails elsewhere
 
 
 @contextmanager
@@ -365,7 +436,10 @@ def quiet_tensorflow() -> Iterator[None]:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        # TensorFlow's Python logger warns of tf.function retracing, which every search does by design.
+        tensorflow.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -13,6 +13,7 @@ from automl.errors import AutomlError
 TASKS = ("regression", "binary", "multiclass")
 FAMILIES = ("mlp", "cnn")
 TUNERS = ("hyperband", "random", "bayesian")
+DISTRIBUTIONS = ("auto", "mirrored", "none")
 DATA_KINDS = ("csv", "npz", "cifar10")
 IMAGE_KINDS = ("npz", "cifar10")
 MAXIMISED = ("auc", "accuracy", "precision", "recall", "f1", "r2")
@@ -57,6 +58,9 @@ SCHEMA: dict[str | None, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         # equally good, and the fastest, then smallest, of them is chosen. 2 % is about the spread of
         # retraining one network with other seeds on caravan (benchmarks/rerun_spread.py; README).
         "tolerance": (float, 0.02),
+        # Data parallelism within a trial (tf.distribute): auto | mirrored | none. "auto" mirrors the
+        # model over the GPUs when this machine has several, and trains as usual otherwise.
+        "distribution": (str, "auto"),
     },
     "model": {
         "batch_sizes": (list, [32, 64, 128, 256]),
@@ -267,6 +271,7 @@ def _check_values(track: Track) -> None:
         )
     if track.search["factor"] < 2:
         raise AutomlError(f"{where}: 'search.factor' is {track.search['factor']}; use an integer of 2 or more")
+    one_of("search.distribution", track.search["distribution"], DISTRIBUTIONS)
     direction = track.search["direction"] or infer_direction(track.objective)
     one_of("search.direction", direction, ("min", "max"))
     track.search["direction"] = direction
@@ -282,7 +287,8 @@ def _check_values(track: Track) -> None:
 
 
 # Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
-SELECTION_KEYS = {"search": ("tolerance",)}
+# The distribution only spreads a trial's work over devices: a search may resume across it too.
+SELECTION_KEYS = {"search": ("tolerance", "distribution")}
 
 
 def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:

@@ -21,9 +21,11 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.src import config as kt_config
 
+from automl import distributed
 from automl.data.images import ImageData
 from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
-from automl.errors import AutomlError, SearchFailed
+from automl.distributed import LOCAL, Role
+from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
@@ -43,6 +45,7 @@ MAX_CONSECUTIVE_FAILED_TRIALS = 10
 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
 # Keras Tuner prints the traceback of every failed trial; automl keeps the reason in the report.
 kt_config.DEBUG = False
+TENSORBOARD_DIR = "logs"  # per trial: logs/<trial id>/execution0/, with HParams
 HISTORY_FILE = "history.json"  # per trial, beside Keras Tuner's trial.json: the learning curves
 
 
@@ -59,18 +62,34 @@ class SearchLoopMixin:
 
     deadline: float = math.inf
     stop_requested: bool = False
+    abort_requested: bool = False
     on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None
 
     def pre_create_trial(self) -> None:
         # Called between trials, after the previous one is saved: the one safe place to stop.
-        if self.stop_requested:
-            raise StopSearch("stopped on request (Ctrl-C)")
-        if time.monotonic() >= self.deadline:
-            raise StopSearch("time limit reached")
+        if self.abort_requested:
+            raise KeyboardInterrupt
+        reason = _stop_reason(self)
+        if reason:
+            raise StopSearch(reason)
+
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        # Keras Tuner shows its own trial table whenever fit is verbose; automl prints one line per trial.
+        self.oracle.verbose = 0
 
     def run_trial(self, trial, *args, **kwargs):
         started = time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
+        try:
+            histories = super().run_trial(trial, *args, **kwargs)
+        except Exception:
+            # A second Ctrl-C raised inside Keras or TensorFlow may come out wrapped, or be swallowed:
+            # stop now all the same, leaving the trial unfinished so that a rerun redoes it.
+            if self.abort_requested:
+                raise KeyboardInterrupt from None
+            raise
+        if self.abort_requested:
+            raise KeyboardInterrupt
         history = histories[-1]
         record = {
             "seconds": round(time.perf_counter() - started, 3),
@@ -92,7 +111,16 @@ class SearchLoopMixin:
     def on_trial_end(self, trial) -> None:
         super().on_trial_end(trial)
         if self.on_trial_done is not None:
-            self.on_trial_done(trial)
+            # The oracle's record has the score (on a worker, the chief's oracle scores the trial).
+            self.on_trial_done(self.oracle.get_trial(trial.trial_id))
+
+
+def _stop_reason(tuner: SearchLoopMixin) -> str | None:
+    if tuner.stop_requested:
+        return "stopped on request (Ctrl-C)"
+    if time.monotonic() >= tuner.deadline:
+        return "time limit reached"
+    return None
 
 
 class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
@@ -186,6 +214,7 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
         "overwrite": False,
         "seed": search["seed"],
         "max_consecutive_failed_trials": MAX_CONSECUTIVE_FAILED_TRIALS,
+        "distribution_strategy": distribution_strategy(search["distribution"]),
     }
     if search["tuner"] == "hyperband":
         return HyperbandTuner(
@@ -196,11 +225,35 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     return tuner_class(max_trials=search["max_trials"], **common)
 
 
+def distribution_strategy(setting: str):
+    """The track's `search.distribution` as a `tf.distribute` strategy for each trial, or None.
+
+    "auto": MirroredStrategy (data parallel over the GPUs of this machine) when several GPUs are
+    visible, else none; "mirrored": always (on all visible GPUs, or the CPU); "none": never.
+    """
+    import tensorflow as tf
+
+    if setting == "none" or (setting == "auto" and len(tf.config.list_logical_devices("GPU")) < 2):
+        return None
+    return tf.distribute.MirroredStrategy()
+
+
 def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
-    """The track's tuner over the store's directory; an existing project is reloaded (resume)."""
+    """The track's tuner over the store's directory; an existing project is reloaded (resume).
+
+    Keras Tuner reloads only when this process's own tuner file (``<tuner id>.json``) exists; the
+    oracle's state is reloaded whenever the project has one, so a search begun by a chief can be
+    resumed without one, and the other way round. Workers never reload it: the chief owns it.
+    """
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
+    reloads = (store.tuner_dir / f"{tuner_id}.json").is_file()
+    is_worker = "KERASTUNER_ORACLE_IP" in os.environ and distributed.CHIEF_ID not in tuner_id
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
-            return _new_tuner(track, hypermodel, store)
+            tuner = _new_tuner(track, hypermodel, store)
+            if store.has_search() and not reloads and not is_worker:
+                tuner.oracle.reload()
+            return tuner
     except (ValueError, KeyError, RuntimeError, OSError) as error:
         raise AutomlError(
             f"the search in {store.root} cannot be reloaded ({_last_line(error)}); "
@@ -208,14 +261,20 @@ def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
         ) from None
 
 
-def fit_arguments(track: Track, data: TabularData | ImageData) -> tuple[tuple, dict]:
-    """What `tuner.search` passes on to the HyperModel's `fit`: model inputs (columns or uint8 images) and labels."""
+def fit_arguments(track: Track, data: TabularData | ImageData, verbose: bool = False,
+                  callbacks: list | None = None) -> tuple[tuple, dict]:
+    """What `tuner.search` passes on to the HyperModel's `fit`: model inputs (columns or uint8 images) and labels.
+
+    `verbose` shows Keras' per-epoch progress bars.
+    """
     schema = data.schema
     inputs = (lambda x: x) if schema.kind == "images" else (lambda x: model_inputs(x, schema))
     kwargs: dict[str, Any] = {
         "validation_data": (inputs(data.validation.x), data.validation.y),
-        "verbose": 0,
+        "verbose": 1 if verbose else 0,
     }
+    if callbacks:
+        kwargs["callbacks"] = list(callbacks)
     if track.search["tuner"] != "hyperband":
         kwargs["epochs"] = track.search["max_epochs"]
     if track.task != "regression" and track.search["class_weight"] == "balanced":
@@ -236,8 +295,15 @@ def search(
     results_dir: str | os.PathLike | None = None,
     on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None,
     command: str = "",
+    verbose: bool = False,
+    tensorboard: bool = False,
+    role: Role = LOCAL,
 ) -> SearchOutcome:
     """Run (or resume) the track's search until it completes or the time limit is reached.
+
+    `tensorboard` writes each trial's curves and hyperparameters (TensorBoard's HParams) under
+    ``<results>/<track>/logs/``. `role` makes this process the chief or a worker of a distributed
+    search (see `automl.distributed`); all processes must share the results directory.
 
     Examples
     --------
@@ -248,30 +314,49 @@ def search(
     track = load_track(track)
     budget = parse_duration(time_limit, "--time-limit") if time_limit is not None else track.time_limit_seconds
     store = Store(track.name, results_dir)
-    with search_lock(store.root):
+    if role.is_worker and restart:
+        raise AutomlError("--restart goes to the chief (or a search of one machine), not to a worker")
+    # One search per directory; workers share the chief's, so only the chief (or a local search) locks it.
+    lock = contextlib.nullcontext() if role.is_worker else search_lock(store.root)
+    with lock, distributed.keras_tuner_environment(role):
         if restart:
             _clear(store)
         _check_same_track(track, store)
         data = load_data(track)
-        store.write_json("track.json", track.as_dict())
-        store.write_json("schema.json", data.schema.to_dict())
+        if not role.is_worker:
+            store.write_json("track.json", track.as_dict())
+            store.write_json("schema.json", data.schema.to_dict())
         tuner = make_tuner(track, make_hypermodel(track, data.schema), store)
-        tuner.deadline = time.monotonic() + budget
+        # A worker's time limit is the chief's: a worker that left on its own would keep the chief waiting.
+        tuner.deadline = math.inf if role.is_worker else time.monotonic() + budget
         tuner.on_trial_done = on_trial_done
-        args, kwargs = fit_arguments(track, data)
+        callbacks = [_tensorboard_callback(store)] if tensorboard else []
+        args, kwargs = fit_arguments(track, data, verbose=verbose, callbacks=callbacks)
         before = count_trials(store)
         started = time.monotonic()
-        stopped_by = _run(tuner, store, args, kwargs)
+        stopped_by = _run(tuner, store, args, kwargs, role)
         seconds = time.monotonic() - started
-        _record_run(store, command, seconds, stopped_by, before, count_trials(store))
+        if not role.is_worker:
+            _record_run(store, command, seconds, stopped_by, before, count_trials(store))
     return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store))
 
 
-def _run(tuner: kt.Tuner, store: Store, args: tuple, kwargs: dict) -> str:
+def _tensorboard_callback(store: Store):
+    import keras
+
+    # Keras Tuner gives each trial its own log directory and adds TensorBoard's HParams callback.
+    return keras.callbacks.TensorBoard(log_dir=str(store.path(TENSORBOARD_DIR)))
+
+
+def _run(tuner: kt.Tuner, store: Store, args: tuple, kwargs: dict, role: Role = LOCAL) -> str:
     """Run Keras Tuner's loop; returns why it stopped. Failures keep every finished trial on disk."""
     import tensorflow as tf
 
     with _stop_on_interrupt(tuner):
+        if role.is_chief:
+            return distributed.serve(tuner, lambda: _stop_reason(tuner), tuner.on_trial_done)
+        if role.is_worker:
+            distributed.patient_worker(tuner)
         try:
             tuner.search(*args, **kwargs)
         except StopSearch as stop:
@@ -345,8 +430,11 @@ def _stop_on_interrupt(tuner: SearchLoopMixin) -> Iterator[None]:
 
     def handle(signum, frame):
         if tuner.stop_requested:
+            tuner.abort_requested = True
             raise KeyboardInterrupt
         tuner.stop_requested = True
+        warnings.warn("Ctrl-C: stopping after the running trial; press Ctrl-C again to stop now",
+                      AutomlWarning, stacklevel=2)
 
     previous = signal.signal(signal.SIGINT, handle)
     try:

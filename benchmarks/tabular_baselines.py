@@ -18,7 +18,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.compose import make_column_transformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestRegressor,
+)
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -94,7 +98,7 @@ def benchmark(track_name: str) -> dict:
     if reference.is_file():
         chosen = json.loads(reference.read_text())
         results["automl_chosen"] = {k: v for k, v in chosen.items() if isinstance(v, float)}
-    return {"track": track.name, "test_rows": int(len(data.test)), "results": results}
+    return {"track": track.name, "test_rows": len(data.test), "results": results}
 
 
 def main(tracks: list[str]) -> dict:

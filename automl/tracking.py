@@ -1,0 +1,254 @@
+"""Where a search's trials and events go besides the results directory: a notify command, MLflow, W&B.
+
+Nothing here may stop a search: a tracker that fails becomes an `AutomlWarning` (printed by the CLI
+as a note) and the search goes on. Each finished trial is tracked once, by the process that sees
+every trial: a local search, or the chief of a distributed one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from automl.errors import AutomlError, AutomlWarning
+from automl.events import SearchEvents, best_on_disk, trial_record
+from automl.store import Store
+from automl.tracks import Track
+
+NOTIFY_TIMEOUT = 30  # seconds a notify command may take before it is abandoned
+SIGNATURE_ROWS = 5  # validation rows used to infer the chosen model's MLflow signature
+
+
+class Tracking:
+    """Sends each finished trial to the trackers and its events (new best, diverged) to the notify command."""
+
+    def __init__(self, track: Track, store: Store, *, notify: str | None = None, mlflow_uri: str | None = None,
+                 wandb: bool = False, restart: bool = False) -> None:
+        self.track, self.store, self.notify_command = track, store, notify
+        best = (None, None) if restart else best_on_disk(store, track.direction)  # --restart clears the store
+        self.events = SearchEvents(track.name, track.objective, track.direction, *best)
+        self.trackers: list[Any] = []
+        if mlflow_uri:
+            self.trackers.append(MlflowTracker(mlflow_uri, track))
+        if wandb:
+            self.trackers.append(WandbTracker(track, store))
+
+    def trial_done(self, trial) -> list[dict[str, Any]]:
+        """Track one finished Keras Tuner trial; returns the events it caused."""
+        record = trial_record(trial)
+        history = _history(self.store, record["trial_id"])
+        for tracker in self.trackers:
+            _guarded(f"{tracker.name}: trial {record['trial_id']}", tracker.trial_done, record, history)
+        events = self.events.after_trial(record)
+        for event in events:
+            self.notify(event)
+        return events
+
+    def search_ended(self, stopped_by: str, seconds: float, trials: int) -> dict[str, Any]:
+        event = self.events.search_ended(stopped_by, seconds, trials)
+        self.notify(event)
+        return event
+
+    def model_chosen(self, metrics: dict[str, Any], results_dir=None) -> None:
+        """Log the chosen model (and its test figures) with the trackers, after the report is written."""
+        for tracker in self.trackers:
+            _guarded(f"{tracker.name}: the chosen model", tracker.model_chosen, metrics, results_dir)
+        for tracker in self.trackers:
+            _guarded(f"{tracker.name}: closing", tracker.close)
+
+    def notify(self, event: dict[str, Any]) -> None:
+        if self.notify_command:
+            notify(self.notify_command, event)
+
+
+def notify(command: str, event: dict[str, Any], timeout: float = NOTIFY_TIMEOUT) -> None:
+    """Run `command` in the shell with the event as one JSON document on its standard input."""
+    try:
+        done = subprocess.run(command, shell=True, input=json.dumps(event), text=True, capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        warnings.warn(f"--notify command took over {timeout:g}s on event {event['event']}; "
+                      "it was stopped and the search goes on", AutomlWarning, stacklevel=2)
+        return
+    except OSError as error:
+        warnings.warn(f"--notify command could not run ({error}); the search goes on", AutomlWarning, stacklevel=2)
+        return
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        warnings.warn(f"--notify command failed on event {event['event']} (exit status {done.returncode}"
+                      f"{': ' + said[-1] if said else ''}); the search goes on", AutomlWarning, stacklevel=2)
+
+
+def _guarded(what: str, function, *args) -> None:
+    try:
+        function(*args)
+    except Exception as error:  # noqa: BLE001 -- tracking is a side channel: it never stops the search
+        lines = str(error).strip().splitlines()
+        warnings.warn(f"{what} was not logged ({type(error).__name__}: {lines[-1] if lines else ''})",
+                      AutomlWarning, stacklevel=3)
+
+
+def _history(store: Store, trial_id: str) -> dict[str, Any]:
+    from automl.tuning import HISTORY_FILE
+
+    path = store.tuner_dir / f"trial_{trial_id}" / HISTORY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _epoch_rows(history: dict[str, Any]) -> list[tuple[int, str, float]]:
+    """(epoch, metric, value) for every epoch of a trial, epochs counted from 1 across Hyperband rounds."""
+    first = int(history.get("initial_epoch", 0))
+    return [(first + step + 1, name, float(value))
+            for name, values in history.get("history", {}).items() for step, value in enumerate(values)]
+
+
+def _chosen_example(track: Track, results_dir):
+    """A few raw validation rows and the chosen model's predictions for them: the model's signature."""
+    from automl.results import load_best_model, predict_with, schema_of
+    from automl.tuning import load_data
+
+    rows = load_data(track).validation.x.head(SIGNATURE_ROWS)
+    model = load_best_model(track, results_dir)
+    return rows, predict_with(model, schema_of(Store(track.name, results_dir)), rows)
+
+
+def _import(name: str, extra: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise AutomlError(f"--{extra} needs the {name} package; install it with: pip install 'automl[{extra}]'") from None
+
+
+class MlflowTracker:
+    """One MLflow run per trial (hyperparameters, per-epoch metrics, status); the chosen model as an artefact."""
+
+    name = "MLflow"
+
+    def __init__(self, uri: str, track: Track) -> None:
+        mlflow = _import("mlflow", "mlflow")
+        if "://" not in uri or uri.startswith("file:"):
+            # MLflow 3 refuses its file store unless asked: --mlflow file:... is that request. The store
+            # is "in maintenance mode" upstream; a server (http://...) or sqlite:/// needs no opt-in.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        self.mlflow = mlflow
+        try:
+            self.client = mlflow.MlflowClient(tracking_uri=uri)
+            experiment = self.client.get_experiment_by_name(f"automl-{track.name}")
+            self.experiment_id = (experiment.experiment_id if experiment is not None
+                                  else self.client.create_experiment(f"automl-{track.name}"))
+        except mlflow.exceptions.MlflowException as error:
+            raise AutomlError(f"--mlflow {uri}: {str(error).splitlines()[0][:300]}; "
+                              "give a tracking URI such as file:./mlruns, sqlite:///mlflow.db or http://host:5000") from None
+        self.track = track
+        self.run_ids: dict[str, str] = {}
+
+    def trial_done(self, record: dict[str, Any], history: dict[str, Any]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        run = self.client.create_run(self.experiment_id, run_name=f"trial {record['trial_id']}",
+                                     tags={"automl.track": self.track.name, "automl.trial_id": record["trial_id"]})
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        metrics = [Metric(name, value, now, epoch) for epoch, name, value in _epoch_rows(history)]
+        if record["score"] is not None:
+            metrics.append(Metric("score", record["score"], now, 0))
+        tags = [RunTag("automl.status", record["status"])]
+        if record["message"]:
+            tags.append(RunTag("automl.message", record["message"][:4000]))
+        params = [Param(k, str(v)) for k, v in record["hyperparameters"].items()]
+        for start in range(0, max(len(metrics), 1), 1000):  # MLflow takes at most 1000 metrics per batch
+            self.client.log_batch(run_id, metrics=metrics[start:start + 1000],
+                                  params=params if start == 0 else [], tags=tags if start == 0 else [])
+        self.client.set_terminated(run_id, "FINISHED" if record["status"] == "completed" else "FAILED")
+        self.run_ids[record["trial_id"]] = run_id
+
+    def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
+        """The chosen model's .keras file with an MLmodel file holding its signature, in the chosen trial's run."""
+        from mlflow.models import Model, infer_signature
+
+        from automl.results import BEST_MODEL_FILE
+
+        run_id = self.run_ids.get(metrics["trial_id"]) or self._run_of(metrics["trial_id"])
+        store = Store(self.track.name, results_dir)
+        rows, predicted = _chosen_example(self.track, results_dir)
+        signature = infer_signature(rows, predicted)
+        with tempfile.TemporaryDirectory() as folder:
+            Model(artifact_path="model", run_id=run_id, signature=signature).save(str(Path(folder) / "MLmodel"))
+            (Path(folder) / BEST_MODEL_FILE).write_bytes(store.path(BEST_MODEL_FILE).read_bytes())
+            self.client.log_artifacts(run_id, folder, artifact_path="model")
+        self.client.set_tag(run_id, "automl.chosen", "true")
+        for name, value in metrics.items():
+            if isinstance(value, (int, float)) and name != "rows":
+                self.client.log_metric(run_id, f"test_{name}", float(value))
+
+    def _run_of(self, trial_id: str) -> str:
+        runs = self.client.search_runs([self.experiment_id], f"tags.`automl.trial_id` = '{trial_id}'",
+                                       max_results=1, order_by=["attributes.start_time DESC"])
+        if not runs:
+            raise AutomlError(f"no MLflow run for trial {trial_id}")
+        return runs[0].info.run_id
+
+    def close(self) -> None:
+        pass
+
+
+class WandbTracker:
+    """One Weights & Biases run per trial (config, per-epoch metrics, status); the chosen model as an artefact.
+
+    `WANDB_MODE=offline` keeps the runs on disk (under the track's ``wandb/``) for `wandb sync`.
+    """
+
+    name = "W&B"
+
+    def __init__(self, track: Track, store: Store) -> None:
+        os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banner lines would interleave with automl's
+        self.wandb = _import("wandb", "wandb")
+        self.track, self.store = track, store
+        self.directory = store.path("wandb")
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _run(self, name: str, **settings: Any):
+        return self.wandb.init(project=f"automl-{self.track.name}", name=name, dir=str(self.store.root),
+                               reinit="create_new", **settings)
+
+    def trial_done(self, record: dict[str, Any], history: dict[str, Any]) -> None:
+        run = self._run(f"trial {record['trial_id']}", config=record["hyperparameters"],
+                        tags=[self.track.name, record["status"]])
+        try:
+            by_epoch: dict[int, dict[str, float]] = {}
+            for epoch, name, value in _epoch_rows(history):
+                by_epoch.setdefault(epoch, {})[name] = value
+            for epoch in sorted(by_epoch):
+                run.log({**by_epoch[epoch], "epoch": epoch}, step=epoch)
+            run.summary["status"] = record["status"]
+            run.summary["trial_id"] = record["trial_id"]
+            if record["score"] is not None:
+                run.summary["score"] = record["score"]
+        finally:
+            run.finish(exit_code=0 if record["status"] == "completed" else 1)
+
+    def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
+        from automl.results import BEST_MODEL_FILE
+
+        run = self._run(f"chosen: trial {metrics['trial_id']}", job_type="choice")
+        try:
+            run.summary.update({f"test_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
+            artifact = self.wandb.Artifact(f"{self.track.name}-model", type="model",
+                                           metadata={"trial_id": metrics["trial_id"]})
+            artifact.add_file(str(self.store.path(BEST_MODEL_FILE)))
+            run.log_artifact(artifact)
+        finally:
+            run.finish()
+
+    def close(self) -> None:
+        pass
