@@ -55,10 +55,9 @@ def search(track: str | Track, *, time_limit: str | float | None = None, restart
     """
     from automl import reporting, tuning
 
-    tuning.search(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
-                     command=f"automl.search({str(track)!r}, time_limit={time_limit!r})")
-    reporting.finalize(track, results_dir)
-    return report(track, results_dir=results_dir)
+    outcome = tuning.search(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
+                            command=f"automl.search({str(track)!r}, time_limit={time_limit!r})")
+    return reporting.finalize(track, results_dir, data=outcome.data).table
 
 
 def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):

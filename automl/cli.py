@@ -198,11 +198,11 @@ def run_search(args: argparse.Namespace) -> int:
     log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; "
             f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)")
     trackers.search_ended(outcome.stopped_by, outcome.seconds, outcome.trials_after)
-    metrics = reporting.finalize(track, args.results_dir)
-    trackers.model_chosen(metrics, args.results_dir)
+    finalized = reporting.finalize(track, args.results_dir, data=outcome.data)
+    trackers.model_chosen(finalized.metrics, args.results_dir)
     if args.quiet:
         return 0
-    return _print_report(track, args.results_dir, metrics)
+    return _print_report(track, args.results_dir, finalized)
 
 
 def _role_of(args: argparse.Namespace):
@@ -365,16 +365,15 @@ def run_report(args: argparse.Namespace) -> int:
     track = load_track(args.track)
     with quiet_tensorflow():
         from automl import reporting
-    metrics = reporting.finalize(track, args.results_dir)
-    return _print_report(track, args.results_dir, metrics)
+    return _print_report(track, args.results_dir, reporting.finalize(track, args.results_dir))
 
 
-def _print_report(track, results_dir, metrics: dict) -> int:
+def _print_report(track, results_dir, finalized) -> int:
     from automl import reporting
     from automl.results import BEST_MODEL_FILE, TOP_MODEL_FILE
     from automl.store import Store
 
-    table, choice = reporting.report_table(track, results_dir)  # measures are cached by finalize: none is redone
+    metrics, table, choice = finalized.metrics, finalized.table, finalized.choice
     store = Store(track.name, results_dir)
     shown = reporting.terminal_table(table, track)
     print(shown.to_string(index=False))

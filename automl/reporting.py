@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,10 @@ from automl.results import (
 )
 from automl.store import Store
 from automl.tracks import Track, load_track
+
+if TYPE_CHECKING:
+    from automl.data.images import ImageData
+    from automl.data.tabular import TabularData
 
 REPORT_CSV = "report.csv"
 REPORT_HTML = "report.html"
@@ -100,17 +105,27 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first + last] + last]
 
 
-def finalize(track: str | Track, results_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+@dataclass
+class Finalized:
+    """What `finalize` wrote: the test figures (chosen model's, the top one's under ``"top"``), the table, the choice."""
+
+    metrics: dict[str, Any]
+    table: pd.DataFrame
+    choice: Choice
+
+
+def finalize(track: str | Track, results_dir: str | os.PathLike | None = None, *,
+             data: TabularData | ImageData | None = None) -> Finalized:
     """Choose the trial, export the chosen and top-scoring models, score both on the test split, write reports.
 
-    The test split is used here only, after the choice, to report the two models side by side.
-    Returns the chosen model's test figures (with ``trial_id``) and the top one's under ``"top"``.
+    The test split is used here only, after the choice, to report the two models side by side. `data` is
+    the split the search just used, if at hand; otherwise the track's data is loaded again.
     """
     from automl.tuning import load_data
 
     track = load_track(track)
     store = Store(track.name, results_dir)
-    data = load_data(track)
+    data = data or load_data(track)
     table, choice = report_table(track, results_dir, data=data)
     if choice is None:
         raise no_model_to_choose(table)
@@ -128,7 +143,7 @@ def finalize(track: str | Track, results_dir: str | os.PathLike | None = None) -
     metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
     store.write_json(TEST_METRICS, metrics)
     write_report(track, table, choice, metrics, store, data.test.y, predicted)
-    return metrics
+    return Finalized(metrics, table, choice)
 
 
 def evaluate(model, schema, x: pd.DataFrame, y: np.ndarray) -> tuple[dict[str, float], np.ndarray]:

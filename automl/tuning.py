@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,8 @@ class SearchOutcome:
     seconds: float
     trials_before: int
     trials_after: int
+    # The split the search used, so that the report scores the test split without reading the data again.
+    data: TabularData | ImageData | None = field(default=None, repr=False)
 
 
 def load_data(track: Track) -> TabularData | ImageData:
@@ -338,7 +340,7 @@ def search(
         seconds = time.monotonic() - started
         if not role.is_worker:
             _record_run(store, command, seconds, stopped_by, before, count_trials(store))
-    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store))
+    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store), data)
 
 
 def _tensorboard_callback(store: Store):
