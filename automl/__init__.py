@@ -57,7 +57,7 @@ def search(track: str | Track, *, time_limit: str | float | None = None, restart
 
     outcome = tuning.search(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
                             command=f"automl.search({str(track)!r}, time_limit={time_limit!r})")
-    return reporting.finalize(track, results_dir, data=outcome.data).table
+    return reporting.finalize(track, results_dir, data=outcome.data, deadline=outcome.deadline).table
 
 
 def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):

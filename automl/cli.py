@@ -198,7 +198,15 @@ def run_search(args: argparse.Namespace) -> int:
     log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; "
             f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)")
     trackers.search_ended(outcome.stopped_by, outcome.seconds, outcome.trials_after)
-    finalized = reporting.finalize(track, args.results_dir, data=outcome.data)
+    if track.search["final_fit"]:
+        log.say("automl: final fit of the chosen configuration on the whole training split, until the time limit")
+    finalized = reporting.finalize(track, args.results_dir, data=outcome.data, deadline=outcome.deadline)
+    fit = finalized.metrics.get("final_fit")
+    if fit:
+        log.say(f"automl: final fit of trial {fit['trial_id']}: {fit['epochs']:g} passes over {fit['train_images']} "
+                f"images in {_duration(fit['seconds'])}, {track.objective} "
+                f"{fit['validation'].get(track.objective, math.nan):.4f} against the trial's {fit['trial_score']:.4f}"
+                + ("" if fit["used"] else "; the trial's own weights stay the model"))
     trackers.model_chosen(finalized.metrics, args.results_dir)
     if args.quiet:
         return 0

@@ -130,6 +130,22 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
     )
 
 
+def final_fit_lines(fit: dict[str, Any] | None, objective: str) -> list[str]:
+    """What the final fit did, for the summary: nothing when the track has none."""
+    if not fit:
+        return []
+    score = fit["validation"].get(objective, float("nan"))
+    what = (f"Final fit: the chosen configuration retrained from scratch on all {fit['train_images']:,} training "
+            f"images, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
+            f"images/s) on a one-cycle learning rate over the time left, reaching {objective} {score:.4f} "
+            f"(the trial's own weights: {fit['trial_score']:.4f}).")
+    if fit["used"]:
+        what += " The chosen column below is this model; the top-scoring one is its trial's own weights."
+    else:
+        what += " That is worse, so the trial's own weights stay the chosen model."
+    return [what, ""]
+
+
 def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], store: Store) -> str:
     """summary.md: the same story as report.html in plain text, for reading in a terminal or a diff."""
     from automl.reporting import REPORT_CSV, REPORT_HTML, terminal_table
@@ -158,6 +174,7 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         "",
         f"Rule: {choice.rule(track.objective, track.direction)}",
         "",
+        *final_fit_lines(metrics.get("final_fit"), track.objective),
         "Test split (used once, after the choice), with the top-scoring model beside it:",
         "",
         "| " + " | ".join(side_by_side.columns) + " |",

@@ -115,12 +115,16 @@ class Finalized:
 
 
 def finalize(track: str | Track, results_dir: str | os.PathLike | None = None, *,
-             data: TabularData | ImageData | None = None) -> Finalized:
+             data: TabularData | ImageData | None = None, deadline: float | None = None) -> Finalized:
     """Choose the trial, export the chosen and top-scoring models, score both on the test split, write reports.
 
     The test split is used here only, after the choice, to report the two models side by side. `data` is
-    the split the search just used, if at hand; otherwise the track's data is loaded again.
+    the split the search just used, if at hand; otherwise the track's data is loaded again. A track with
+    a final fit (``search.final_fit``) retrains the chosen configuration until `deadline` (the end of
+    the search's time limit, on `time.monotonic`), unless it was done already; without a deadline
+    (a report of a finished search) the final fit on disk, if any, is the chosen model.
     """
+    from automl.final_fit import final_model
     from automl.tuning import load_data
 
     track = load_track(track)
@@ -130,10 +134,14 @@ def finalize(track: str | Track, results_dir: str | os.PathLike | None = None, *
     if choice is None:
         raise no_model_to_choose(table)
     schema = schema_of(store)
-    model = load_trial_model(track, choice.trial_id, store)
+    model, final_fit = None, None
+    if track.search["final_fit"]:
+        score = float(table.loc[table["trial_id"] == choice.trial_id, "score"].iloc[0])
+        model, final_fit = final_model(track, store, choice.trial_id, score, data, deadline)
+    model = model or load_trial_model(track, choice.trial_id, store)
     model.save(store.path(BEST_MODEL_FILE))
     chosen_metrics, predicted = evaluate(model, schema, data.test.x, data.test.y)
-    if choice.top_trial_id == choice.trial_id:
+    if choice.top_trial_id == choice.trial_id and not (final_fit and final_fit["used"]):
         shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
         top_metrics = chosen_metrics
     else:
@@ -141,6 +149,8 @@ def finalize(track: str | Track, results_dir: str | os.PathLike | None = None, *
         top_model.save(store.path(TOP_MODEL_FILE))
         top_metrics, _ = evaluate(top_model, schema, data.test.x, data.test.y)
     metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
+    if final_fit is not None:
+        metrics["final_fit"] = final_fit
     store.write_json(TEST_METRICS, metrics)
     write_report(track, table, choice, metrics, store, data.test.y, predicted)
     return Finalized(metrics, table, choice)

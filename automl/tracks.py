@@ -61,6 +61,10 @@ SCHEMA: dict[str | None, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         # Data parallelism within a trial (tf.distribute): auto | mirrored | none. "auto" mirrors the
         # model over the GPUs when this machine has several, and trains as usual otherwise.
         "distribution": (str, "auto"),
+        # Image tracks: the share of the time limit kept for the final fit, which retrains the chosen
+        # configuration on the whole training split with the time left (automl/final_fit.py); 0: none,
+        # the chosen trial's own weights are the model.
+        "final_fit": (float, 0.0),
     },
     "model": {
         "batch_sizes": (list, [32, 64, 128, 256]),
@@ -269,6 +273,13 @@ def _check_values(track: Track) -> None:
             f"{where}: 'search.tolerance' is {track.search['tolerance']}; use a fraction of the best score "
             "from 0 (always the top-scoring trial) to below 1, e.g. 0.02 for 2 %"
         )
+    if not 0.0 <= track.search["final_fit"] < 1.0:
+        raise AutomlError(
+            f"{where}: 'search.final_fit' is {track.search['final_fit']}; use the share of the time limit "
+            "kept for the final fit, from 0 (none) to below 1, e.g. 0.5"
+        )
+    if track.search["final_fit"] and not images:
+        raise AutomlError(f"{where}: 'search.final_fit' is for image tracks (family \"cnn\"); remove it")
     if track.search["factor"] < 2:
         raise AutomlError(f"{where}: 'search.factor' is {track.search['factor']}; use an integer of 2 or more")
     one_of("search.distribution", track.search["distribution"], DISTRIBUTIONS)
@@ -288,7 +299,8 @@ def _check_values(track: Track) -> None:
 
 # Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
 # The distribution only spreads a trial's work over devices: a search may resume across it too.
-SELECTION_KEYS = {"search": ("tolerance", "distribution")}
+# The final fit comes after the trials and does not change them: a search may resume across it too.
+SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit")}
 
 
 def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,9 @@ from automl.data.images import ImageData
 from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
 from automl.distributed import LOCAL, Role
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
+from automl.final_fit import search_deadline
 from automl.hypermodels.mlp import MLPHyperModel
+from automl.hypermodels.training import StopAtDeadline
 from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
 from automl.tracks import (
@@ -146,6 +148,8 @@ class SearchOutcome:
     trials_after: int
     # The split the search used, so that the report scores the test split without reading the data again.
     data: TabularData | ImageData | None = field(default=None, repr=False)
+    # When the time limit ends (on time.monotonic): the final fit, if the track has one, may train until then.
+    deadline: float = math.inf
 
 
 def load_data(track: Track) -> TabularData | ImageData:
@@ -329,18 +333,21 @@ def search(
             store.write_json("track.json", track.as_dict())
             store.write_json("schema.json", data.schema.to_dict())
         tuner = make_tuner(track, make_hypermodel(track, data.schema), store)
+        started = time.monotonic()
         # A worker's time limit is the chief's: a worker that left on its own would keep the chief waiting.
-        tuner.deadline = math.inf if role.is_worker else time.monotonic() + budget
+        deadline = math.inf if role.is_worker else started + budget
+        tuner.deadline = math.inf if role.is_worker else search_deadline(track, started, budget)
         tuner.on_trial_done = on_trial_done
-        callbacks = [_tensorboard_callback(store)] if tensorboard else []
+        callbacks = [StopAtDeadline(tuner.deadline)] if math.isfinite(tuner.deadline) else []
+        if tensorboard:
+            callbacks.append(_tensorboard_callback(store))
         args, kwargs = fit_arguments(track, data, verbose=verbose, callbacks=callbacks)
         before = count_trials(store)
-        started = time.monotonic()
         stopped_by = _run(tuner, store, args, kwargs, role)
         seconds = time.monotonic() - started
         if not role.is_worker:
             _record_run(store, command, seconds, stopped_by, before, count_trials(store))
-    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store), data)
+    return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store), data, deadline)
 
 
 def _tensorboard_callback(store: Store):

@@ -11,13 +11,19 @@ import tensorflow as tf
 from keras import layers
 
 from automl.data.tabular import Schema
-from automl.hypermodels.training import OPTIMIZERS, make_optimizer, trial_callbacks
+from automl.hypermodels.training import (
+    OPTIMIZERS,
+    TimeBudgetSchedule,
+    make_optimizer,
+    trial_callbacks,
+)
 
 # The widest block. Measured on this 2-core CPU (benchmarks/cnn_speed.py): 5x5 convolutions everywhere and
 # blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a
 # 290k-parameter network; one Hyperband epoch of it took 8 minutes.
 MAX_FILTERS = 128
 VALIDATION_BATCH = 256
+FINAL_FIT_MAX_EPOCHS = 10_000  # the final fit ends on time, not on a count of epochs
 
 
 class CNNHyperModel(kt.HyperModel):
@@ -85,6 +91,10 @@ class CNNHyperModel(kt.HyperModel):
         num_blocks = hp.Int("num_blocks", 2, 4)
         filters = hp.Choice("filters", [16, 32, 48, 64])  # of the first block; each next block doubles it
         convs_per_block = hp.Int("convs_per_block", 1, 2)
+        # Where a block halves the resolution: "end" after its convolutions (VGG), "early" right after its
+        # first one, so that the others run on a quarter of the pixels (as the fast CIFAR-10 networks
+        # of the airbench family do): about half the cost for the same widths (benchmarks/cnn_speed.py).
+        downsample = hp.Choice("downsample", ["end", "early"])
         # The first convolution's kernel; the others are 3x3: two 3x3 see as far as one 5x5 at 72 % of the
         # cost, while a 5x5 on the 3 colour channels costs next to nothing.
         kernel_size = hp.Choice("kernel_size", [3, 5])
@@ -98,15 +108,19 @@ class CNNHyperModel(kt.HyperModel):
                 kernel = kernel_size if block == conv == 0 else 3
                 x = layers.Conv2D(width, kernel, padding="same", use_bias=not batch_norm,
                                   kernel_regularizer=regularizer, name=f"conv{block}_{conv}")(x)
+                if downsample == "early" and conv == 0:
+                    x = layers.MaxPooling2D(name=f"pool{block}")(x)
                 if batch_norm:
                     x = layers.BatchNormalization(name=f"bn{block}_{conv}")(x)
                 x = layers.Activation("relu", name=f"relu{block}_{conv}")(x)
-            x = layers.MaxPooling2D(name=f"pool{block}")(x)
+            if downsample == "end":
+                x = layers.MaxPooling2D(name=f"pool{block}")(x)
             if dropout:
                 x = layers.Dropout(dropout, seed=self.seed + 10 + block, name=f"dropout{block}")(x)
 
-        pooling = hp.Choice("pooling", ["global_average", "flatten"])
-        x = layers.GlobalAveragePooling2D(name="gap")(x) if pooling == "global_average" else layers.Flatten(name="flatten")(x)
+        pooling = hp.Choice("pooling", ["global_average", "global_max", "flatten"])
+        x = {"global_average": layers.GlobalAveragePooling2D, "global_max": layers.GlobalMaxPooling2D,
+             "flatten": layers.Flatten}[pooling](name=pooling)(x)
         dense_units = hp.Choice("dense_units", [0, 128, 256])  # 0: the classifier sits on the pooled features
         if dense_units:
             x = layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer, name="dense")(x)
@@ -115,10 +129,7 @@ class CNNHyperModel(kt.HyperModel):
         outputs = layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(x)
 
         model = keras.Model(inputs, outputs, name="cnn")
-        optimizer = make_optimizer(
-            hp.Choice("optimizer", list(OPTIMIZERS)),
-            hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
-        )
+        optimizer = make_optimizer(hp.Choice("optimizer", list(OPTIMIZERS)), learning_rate(hp))
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
@@ -138,6 +149,20 @@ class CNNHyperModel(kt.HyperModel):
         return model.fit(train, steps_per_epoch=steps, validation_data=validation, callbacks=callbacks,
                          shuffle=False, **kwargs)
 
+    def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
+                  validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0):
+        """Train a fresh model of a chosen configuration for `seconds`: full passes over the training split,
+        on a one-cycle learning rate over the time (`TimeBudgetSchedule`) that peaks at the searched rate.
+
+        Early stopping and ReduceLROnPlateau are left out: the schedule anneals, and the time is the budget.
+        """
+        batch_size = hp.get("batch_size")
+        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed)
+        validation = image_dataset(*validation_data, batch_size=VALIDATION_BATCH)
+        callbacks = [TimeBudgetSchedule(seconds, peak=hp.get("learning_rate")), keras.callbacks.TerminateOnNaN()]
+        return model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), epochs=FINAL_FIT_MAX_EPOCHS,
+                         validation_data=validation, callbacks=callbacks, shuffle=False, verbose=verbose)
+
 
 def steps_per_epoch(images: int, batch_size: int) -> int:
     return max(1, math.ceil(images / batch_size))
@@ -154,3 +179,18 @@ def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate(hp: kt.HyperParameters) -> float:
+    """The searched learning rate, on the scale that suits the optimizer already chosen in `hp`.
+
+    SGD with momentum on a batch-normalized network trains best near 0.01-0.2, the adaptive
+    optimizers near 1e-3: one range for all would waste most samples. Both are `learning_rate`
+    in the report, each active only with its optimizers.
+    """
+    with hp.conditional_scope("optimizer", ["sgd"]):
+        sgd = hp.Float("learning_rate", 3e-3, 0.3, sampling="log")
+    adaptive_optimizers = [name for name in OPTIMIZERS if name != "sgd"]
+    with hp.conditional_scope("optimizer", adaptive_optimizers):
+        adaptive = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+    return sgd if hp.get("optimizer") == "sgd" else adaptive

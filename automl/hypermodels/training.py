@@ -1,6 +1,9 @@
 """What every trial shares whatever the model family: optimizers and the standard callbacks."""
 from __future__ import annotations
 
+import math
+import time
+
 import keras
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -34,3 +37,57 @@ def trial_callbacks(objective: str, direction: str, patience: int, reduce_lr: bo
             )
         )
     return callbacks
+
+
+class StopAtDeadline(keras.callbacks.Callback):
+    """Ends training after the batch during which the search's time ran out (`deadline` on `time.monotonic`).
+
+    Keras Tuner checks nothing between batches: without this, a long trial started just before the
+    time limit would run past it by its whole length. The trial ends as a shorter trial, with the
+    epochs it completed and its validation score.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.stopped = False
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() >= self.deadline:
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class TimeBudgetSchedule(keras.callbacks.Callback):
+    """A one-cycle learning rate on the clock: up linearly to `peak` over the first `warmup` share of
+    `seconds`, then down linearly to zero as the time runs out, when training stops.
+
+    A schedule over steps would need the number of steps that fit the time, which depends on how busy
+    the machine is; one over time always ends annealed when the budget does.
+    """
+
+    def __init__(self, seconds: float, peak: float, warmup: float = 0.15, floor: float = 0.01) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.peak = peak
+        self.warmup = warmup
+        self.floor = floor  # a share of the peak: the first and last steps still learn
+        self.started = math.nan
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.model.optimizer.learning_rate.assign(self.rate(time.monotonic() - self.started))
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.started >= self.seconds:
+            self.model.stop_training = True
+
+    def rate(self, elapsed: float) -> float:
+        share = min(max(elapsed / self.seconds, 0.0), 1.0)
+        if share < self.warmup:
+            scale = share / self.warmup
+        else:
+            scale = (1.0 - share) / (1.0 - self.warmup)
+        return self.peak * max(scale, self.floor)

@@ -1,0 +1,127 @@
+"""The final fit: retrain the chosen configuration on the whole training split with the time the search left.
+
+Hyperband judges candidates on parts of the data and short runs; on a budget of an hour, what wins is
+the configuration, not the weights of its trial. A track with ``search.final_fit`` set keeps that share
+of its time limit for one more training of the chosen configuration from scratch: full passes over the
+training split on a one-cycle learning rate over the time left (`TimeBudgetSchedule`), so that it ends
+annealed when the budget does. The result is the chosen model; the trial's own weights stay the model
+when there is no time left for it.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from automl.data.images import ImageData
+from automl.data.tabular import TabularData
+from automl.errors import AutomlWarning
+from automl.store import Store
+from automl.tracks import Track
+
+FINAL_FIT_JSON = "final_fit.json"
+FINAL_MODEL_FILE = "final_model.keras"
+# What the final fit leaves of the time limit for scoring the test split and writing the report:
+# 45 s (CIFAR-10's report takes about 20 s here), or a tenth of the time left on a small budget.
+REPORT_RESERVE_SECONDS = 45.0
+MIN_SECONDS = 10.0  # below this, no final fit is tried
+
+
+@dataclass
+class FinalFit:
+    """A finished final fit, as `final_fit.json` records it."""
+
+    trial_id: str
+    used: bool  # False when it scored worse on validation than the trial's own weights, which stay the model
+    seconds: float
+    epochs: float  # full passes over the training split, the last one possibly partial
+    images: int
+    train_images: int
+    images_per_second: float
+    validation: dict[str, float]  # the last epoch's validation figures
+    trial_score: float  # the chosen trial's validation score, to compare
+    history: dict[str, list[float]]  # per pass: loss, accuracy and their validation figures
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def search_deadline(track: Track, started: float, budget: float) -> float:
+    """When the search phase must end (on `time.monotonic`): the time limit less the final fit's share."""
+    return started + budget * (1.0 - track.search["final_fit"])
+
+
+def final_model(track: Track, store: Store, trial_id: str, trial_score: float, data: TabularData | ImageData,
+                deadline: float | None) -> tuple[Any, dict[str, Any] | None]:
+    """The chosen trial's final fit: (its model, or None to keep the trial's weights; its record, or None).
+
+    A final fit already on disk for the same trial is reused, so a rerun of a finished search does
+    not train again; `deadline` None (a report, not a search) never trains. The final fit becomes the
+    model only if it scores at least as well on validation as the trial's own weights did.
+    """
+    import keras
+
+    record = store.read_json(FINAL_FIT_JSON)
+    path = store.path(FINAL_MODEL_FILE)
+    if record is not None and record.get("trial_id") == trial_id:
+        if not record["used"]:
+            return None, record
+        if path.is_file():
+            return keras.models.load_model(path, safe_mode=True), record
+    if deadline is None:
+        if record is not None:
+            warnings.warn(f"the final fit on disk is of trial {record.get('trial_id')}, not of the chosen trial "
+                          f"{trial_id}; its own weights are the model (rerun the search to retrain it)",
+                          AutomlWarning, stacklevel=2)
+        return None, None
+    left = deadline - time.monotonic()
+    seconds = left - min(REPORT_RESERVE_SECONDS, 0.1 * left)
+    if seconds < MIN_SECONDS:
+        warnings.warn(f"no time left for the final fit ({max(seconds, 0):.0f} s): the chosen trial's own "
+                      "weights are the model (rerun with a longer --time-limit to retrain it)",
+                      AutomlWarning, stacklevel=2)
+        return None, None
+    model, fit = train(track, store, trial_id, trial_score, data, seconds)
+    if fit.used:
+        model.save(path)
+    else:
+        path.unlink(missing_ok=True)
+        warnings.warn(f"the final fit reached {track.objective} {fit.validation.get(track.objective, float('nan')):.4f} "
+                      f"in {fit.seconds:.0f} s, worse than trial {trial_id}'s {trial_score:.4f}: the trial's own "
+                      "weights stay the model", AutomlWarning, stacklevel=2)
+    store.write_json(FINAL_FIT_JSON, fit.to_dict())
+    return (model if fit.used else None), fit.to_dict()
+
+
+def train(track: Track, store: Store, trial_id: str, trial_score: float, data: ImageData, seconds: float):
+    """Build the trial's configuration with fresh weights and train it for `seconds` on the training split."""
+    import keras_tuner as kt
+
+    from automl.results import schema_of
+    from automl.tuning import make_hypermodel
+
+    trial = kt.engine.trial.Trial.load(str(store.tuner_dir / f"trial_{trial_id}" / "trial.json"))
+    hypermodel = make_hypermodel(track, schema_of(store))
+    model = hypermodel.build(trial.hyperparameters)
+    started = time.monotonic()
+    history = hypermodel.fit_final(trial.hyperparameters, model, data.train.x, data.train.y,
+                                   validation_data=(data.validation.x, data.validation.y), seconds=seconds)
+    elapsed = time.monotonic() - started
+    images = int(model.optimizer.iterations.numpy()) * trial.hyperparameters.get("batch_size")
+    train_images = len(data.train.y)
+    validation = {k: float(v[-1]) for k, v in history.history.items() if k.startswith("val_")}
+    score = validation.get(track.objective, float("nan"))
+    better_or_equal = score >= trial_score if track.direction == "max" else score <= trial_score
+    return model, FinalFit(
+        trial_id=trial_id,
+        used=bool(better_or_equal),
+        seconds=round(elapsed, 1),
+        epochs=round(images / train_images, 2),
+        images=images,
+        train_images=train_images,
+        images_per_second=round(images / elapsed, 1),
+        validation=validation,
+        trial_score=float(trial_score),
+        history={k: [float(x) for x in v] for k, v in history.history.items() if k != "learning_rate"},
+    )

@@ -1,0 +1,154 @@
+"""The time budget inside training (a trial stops at the search's deadline; a one-cycle rate over the clock)
+and the final fit of an image track: the chosen configuration retrained with the time the search left."""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from test_cnn import (
+    LIGHTEST,
+    SCHEMA,
+    CNNHyperModel,
+    fixed,
+    images,
+    write_image_track,
+)
+
+import automl
+from automl import reporting
+from automl.errors import AutomlError, AutomlWarning
+from automl.final_fit import FINAL_FIT_JSON, final_model
+from automl.hypermodels.training import StopAtDeadline, TimeBudgetSchedule
+from automl.store import Store
+from automl.tracks import load_track
+
+
+def tiny_model() -> keras.Model:
+    inputs = keras.Input(shape=(4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    return model
+
+
+def tiny_data(rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 4)).astype("float32")
+    return x, x.sum(axis=1)
+
+
+def test_one_cycle_over_the_clock_rises_to_the_peak_then_falls_to_the_floor():
+    schedule = TimeBudgetSchedule(100.0, peak=0.2, warmup=0.2, floor=0.01)
+    rates = [schedule.rate(t) for t in range(0, 101, 5)]
+    peak_at = rates.index(max(rates))
+    assert max(rates) == pytest.approx(0.2) and peak_at == 4  # 20 s of 100
+    assert all(a < b for a, b in itertools.pairwise(rates[:peak_at + 1]))
+    assert all(a > b for a, b in itertools.pairwise(rates[peak_at:]))
+    assert rates[0] == rates[-1] == pytest.approx(0.2 * 0.01)
+    assert schedule.rate(150.0) == pytest.approx(0.002)  # past the end: the floor, never negative
+
+
+def test_training_on_a_time_budget_ends_on_time_with_the_rate_annealed():
+    model = tiny_model()
+    x, y = tiny_data()
+    started = time.monotonic()
+    history = model.fit(x, y, batch_size=8, epochs=100_000, verbose=0, callbacks=[TimeBudgetSchedule(1.5, peak=0.05)])
+    elapsed = time.monotonic() - started
+    assert 1.5 <= elapsed < 6.0 and 1 <= len(history.epoch) < 100_000
+    assert float(model.optimizer.learning_rate.numpy()) < 0.05 * 0.1  # ended at the bottom of the cycle
+
+
+def test_a_trial_still_training_at_the_deadline_stops_after_the_batch_running_then():
+    model = tiny_model()
+    x, y = tiny_data()
+    stop = StopAtDeadline(time.monotonic() - 1.0)
+    history = model.fit(x, y, batch_size=8, epochs=50, verbose=0, callbacks=[stop])
+    assert stop.stopped and len(history.epoch) == 1
+    assert model.optimizer.iterations.numpy() == 1
+
+
+def test_the_final_fit_trains_a_fresh_cnn_on_a_one_cycle_rate_for_its_seconds():
+    x, y = images(64)
+    hypermodel = CNNHyperModel(SCHEMA, "val_accuracy", "max", batch_sizes=[16])
+    hp = fixed({**LIGHTEST, "optimizer": "sgd", "learning_rate": 0.05, "batch_size": 16})
+    model = hypermodel.build(hp)
+    started = time.monotonic()
+    history = hypermodel.fit_final(hp, model, x, y, validation_data=(x[:16], y[:16]), seconds=4.0)
+    assert 4.0 <= time.monotonic() - started < 20.0
+    assert "val_accuracy" in history.history and len(history.epoch) >= 1
+    assert float(model.optimizer.learning_rate.numpy()) < 0.05 * 0.1
+
+
+def test_sgd_and_the_adaptive_optimizers_search_their_own_learning_rate_ranges():
+    import keras_tuner as kt
+
+    from automl.hypermodels.cnn import learning_rate
+
+    for optimizer, low, high in (("sgd", 3e-3, 0.3), ("adam", 1e-4, 1e-2)):
+        hp = kt.HyperParameters()
+        hp.Choice("optimizer", ["adam", "adamw", "rmsprop", "sgd"])
+        hp.values["optimizer"] = optimizer
+        assert learning_rate(hp) == low
+        active = [p for p in hp.space if p.name == "learning_rate" and hp.is_active(p)]
+        assert len(active) == 1 and (active[0].min_value, active[0].max_value) == (low, high)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("final_fit = 1.0", r"'search.final_fit' is 1.0; use the share of the time limit"),
+    ("final_fit = -0.1", r"'search.final_fit' is -0.1"),
+])
+def test_a_final_fit_share_out_of_range_is_refused(tmp_path, line, message):
+    track = write_image_track(tmp_path)
+    track.write_text(track.read_text().replace("[search]\n", f"[search]\n{line}\n"))
+    with pytest.raises(AutomlError, match=message):
+        load_track(str(track))
+
+
+def test_a_final_fit_on_a_table_track_is_refused(tmp_path):
+    text = load_track("boston").source.read_text()
+    path = tmp_path / "boston_final.toml"
+    path.write_text(text.replace("[search]\n", "[search]\nfinal_fit = 0.5\n"))
+    with pytest.raises(AutomlError, match=r"'search.final_fit' is for image tracks"):
+        load_track(str(path))
+
+
+def test_without_a_deadline_no_final_fit_is_trained_and_one_of_another_trial_is_not_used(tmp_path):
+    track = load_track(str(write_image_track(tmp_path)))
+    store = Store(track.name, tmp_path / "results")
+    assert final_model(track, store, "0003", 0.5, data=None, deadline=None) == (None, None)
+    store.write_json(FINAL_FIT_JSON, {"trial_id": "0001", "used": True})
+    with pytest.warns(AutomlWarning, match="the final fit on disk is of trial 0001, not of the chosen trial 0003"):
+        assert final_model(track, store, "0003", 0.5, data=None, deadline=None) == (None, None)
+
+
+@pytest.mark.slow
+def test_a_search_with_a_final_fit_retrains_the_choice_in_the_time_left_and_a_rerun_keeps_it(tmp_path):
+    track = write_image_track(tmp_path)
+    track.write_text(track.read_text().replace("[search]\n", "[search]\nfinal_fit = 0.5\n")
+                     .replace('time_limit = "3m"', 'time_limit = "80s"'))
+    results = tmp_path / "results"
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AutomlWarning)  # on 300 images the final fit may lose to the trial
+        automl.search(str(track), results_dir=results)
+    assert time.monotonic() - started < 80 + 40  # the time limit, and the report after it
+    root = results / "tiny_images"
+    fit = json.loads((root / FINAL_FIT_JSON).read_text())
+    metrics = json.loads((root / "test_metrics.json").read_text())
+    assert metrics["final_fit"] == fit and fit["trial_id"] == metrics["trial_id"]
+    assert fit["seconds"] >= 10 and fit["images"] > 0 and len(fit["history"]["val_accuracy"]) >= 1
+    assert fit["images"] == pytest.approx(fit["epochs"] * fit["train_images"], rel=0.01)
+    assert (root / "final_model.keras").is_file() == fit["used"]
+    assert "Final fit: the chosen configuration retrained from scratch" in (root / "summary.md").read_text()
+    chosen = automl.best_model(str(track), results_dir=results)
+    assert chosen.inputs[0].dtype == "uint8"
+
+    modified = (root / FINAL_FIT_JSON).stat().st_mtime_ns
+    automl.search(str(track), results_dir=results)  # the search is complete or out of time: nothing retrains
+    assert (root / FINAL_FIT_JSON).stat().st_mtime_ns == modified
+    again = reporting.finalize(str(track), results)  # `automl report`: the final fit on disk, no training
+    assert again.metrics["accuracy"] == metrics["accuracy"] and again.metrics["final_fit"] == fit
