@@ -27,7 +27,7 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
     """The chosen and the top-scoring model, measure by measure: validation, test, speed, size, diagnosis."""
     rows = {trial_id: table[table["trial_id"] == trial_id].iloc[0] for trial_id in (choice.trial_id, choice.top_trial_id)}
     chosen, top = rows[choice.trial_id], rows[choice.top_trial_id]
-    tests = [k for k in metrics if k not in ("trial_id", "top")]
+    tests = [k for k in metrics if k not in ("trial_id", "top", "final_fit")]
     lines = [(f"{objective} (validation)", chosen["score"], top["score"])]
     lines += [(f"test {k}", metrics[k], metrics["top"][k]) for k in tests]
     for column, label in (("latency_p50_ms", "CPU latency p50, ms per row (batch 1)"),
@@ -117,7 +117,7 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
     return markup.render(
         title=f"{track.name}: search report",
         summary=summary_lines(track, table, store),
-        reason=choice.reason,
+        reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track.objective)]).strip(),
         rule=choice.rule(track.objective, track.direction),
         measured_note=measured_note(table),
         comparison=comparison(table, choice, metrics, track.objective),

@@ -159,7 +159,7 @@ class CNNHyperModel(kt.HyperModel):
         batch_size = hp.get("batch_size")
         train = image_dataset(x, y, batch_size, shuffle_seed=self.seed)
         validation = image_dataset(*validation_data, batch_size=VALIDATION_BATCH)
-        callbacks = [TimeBudgetSchedule(seconds, peak=hp.get("learning_rate")), keras.callbacks.TerminateOnNaN()]
+        callbacks = [TimeBudgetSchedule(seconds, peak=learning_rate(hp)), keras.callbacks.TerminateOnNaN()]
         return model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), epochs=FINAL_FIT_MAX_EPOCHS,
                          validation_data=validation, callbacks=callbacks, shuffle=False, verbose=verbose)
 
@@ -185,12 +185,12 @@ def learning_rate(hp: kt.HyperParameters) -> float:
     """The searched learning rate, on the scale that suits the optimizer already chosen in `hp`.
 
     SGD with momentum on a batch-normalized network trains best near 0.01-0.2, the adaptive
-    optimizers near 1e-3: one range for all would waste most samples. Both are `learning_rate`
-    in the report, each active only with its optimizers.
+    optimizers near 1e-3: one range for all would waste most samples. SGD's is `sgd_learning_rate`,
+    the others' `learning_rate`, each active only with its optimizers (Keras Tuner's conditional
+    hyperparameters need distinct names).
     """
     with hp.conditional_scope("optimizer", ["sgd"]):
-        sgd = hp.Float("learning_rate", 3e-3, 0.3, sampling="log")
-    adaptive_optimizers = [name for name in OPTIMIZERS if name != "sgd"]
-    with hp.conditional_scope("optimizer", adaptive_optimizers):
+        sgd = hp.Float("sgd_learning_rate", 3e-3, 0.3, sampling="log")
+    with hp.conditional_scope("optimizer", [name for name in OPTIMIZERS if name != "sgd"]):
         adaptive = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
     return sgd if hp.get("optimizer") == "sgd" else adaptive
