@@ -28,7 +28,7 @@ from automl.distributed import LOCAL, Role
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.final_fit import search_deadline
 from automl.hypermodels.mlp import MLPHyperModel
-from automl.hypermodels.training import StopAtDeadline
+from automl.hypermodels.training import FitTimer, StopAtDeadline
 from automl.lock import LOCK_FILE, search_lock
 from automl.store import Store, write_json
 from automl.tracks import (
@@ -82,6 +82,8 @@ class SearchLoopMixin:
 
     def run_trial(self, trial, *args, **kwargs):
         started = time.perf_counter()
+        timer = FitTimer()
+        kwargs = {**kwargs, "callbacks": [*kwargs.get("callbacks", []), timer]}
         try:
             histories = super().run_trial(trial, *args, **kwargs)
         except Exception:
@@ -95,6 +97,7 @@ class SearchLoopMixin:
         history = histories[-1]
         record = {
             "seconds": round(time.perf_counter() - started, 3),
+            "fit_seconds": round(timer.seconds, 3),  # inside model.fit; the rest is building, data, saving
             "initial_epoch": int(trial.hyperparameters.values.get("tuner/initial_epoch", 0)),
             "epochs": [int(e) for e in history.epoch],
             "history": {k: [float(v) for v in values] for k, values in history.history.items()},
