@@ -12,7 +12,7 @@ MODEL_NAMES = {"automl": "automl (chosen model)", "gbm": "HistGradientBoosting (
                "keras_mlp_2x64": "Keras MLP 2×64 ReLU, Adam"}
 
 
-def readme(document: dict[str, Any], goals: dict[str, tuple[str, str, Callable[[float], bool] | None]],
+def readme(document: dict[str, Any], goals: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]],
            figures: dict[str, Any], out: Path | None = None) -> str:
     parts = document.get("parts", {})
     lines = ["# automl benchmarks", ""]
@@ -35,7 +35,7 @@ def readme(document: dict[str, Any], goals: dict[str, tuple[str, str, Callable[[
     ]
     for key, (what, goal, test) in goals.items():
         value = figures.get(key)
-        met = "" if value is None or test is None else ("yes" if test(value) else "**no**")
+        met = "" if value is None or test is None else ("yes" if test(value, figures) else "**no**")
         lines.append(f"| {what} | `{key}` | {_number(value)} | {goal} | {met} |")
     for key, value in figures.items():
         if key not in goals:
