@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 
 
 def search(track: str | Track, *, time_limit: str | float | None = None, restart: bool = False,
-           results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+           results_dir: str | os.PathLike | None = None, keep_checkpoints: bool = False) -> pd.DataFrame:
     """Run or resume the track's search, then choose, export and test the model; returns `report(track)`.
 
     Parameters
@@ -52,11 +52,15 @@ def search(track: str | Track, *, time_limit: str | float | None = None, restart
         Delete the track's previous search and start over; by default a search resumes.
     results_dir : path, optional
         Where searches live; defaults to ``$AUTOML_RESULTS`` or ``./search_results``.
+    keep_checkpoints : bool
+        Keep every trial's weights. By default the checkpoints of trials that can no longer be chosen
+        (outside the tolerance of the best score) nor continued by Hyperband are deleted as the search goes.
     """
     from automl import reporting, tuning
 
     outcome = tuning.search(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
-                            command=f"automl.search({str(track)!r}, time_limit={time_limit!r})")
+                            command=f"automl.search({str(track)!r}, time_limit={time_limit!r})",
+                            keep_checkpoints=keep_checkpoints)
     return reporting.finalize(track, results_dir, data=outcome.data, deadline=outcome.deadline).table
 
 

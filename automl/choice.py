@@ -74,6 +74,9 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
     best = float(scores[top_index])
     threshold = score_threshold(best, direction, tolerance)
     within = scores <= threshold if direction == "min" else scores >= threshold
+    if "pruned" in completed:  # weights pruned (a tolerance widened since): the trial cannot be deployed
+        kept = ~completed["pruned"].fillna(False).astype(bool)
+        within &= kept if (within & kept).any() else True
     candidates = completed[within].copy()
     ranked = _rank(candidates, direction, latency_tie)
     chosen, top = ranked.iloc[0], completed.loc[top_index]

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--time-limit", help="wall-clock budget for this run: 90s, 15m, 2h (default: the track's)")
     search.add_argument("--restart", action="store_true",
                         help="delete the previous search and start over (with --csv: also rewrite the track file)")
+    search.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep every trial's weights (by default those that can no longer be chosen nor "
+                             "continued are deleted as the search goes)")
     _add_results_dir(search)
     shown = search.add_argument_group("progress").add_mutually_exclusive_group()
     shown.add_argument("--verbose", action="store_true", help="also show Keras' per-epoch progress bars")
@@ -189,7 +192,7 @@ def run_search(args: argparse.Namespace) -> int:
     outcome = tuning.search(
         track, time_limit=budget, restart=args.restart, results_dir=args.results_dir,
         on_trial_done=on_trial_done, command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
-        verbose=args.verbose, tensorboard=args.tensorboard, role=role,
+        verbose=args.verbose, tensorboard=args.tensorboard, role=role, keep_checkpoints=args.keep_checkpoints,
     )
     if role.is_worker:
         log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; this worker ran "

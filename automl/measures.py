@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.store import Store, write_json
+from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store, write_json
 from automl.tracks import Track
 
 MEASURES_FILE = "measures.json"  # per trial, beside trial.json and history.json
@@ -79,18 +79,22 @@ def trial_measures(track: Track, trial_id: str, store: Store,
                    rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> dict[str, Any]:
     """A completed trial's measures, read from its `measures.json` or measured now on `rows()` and cached there.
 
-    `rows` is called only when something must be measured, so a cached report loads no data. The cache is keyed by the checkpoint's size and modification time: a retrained trial is measured again.
+    `rows` is called only when something must be measured, so a cached report loads no data. The cache is keyed by the checkpoint's size and modification time: a retrained trial is measured again; a pruned
+    trial keeps its cached measures, or gets blanks.
     """
     import keras
 
     from automl.results import load_trial_model
 
     trial_dir = store.tuner_dir / f"trial_{trial_id}"
-    checkpoint = trial_dir / "checkpoint.weights.h5"
+    checkpoint = trial_dir / CHECKPOINT_FILE
     key = f"{checkpoint.stat().st_size}:{checkpoint.stat().st_mtime_ns}" if checkpoint.is_file() else ""
     cached = _read(trial_dir / MEASURES_FILE)
     if cached.get("checkpoint") == key and all(c in cached for c in COLUMNS):
         return cached
+    if not checkpoint.is_file() and (trial_dir / PRUNED_FILE).is_file():
+        # Pruned (automl.pruning): what was measured before stays; nothing can be measured now.
+        return cached if all(c in cached for c in COLUMNS) else dict.fromkeys(COLUMNS, float("nan"))
     model = load_trial_model(track, trial_id, store)
     try:
         measures = {"checkpoint": key, **measure_model(model, rows(), trial_dir),

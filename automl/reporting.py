@@ -13,6 +13,7 @@ import pandas as pd
 from automl.choice import Choice, choose, score_threshold
 from automl.diagnosis import Thresholds, diagnose_trials
 from automl.measures import measure_trials
+from automl.pruning import KEEP_TOP
 from automl.results import (
     BEST_MODEL_FILE,
     TOP_MODEL_FILE,
@@ -37,7 +38,8 @@ SUMMARY_MD = "summary.md"
 TEST_METRICS = "test_metrics.json"
 PLOTS_DIR = "plots"
 TERMINAL_ROWS = 15
-TOP_MEASURED = 5  # besides the candidates, measure the top few by score so the speed/score plot has a context
+# Besides the candidates, measure the top few by score so the speed/score plot has a context (pruning keeps them).
+TOP_MEASURED = KEEP_TOP
 LATENCY_ROWS = 64  # validation rows cycled through for the latency calls; the test split stays untouched
 FIRST_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_tolerance", "diagnosis",
                  "latency_p50_ms", "latency_p95_ms", "rows_per_second", "model_bytes", "params", "seconds",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from automl.data.tabular import Schema
 from automl.errors import AutomlError, SearchFailed
-from automl.store import Store
+from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store
 from automl.tracks import Track, load_track
 
 BEST_MODEL_FILE = "best_model.keras"  # the chosen model (the choice rule), what goes to production
@@ -70,6 +70,8 @@ def _trial_row(trial_dir: Path, track: Track) -> dict[str, Any]:
     row["params"] = record.get("params", math.nan)
     row["seconds"] = record.get("seconds", math.nan)
     row["message"] = _short_message(trial.get("message")) if status != "completed" else ""
+    # Its weights were deleted (automl.pruning): its row stays, its model cannot be loaded or chosen.
+    row["pruned"] = (trial_dir / PRUNED_FILE).is_file()
     return row
 
 
@@ -79,11 +81,14 @@ def read_histories(store: Store) -> dict[str, dict[str, Any]]:
 
 
 def _read_history(trial_dir: Path) -> dict[str, Any]:
-    path = trial_dir / "history.json"
+    return _read_json(trial_dir / "history.json")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, json.JSONDecodeError):
-        return {}  # a trial killed while writing its history: its curves are lost, not the trial
+        return {}  # a trial killed while writing this file: its curves (or record) are lost, not the trial
 
 
 def _metrics_at_best_epoch(record: dict[str, Any], best_step: int | None) -> dict[str, float]:
@@ -141,7 +146,15 @@ def load_trial_model(track: Track, trial_id: str, store: Store):
     from automl.tuning import make_hypermodel
 
     trial_dir = store.tuner_dir / f"trial_{trial_id}"
-    checkpoint = trial_dir / "checkpoint.weights.h5"
+    checkpoint = trial_dir / CHECKPOINT_FILE
+    if not checkpoint.is_file() and (trial_dir / PRUNED_FILE).is_file():
+        pruned = _read_json(trial_dir / PRUNED_FILE)
+        raise AutomlError(
+            f"trial {trial_id}'s checkpoint was pruned on {pruned.get('pruned', '?')}: its score "
+            f"{pruned.get('score')} was outside the tolerance of the best ({pruned.get('threshold')}) and no "
+            "Hyperband bracket could continue it; its row stays in the report. To keep every trial's weights, "
+            "search with --keep-checkpoints (automl.search(..., keep_checkpoints=True))"
+        )
     if not checkpoint.is_file():
         raise AutomlError(f"trial {trial_id} has no checkpoint in {trial_dir}; rerun the search to retrain it")
     trial = kt.engine.trial.Trial.load(str(trial_dir / "trial.json"))

@@ -9,6 +9,8 @@ from typing import Any
 from automl.errors import AutomlError
 
 TUNER_PROJECT = "tuner"  # Keras Tuner's project directory inside search_results/<track>/
+CHECKPOINT_FILE = "checkpoint.weights.h5"  # Keras Tuner's name for a trial's best weights
+PRUNED_FILE = "pruned.json"  # beside a trial whose checkpoint automl.pruning deleted: when, why, bytes freed
 
 
 def results_root(results_dir: str | os.PathLike | None = None) -> Path:

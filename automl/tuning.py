@@ -28,8 +28,9 @@ from automl.distributed import LOCAL, Role
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.final_fit import search_deadline
 from automl.hypermodels.mlp import MLPHyperModel
-from automl.hypermodels.training import StopAtDeadline
+from automl.hypermodels.training import FitTimer, StopAtDeadline
 from automl.lock import LOCK_FILE, search_lock
+from automl.pruning import prune_checkpoints
 from automl.store import Store, write_json
 from automl.tracks import (
     IMAGE_KINDS,
@@ -82,6 +83,8 @@ class SearchLoopMixin:
 
     def run_trial(self, trial, *args, **kwargs):
         started = time.perf_counter()
+        timer = FitTimer()
+        kwargs = {**kwargs, "callbacks": [*kwargs.get("callbacks", []), timer]}
         try:
             histories = super().run_trial(trial, *args, **kwargs)
         except Exception:
@@ -95,6 +98,7 @@ class SearchLoopMixin:
         history = histories[-1]
         record = {
             "seconds": round(time.perf_counter() - started, 3),
+            "fit_seconds": round(timer.seconds, 3),  # inside model.fit; the rest is building, data, saving
             "initial_epoch": int(trial.hyperparameters.values.get("tuner/initial_epoch", 0)),
             "epochs": [int(e) for e in history.epoch],
             "history": {k: [float(v) for v in values] for k, values in history.history.items()},
@@ -304,12 +308,15 @@ def search(
     verbose: bool = False,
     tensorboard: bool = False,
     role: Role = LOCAL,
+    keep_checkpoints: bool = False,
 ) -> SearchOutcome:
     """Run (or resume) the track's search until it completes or the time limit is reached.
 
     `tensorboard` writes each trial's curves and hyperparameters (TensorBoard's HParams) under
     ``<results>/<track>/logs/``. `role` makes this process the chief or a worker of a distributed
     search (see `automl.distributed`); all processes must share the results directory.
+    After each trial and at the end, the checkpoints of trials that can no longer be chosen nor
+    continued are deleted (`automl.pruning`); `keep_checkpoints` keeps them all.
 
     Examples
     --------
@@ -337,17 +344,42 @@ def search(
         # A worker's time limit is the chief's: a worker that left on its own would keep the chief waiting.
         deadline = math.inf if role.is_worker else started + budget
         tuner.deadline = math.inf if role.is_worker else search_deadline(track, started, budget)
-        tuner.on_trial_done = on_trial_done
+        # The chief (or a local search) owns the oracle, so it alone prunes; workers only train.
+        prune = None if keep_checkpoints or role.is_worker else _pruner(track, store)
+        tuner.on_trial_done = _after_trial(prune, on_trial_done)
         callbacks = [StopAtDeadline(tuner.deadline)] if math.isfinite(tuner.deadline) else []
         if tensorboard:
             callbacks.append(_tensorboard_callback(store))
         args, kwargs = fit_arguments(track, data, verbose=verbose, callbacks=callbacks)
         before = count_trials(store)
         stopped_by = _run(tuner, store, args, kwargs, role)
+        if prune is not None:
+            prune()
         seconds = time.monotonic() - started
         if not role.is_worker:
             _record_run(store, command, seconds, stopped_by, before, count_trials(store))
     return SearchOutcome(track.name, stopped_by, seconds, before, count_trials(store), data, deadline)
+
+
+def _pruner(track: Track, store: Store) -> Callable[[], None]:
+    def prune() -> None:
+        try:
+            prune_checkpoints(store, track.direction, track.search["tolerance"])
+        except (OSError, AutomlError) as error:  # disk a trial freed is a saving, not a reason to stop the search
+            warnings.warn(f"checkpoints not pruned ({error})", AutomlWarning, stacklevel=2)
+    return prune
+
+
+def _after_trial(prune: Callable[[], None] | None,
+                 on_trial_done: Callable[[kt.engine.trial.Trial], None] | None):
+    if prune is None:
+        return on_trial_done
+
+    def after(trial: kt.engine.trial.Trial) -> None:
+        prune()
+        if on_trial_done is not None:
+            on_trial_done(trial)
+    return after
 
 
 def _tensorboard_callback(store: Store):

@@ -63,8 +63,9 @@ def sklearn_models(task: str, categorical: list[str], numeric: list[str]) -> dic
     }
 
 
-def default_mlp(track, data) -> np.ndarray:
-    keras.utils.set_random_seed(0)
+def default_mlp(track, data, seed: int = 0, epochs: int = 200) -> np.ndarray:
+    """The course's default MLP trained on the training split (early-stopped on validation); its test predictions."""
+    keras.utils.set_random_seed(seed)
     hypermodel = make_hypermodel(track, data.schema)
     hp = kt.HyperParameters()
     hypermodel.build(hp)
@@ -72,7 +73,7 @@ def default_mlp(track, data) -> np.ndarray:
     model = hypermodel.build(hp)
     hypermodel.fit(hp, model, model_inputs(data.train.x, data.schema), data.train.y,
                    validation_data=(model_inputs(data.validation.x, data.schema), data.validation.y),
-                   epochs=200, verbose=0)
+                   epochs=epochs, verbose=0)
     return model.predict(to_dataset(model_inputs(data.test.x, data.schema), None, 1024), verbose=0).reshape(-1)
 
 

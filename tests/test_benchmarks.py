@@ -24,3 +24,47 @@ def test_cifar10_benchmark_quick_writes_its_figures_beside_the_baseline(tmp_path
     assert len(report["search_curve"]) == report["trials"]
     png = tmp_path / "cifar10_quick" / "plots" / "accuracy_vs_time.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+RESULT_KEYS = ["boston_rmse_ratio_vs_gbm", "used_cars_mae_ratio_vs_gbm", "caravan_auc_minus_gbm",
+               "used_cars_vs_plain_kt_mae_ratio", "trial_overhead_share", "rss_growth_mb_trial5_to_50",
+               "used_cars_search_disk_mb", "boston_latency_p50_ms", "used_cars_rows_per_s", "caravan_latency_p50_ms",
+               "cifar10_test_accuracy"]
+
+
+@pytest.mark.slow
+def test_run_all_quick_writes_every_figure_and_the_readme_table(tmp_path):
+    cifar10 = tmp_path / "cifar10.json"  # the 2-hour CIFAR-10 benchmark is read, not run
+    cifar10.write_text(json.dumps({"test_accuracy": 0.7, "baseline_test_accuracy": 0.6, "search_seconds": 3600.0,
+                                   "trials": 40, "date": "2026-01-01", "command": "python -m automl search"}))
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--results-dir", str(tmp_path),
+                    "--cifar10-json", str(cifar10)], check=True, cwd=tmp_path, timeout=900)
+    out = tmp_path / "benchmarks_quick"
+    assert not (tmp_path / "benchmarks").exists()  # a quick run never writes over the real figures
+    results = json.loads((out / "results.json").read_text())
+    assert results["quick"] is True and results["machine"]["cores"] >= 1
+    for key in RESULT_KEYS:
+        assert isinstance(results[key], (int, float)), key
+    assert results["cifar10_test_accuracy"] == 0.7
+    summary = results["parts"]["quality"]["details"]["used_cars"]["summary"]
+    assert {"automl", "gbm", "ridge_cv", "keras_mlp_2x64"} <= set(summary) and summary["automl"]["mae"]["n"] == 2
+    readme = (out / "README.md").read_text()
+    assert "| measure | key | value | goal | met |" in readme
+    assert all(f"`{key}`" in readme for key in RESULT_KEYS)
+    assert "run_all.py --quick" in readme and "automl search --track" in readme
+
+
+def test_benchmark_readme_says_which_goals_are_met(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from readme import readme
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    goals = {"boston_rmse_ratio_vs_gbm": ("Boston RMSE ratio", "≤ 1.00", lambda v, _: v <= 1.0),
+             "trial_overhead_share": ("overhead", "≤ 0.05", lambda v, _: v <= 0.05)}
+    document = {"date": "2026-01-01 10:00", "quick": False, "machine": {"cores": 2}, "command": "python run_all.py",
+                "parts": {"overhead": {"commands": ["automl search --track boston"]}}}
+    text = readme(document, goals, {"boston_rmse_ratio_vs_gbm": 0.97, "trial_overhead_share": 0.2, "extra": 3})
+    assert "| Boston RMSE ratio | `boston_rmse_ratio_vs_gbm` | 0.97 | ≤ 1.00 | yes |" in text
+    assert "| overhead | `trial_overhead_share` | 0.2 | ≤ 0.05 | **no** |" in text
+    assert "`extra`" in text and "automl search --track boston" in text and "Measured 2026-01-01 10:00" in text

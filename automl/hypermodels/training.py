@@ -58,6 +58,31 @@ class StopAtDeadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class FitTimer(keras.callbacks.Callback):
+    """Seconds spent inside `model.fit` (from its first callback to its last), so that a trial's time can be
+    split into training and everything around it (building, data, reporting).
+
+    Keras Tuner deep-copies a trial's callbacks before each execution; this one is shared instead, so the
+    tuner that added it reads the time back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds = 0.0
+        self._began: float | None = None
+
+    def __deepcopy__(self, memo: dict) -> FitTimer:
+        return self
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._began = time.perf_counter()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._began is not None:
+            self.seconds += time.perf_counter() - self._began
+            self._began = None
+
+
 class TimeBudgetSchedule(keras.callbacks.Callback):
     """A one-cycle learning rate on the clock: up linearly to `peak` over the first `warmup` share of
     `seconds`, then down linearly to zero as the time runs out, when training stops.

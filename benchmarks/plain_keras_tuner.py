@@ -1,0 +1,136 @@
+"""Search efficiency: automl's search against a plain `keras_tuner.Hyperband`, same data, same wall-clock budget.
+
+The plain search is what a user following Keras Tuner's getting-started guide
+(keras.io/guides/keras_tuner/getting_started) would write for used cars: the guide's hypermodel (one
+Dense layer of 32-512 units in steps of 32, relu or tanh, an optional Dropout of 0.25, Adam with a
+learning rate of 1e-4 to 1e-2 on a log scale) with a one-unit linear head and the MAE loss; the
+columns one-hot encoded (categories) and standardized (numbers) by scikit-learn outside the model,
+fitted on the training split; the price standardized likewise (on raw prices the MAE loss barely
+moves a network started near zero), predictions scaled back to pounds. Hyperband with the track's
+max_epochs and factor, EarlyStopping(patience=5) as in Keras Tuner's Hyperband tutorial, batch 32
+(Keras' default), stopped when automl's search time is spent. Same train/validation/test rows as automl.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from runs import Context
+
+from automl.tracks import load_track
+
+TRACK = "used_cars"
+
+
+def guide_hypermodel(features: int):
+    """The getting-started guide's `build_model(hp)`, for `features` inputs and a regression head."""
+    import keras
+    from keras import layers
+
+    def build_model(hp):
+        model = keras.Sequential()
+        model.add(keras.Input(shape=(features,)))
+        model.add(layers.Flatten())
+        model.add(layers.Dense(units=hp.Int("units", min_value=32, max_value=512, step=32),
+                               activation=hp.Choice("activation", ["relu", "tanh"])))
+        if hp.Boolean("dropout"):
+            model.add(layers.Dropout(rate=0.25))
+        model.add(layers.Dense(1))
+        learning_rate = hp.Float("lr", min_value=1e-4, max_value=1e-2, sampling="log")
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mae", metrics=["mae"])
+        return model
+
+    return build_model
+
+
+def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
+    """The plain Keras Tuner search for `seconds`; its best model scored on validation and test, in pounds."""
+    import keras
+    import keras_tuner as kt
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    categorical, numeric = list(data.schema.categorical), list(data.schema.numeric)
+    encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+                                     (StandardScaler(), numeric))
+    x_train = encode.fit_transform(data.train.x).astype("float32")
+    x_val, x_test = (encode.transform(s.x).astype("float32") for s in (data.validation, data.test))
+    mean, std = float(data.train.y.mean()), float(data.train.y.std())
+    scale = lambda y: ((y - mean) / std).astype("float32")
+    started = time.monotonic()
+    deadline = started + seconds
+
+    class TimeLimit(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() >= deadline:
+                self.model.stop_training = True
+
+    class TimedHyperband(kt.Hyperband):  # Keras Tuner has no time limit: end between trials once it is spent
+        def pre_create_trial(self):
+            if time.monotonic() >= deadline:
+                raise StopIteration
+
+    with tempfile.TemporaryDirectory() as directory:
+        tuner = TimedHyperband(guide_hypermodel(x_train.shape[1]), objective="val_mae",
+                               max_epochs=track.search["max_epochs"], factor=track.search["factor"], seed=seed,
+                               directory=directory, project_name="plain", overwrite=True)
+        try:
+            tuner.search(x_train, scale(data.train.y), validation_data=(x_val, scale(data.validation.y)),
+                         callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=5), TimeLimit()],
+                         verbose=0)
+        except StopIteration:
+            pass
+        wall = time.monotonic() - started
+        completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+        best = tuner.get_best_models(1)[0]
+        predict = lambda x: best.predict(x, batch_size=1024, verbose=0).reshape(-1) * std + mean
+        disk = sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+    keras.backend.clear_session()
+    return {
+        "validation_mae": float(np.mean(np.abs(predict(x_val) - data.validation.y))),
+        "test_mae": float(np.mean(np.abs(predict(x_test) - data.test.y))),
+        "trials_completed": len(completed),
+        "seconds": round(wall, 1),
+        "budget_seconds": round(seconds, 1),
+        "disk_mb": round(disk / 2**20, 2),
+    }
+
+
+def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str, Any]:
+    """automl's first-seed used-cars search (from the quality part) against the plain search with its wall time."""
+    from automl.results import load_best_model, predict_with, schema_of
+    from automl.store import Store
+    from automl.tuning import load_data
+
+    runs = (quality_details or {}).get(TRACK, {}).get("automl_runs")
+    if not runs:
+        return {"figures": {}, "details": {"skipped": "needs the quality part's used_cars searches"}}
+    run = runs[0]
+    track = load_track(ctx.track_file(TRACK, seed=run["seed"]))
+    data = load_data(track)
+    store = Store(track.name, run["results_dir"])
+    chosen = load_best_model(track, run["results_dir"])
+    validation_mae = float(np.mean(np.abs(predict_with(chosen, schema_of(store), data.validation.x) - data.validation.y)))
+    plain = plain_search(track, data, run["search_seconds"], seed=run["seed"])
+    automl = {
+        "validation_mae": validation_mae,
+        "best_trial_validation_mae": run["best_validation"],
+        "test_mae": run["test"]["mae"],
+        "trials_completed": run["trials"],
+        "seconds": run["search_seconds"],
+        "disk_mb": round(_disk(Path(run["results_dir"]) / track.name / "tuner") / 2**20, 2),
+    }
+    return {
+        "figures": {f"{TRACK}_vs_plain_kt_mae_ratio": automl["test_mae"] / plain["test_mae"],
+                    f"{TRACK}_plain_kt_trials": plain["trials_completed"],
+                    f"{TRACK}_automl_trials": automl["trials_completed"]},
+        "details": {"automl": automl, "plain_keras_tuner": plain,
+                    "note": "validation_mae is the chosen (automl) or best (plain) model's, in pounds"},
+    }
+
+
+def _disk(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

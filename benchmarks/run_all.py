@@ -1,0 +1,171 @@
+"""Run every benchmark side by side in one go and write results.json and a README.md table of the figures.
+
+Usage: python benchmarks/run_all.py [--quick] [--results-dir DIR] [--only PART,...] [--resume] [--run-cifar10]
+
+Real run (hours: 5 searches per tabular track at its own time limit, a 50-trial used-cars search, a
+plain Keras Tuner search): writes ``<results-dir>/benchmarks/results.json`` and ``README.md``; the
+benchmark's own searches go to ``<results-dir>/benchmarks/work/``, never over the reference runs.
+``--quick``: the same code on a few hundred rows per table, 2 seeds and searches of seconds (a smoke run of
+a few minutes); writes under ``<results-dir>/benchmarks_quick/`` so it never overwrites real figures.
+CIFAR-10 takes 2 hours on its own (benchmarks/cifar10.py): its figures are read from
+``<results-dir>/cifar10/benchmark.json`` (or ``--cifar10-json``) unless ``--run-cifar10`` runs it here.
+``--only quality,efficiency`` reruns some parts and keeps the other parts' figures from results.json;
+``--resume`` after an interruption does not search again the tabular tracks whose quality runs finished.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runs import QUICK_SEEDS, ROOT, SEEDS, Context, finite, machine, python_path, stamp
+
+PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "cifar10")
+# key -> (what, goal as text, test of the value (given all the figures) or None)
+GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
+    "boston_rmse_ratio_vs_gbm": ("1. Boston test RMSE, automl / GBM", "≤ 1.00 (5-min search)", lambda v, _: v <= 1.00),
+    "used_cars_mae_ratio_vs_gbm": ("1. Used cars test MAE, automl / GBM", "≤ 1.05 (15-min search)", lambda v, _: v <= 1.05),
+    "caravan_auc_minus_gbm": ("1. Caravan test ROC AUC, automl − GBM", "≥ 0", lambda v, _: v >= 0),
+    "used_cars_vs_plain_kt_mae_ratio": ("2. Used cars test MAE, automl / plain Keras Tuner (same time)", "≤ 1.00",
+                                        lambda v, _: v <= 1.00),
+    "trial_overhead_share": ("3. Share of search time outside model.fit", "≤ 0.05", lambda v, _: v <= 0.05),
+    "rss_growth_mb_trial5_to_50": ("4. RSS growth, trial 5 → 50 (MB)", "≤ 200", lambda v, _: v <= 200),
+    "used_cars_search_disk_mb": ("5. Disk of a used-cars search (MB)", "≤ k × model size (k checkpoints kept)",
+                                 lambda v, f: v <= (f.get("used_cars_k_times_model_mb") or 0)),
+    "cifar10_test_accuracy": ("7. CIFAR-10 test accuracy (automl)", "", None),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run on tiny data, a few minutes")
+    parser.add_argument("--results-dir", default=str(ROOT / "search_results"),
+                        help="writes <dir>/benchmarks/ (--quick: <dir>/benchmarks_quick/); reads <dir>/cifar10/")
+    parser.add_argument("--only", help=f"comma-separated parts to run: {', '.join(PARTS)}")
+    parser.add_argument("--seeds", type=int, help=f"search seeds per tabular track (default {SEEDS}; --quick {QUICK_SEEDS})")
+    parser.add_argument("--run-cifar10", action="store_true",
+                        help="run benchmarks/cifar10.py (2 h; with --quick its 2-minute smoke run) instead of reading it")
+    parser.add_argument("--cifar10-json", help="read CIFAR-10's figures from this benchmark.json")
+    parser.add_argument("--resume", action="store_true",
+                        help="after an interrupted run: tabular tracks whose quality searches finished are not redone")
+    args = parser.parse_args(argv)
+    results_dir = Path(args.results_dir).resolve()
+    ctx = Context(quick=args.quick, out=results_dir / ("benchmarks_quick" if args.quick else "benchmarks"),
+                  results_dir=results_dir, seeds=args.seeds or (QUICK_SEEDS if args.quick else SEEDS))
+    parts = args.only.split(",") if args.only else list(PARTS)
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; parts: {', '.join(PARTS)}")
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # tf.function retracing warnings: every search retraces by design
+    report = _previous(ctx) if args.only else {}
+    report.update(date=stamp(), quick=ctx.quick, machine=machine(), seeds=ctx.seeds,
+                  command="python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    report.setdefault("parts", {})
+    for part in parts:
+        started = time.monotonic()
+        print(f"run_all: {part} ...", flush=True)
+        ctx.commands = []
+        result = run_part(part, ctx, report["parts"], args)
+        result["seconds"] = round(time.monotonic() - started, 1)
+        result["commands"] = ctx.commands
+        report["parts"][part] = result
+        report["load_average_end"] = round(os.getloadavg()[0], 2)
+        write(ctx, report)
+        print(f"run_all: {part} done in {result['seconds']:g} s: {json.dumps(result.get('figures', {}))}", flush=True)
+    print(f"run_all: wrote {ctx.out / 'results.json'} and {ctx.out / 'README.md'}")
+    return 0
+
+
+def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """One measure: its figures (the keys of results.json) and the details behind them."""
+    quality_details = done.get("quality", {}).get("details")
+    if part == "quality":
+        from quality import quality
+
+        return quality(ctx, resume=args.resume)
+    if part == "latency":
+        from quality import latency
+
+        return latency(quality_details or {})
+    if part == "efficiency":
+        from plain_keras_tuner import efficiency
+
+        return efficiency(ctx, quality_details)
+    if part == "overhead":
+        from resources import overhead
+
+        return overhead(quality_details)
+    if part == "memory":
+        from resources import memory
+
+        return memory(ctx)
+    if part == "disk":
+        from resources import disk
+
+        return disk(quality_details)
+    return cifar10(ctx, args.run_cifar10, args.cifar10_json)
+
+
+def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
+    """CIFAR-10's accuracy against wall time: read from benchmark.json (its own 2-hour run), or run it here."""
+    if run:
+        results = ctx.work / "cifar10" if ctx.quick else ctx.results_dir
+        command = [sys.executable, str(ROOT / "benchmarks" / "cifar10.py"), "--results-dir", str(results)]
+        command += ["--quick"] if ctx.quick else []
+        ctx.commands.append(" ".join(["python", *command[1:]]))
+        subprocess.run(command, check=True, env=python_path())
+        path = results / ("cifar10_quick" if ctx.quick else "cifar10") / "benchmark.json"
+        how = "run here"
+    else:
+        path = Path(given) if given else (None if ctx.quick else ctx.results_dir / "cifar10" / "benchmark.json")
+        how = f"read from {path}"
+    if path is None or not path.is_file():
+        why = ("not run in --quick (add --run-cifar10 for its 2-minute smoke run)" if path is None
+               else f"{path} not found: run `python benchmarks/cifar10.py` (2 hours), or pass --run-cifar10")
+        return {"figures": {"cifar10_test_accuracy": None}, "details": {"skipped": why}}
+    bench = json.loads(path.read_text(encoding="utf-8"))
+    plot = path.parent / "plots" / "accuracy_vs_time.png"
+    keys = ("test_accuracy", "search_seconds", "trials", "baseline_test_accuracy", "baseline_trials", "date",
+            "machine", "quick", "command", "peak_rss_mb", "final_fit_seconds")
+    return {"figures": {"cifar10_test_accuracy": bench["test_accuracy"],
+                        "cifar10_plain_kt_test_accuracy": bench.get("baseline_test_accuracy")},
+            "details": {"how": how, "benchmark_json": str(path), "plot": str(plot) if plot.is_file() else None,
+                        **{k: bench.get(k) for k in keys}}}
+
+
+def _previous(ctx: Context) -> dict[str, Any]:
+    path = ctx.out / "results.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def figures_of(report: dict[str, Any]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for part in PARTS:
+        figures.update(report.get("parts", {}).get(part, {}).get("figures", {}))
+    return figures
+
+
+def write(ctx: Context, report: dict[str, Any]) -> None:
+    """results.json (the figures at the top level, each part's details under "parts") and README.md."""
+    figures = finite(figures_of(report))
+    document = finite({k: v for k, v in report.items() if k != "parts"} | figures | {"parts": report["parts"]})
+    (ctx.out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    from readme import readme
+
+    (ctx.out / "README.md").write_text(readme(document, GOALS, figures, ctx.out), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
