@@ -29,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the plain Keras Tuner search
 TINY = ROOT / "tests" / "data" / "cifar10_tiny.npz"
 
 
@@ -130,34 +131,18 @@ def guide_cnn(hp):
 
 def run_baseline(args: argparse.Namespace) -> int:
     """The plain Keras Tuner search, in its own process, on automl's split, until `--seconds` are spent."""
-    import keras
-    import keras_tuner as kt
+    from plain_keras_tuner import timed_hyperband
 
     from automl.data import images
 
     arrays = images.cifar10_arrays(args.data)
     data = images.load_images(arrays, "multiclass", classes=images.CIFAR10_CLASSES, validation=0.1, seed=42)
     started = time.monotonic()
-    deadline = started + args.seconds
-
-    class TimeLimit(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if time.monotonic() >= deadline:
-                self.model.stop_training = True
-
-    class TimedHyperband(kt.Hyperband):  # Keras Tuner has no time limit: end between trials once it is spent
-        def pre_create_trial(self):
-            if time.monotonic() >= deadline:
-                raise StopIteration
-
     with tempfile.TemporaryDirectory() as directory:
-        tuner = TimedHyperband(guide_cnn, objective="val_accuracy", max_epochs=10, factor=3, seed=42,
-                               directory=directory, project_name="baseline", overwrite=True)
-        try:
-            tuner.search(data.train.x, data.train.y, validation_data=(data.validation.x, data.validation.y),
-                         callbacks=[TimeLimit()], verbose=0)
-        except StopIteration:
-            pass
+        tuner = timed_hyperband(guide_cnn, started + args.seconds, (data.train.x, data.train.y),
+                                {"validation_data": (data.validation.x, data.validation.y)},
+                                objective="val_accuracy", max_epochs=10, factor=3, seed=42,
+                                directory=directory, project_name="baseline")
         seconds = time.monotonic() - started
         trials = [t for t in tuner.oracle.trials.values() if t.score is not None]
         best = tuner.get_best_models(1)[0]

@@ -46,10 +46,37 @@ def guide_hypermodel(features: int):
     return build_model
 
 
+def timed_hyperband(hypermodel, deadline: float, fit_args: tuple, fit_kwargs: dict, **tuner_kwargs):
+    """A plain `keras_tuner.Hyperband` searched until `deadline` (on `time.monotonic`); returns the tuner.
+
+    Keras Tuner has no time limit: a callback ends the running fit at the deadline, and the search
+    ends before the next trial. Nothing else is added to what the guide's user writes.
+    """
+    import keras
+    import keras_tuner as kt
+
+    class TimeLimit(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() >= deadline:
+                self.model.stop_training = True
+
+    class TimedHyperband(kt.Hyperband):
+        def pre_create_trial(self):
+            if time.monotonic() >= deadline:
+                raise StopIteration
+
+    tuner = TimedHyperband(hypermodel, overwrite=True, **tuner_kwargs)
+    fit_kwargs = {**fit_kwargs, "callbacks": [*fit_kwargs.get("callbacks", []), TimeLimit()]}
+    try:
+        tuner.search(*fit_args, verbose=0, **fit_kwargs)
+    except StopIteration:
+        pass
+    return tuner
+
+
 def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
     """The plain Keras Tuner search for `seconds`; its best model scored on validation and test, in pounds."""
     import keras
-    import keras_tuner as kt
     from sklearn.compose import make_column_transformer
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -61,28 +88,13 @@ def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
     mean, std = float(data.train.y.mean()), float(data.train.y.std())
     scale = lambda y: ((y - mean) / std).astype("float32")
     started = time.monotonic()
-    deadline = started + seconds
-
-    class TimeLimit(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if time.monotonic() >= deadline:
-                self.model.stop_training = True
-
-    class TimedHyperband(kt.Hyperband):  # Keras Tuner has no time limit: end between trials once it is spent
-        def pre_create_trial(self):
-            if time.monotonic() >= deadline:
-                raise StopIteration
-
     with tempfile.TemporaryDirectory() as directory:
-        tuner = TimedHyperband(guide_hypermodel(x_train.shape[1]), objective="val_mae",
-                               max_epochs=track.search["max_epochs"], factor=track.search["factor"], seed=seed,
-                               directory=directory, project_name="plain", overwrite=True)
-        try:
-            tuner.search(x_train, scale(data.train.y), validation_data=(x_val, scale(data.validation.y)),
-                         callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=5), TimeLimit()],
-                         verbose=0)
-        except StopIteration:
-            pass
+        tuner = timed_hyperband(
+            guide_hypermodel(x_train.shape[1]), started + seconds, (x_train, scale(data.train.y)),
+            {"validation_data": (x_val, scale(data.validation.y)),
+             "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)]},
+            objective="val_mae", max_epochs=track.search["max_epochs"], factor=track.search["factor"], seed=seed,
+            directory=directory, project_name="plain")
         wall = time.monotonic() - started
         completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
         best = tuner.get_best_models(1)[0]
