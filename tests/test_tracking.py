@@ -134,9 +134,13 @@ def test_mlflow_without_the_package_names_the_extra(tiny_track, results_dir, mon
 
 def test_notify_is_told_when_a_trial_diverges_and_when_the_failed_search_ends(tiny_track, results_dir, tmp_path,
                                                                               monkeypatch):
+    from automl import tuning
     from automl.hypermodels import mlp
 
     monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
+    # One trial, whole: the 1 s limit ends the search after it, not inside it (StopAtDeadline would end
+    # the trial after one batch, whose loss is still finite, and the trial would complete).
+    monkeypatch.setattr(tuning, "StopAtDeadline", lambda deadline: keras.callbacks.Callback())
     events = tmp_path / "events.jsonl"
     status, out, err = _cli("search", "--track", str(tiny_track), "--results-dir", str(results_dir),
                             "--notify", _recorder(events), "--time-limit", "1s")
