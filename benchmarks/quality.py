@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,25 +33,35 @@ QUICK_GBM_GRID = {"learning_rate": [0.1], "max_leaf_nodes": [15], "min_samples_l
 LATENCY_CALLS, LATENCY_WARMUP, BATCH = 30, 5, 256
 
 
-def quality(ctx: Context, resume: bool = False) -> dict[str, Any]:
+def quality(ctx: Context, resume: bool = False, tracks: tuple[str, ...] = TABULAR_TRACKS) -> dict[str, Any]:
     """Figures (ratios to the GBM) and details (every model's test figures, mean ± std over the seeds).
 
     Each track's details are kept in ``<work>/quality/<track>.json`` as soon as they are done; with
-    `resume`, a track already done with the same seeds is read back instead of searched again.
+    `resume`, a track already done with the same seeds is read back instead of searched again (the
+    commands that made it come back with it).
     """
     figures: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    for name in TABULAR_TRACKS:
-        done = ctx.work / "quality" / f"{name}.json"
-        previous = json.loads(done.read_text(encoding="utf-8")) if resume and done.is_file() else None
-        if previous is not None and previous["seeds"] == ctx.search_seeds(name):
-            details[name] = previous
+    finished = done_tracks(ctx) if resume else {}
+    for name in tracks:
+        if name in finished and finished[name]["seeds"] == ctx.search_seeds(name):
+            details[name] = finished[name]
+            ctx.commands.extend(details[name].get("commands", []))
         else:
+            commands_before = len(ctx.commands)
             details[name] = track_quality(ctx, name)
+            details[name]["commands"] = ctx.commands[commands_before:]
+            done = ctx.work / "quality" / f"{name}.json"
             done.parent.mkdir(parents=True, exist_ok=True)
             done.write_text(json.dumps(finite(details[name]), indent=2), encoding="utf-8")
         figures.update(headline(name, details[name]))
     return {"figures": figures, "details": details}
+
+
+def done_tracks(ctx: Context) -> dict[str, dict[str, Any]]:
+    """The quality details of every tabular track whose searches have finished, from ``<work>/quality/``."""
+    paths = {name: ctx.work / "quality" / f"{name}.json" for name in TABULAR_TRACKS}
+    return {name: json.loads(path.read_text(encoding="utf-8")) for name, path in paths.items() if path.is_file()}
 
 
 def track_quality(ctx: Context, name: str) -> dict[str, Any]:
@@ -74,6 +85,7 @@ def track_quality(ctx: Context, name: str) -> dict[str, Any]:
         "objective": base.objective,
         "test_rows": len(data.test),
         "time_limit": base.search["time_limit"],
+        "cores_used": len(os.sched_getaffinity(0)),
         "seeds": ctx.search_seeds(name),
         "summary": {model: {m: mean_std([s[m] for s in seeds]) for m in metrics} for model, seeds in models.items()},
         "automl_runs": runs,

@@ -30,6 +30,7 @@ def readme(document: dict[str, Any], goals: dict[str, tuple[str, str, Callable[[
         (f"Command: `{document.get('command')}`. Each figure is taken side by side in the same run, on the same "
         f"splits, on the same machine; {document.get('seeds')} search seeds per tabular track."),
         "",
+        *_invocations(document.get("invocations", []), m.get("cores")),
         "## Figures", "",
         "| measure | key | value | goal | met |", "|---|---|---|---|---|",
     ]
@@ -51,6 +52,19 @@ def readme(document: dict[str, Any], goals: dict[str, tuple[str, str, Callable[[
     commands = [c for part in parts.values() for c in part.get("commands", [])]
     lines += ["## Commands run", "", "```", document.get("command", ""), *commands, "```", ""]
     return "\n".join(lines)
+
+
+def _invocations(invocations: list[dict[str, Any]], cores: int | None) -> list[str]:
+    """The runs that wrote results.json, and the cores each was pinned to, when there was more than one."""
+    if len(invocations) < 2 and all(i.get("cores_used") == cores for i in invocations):
+        return []
+    lines = [("The figures come from these runs, merged into one results.json (a run pinned to fewer cores than "
+             "the machine has shared it with another run; its searches had that many cores, and so had the "
+             "baselines beside them):"), "",
+             "| command | cores | started | ended |", "|---|---|---|---|"]
+    lines += [f"| `{i['command']}` | {i.get('cores_used')} of {cores} | {i.get('started')} | {i.get('ended', '–')} |"
+              for i in invocations]
+    return lines + [""]
 
 
 def _number(value: Any) -> str:

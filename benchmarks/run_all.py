@@ -11,10 +11,14 @@ CIFAR-10 takes 2 hours on its own (benchmarks/cifar10.py): its figures are read 
 ``<results-dir>/cifar10/benchmark.json`` (or ``--cifar10-json``) unless ``--run-cifar10`` runs it here.
 ``--only quality,efficiency`` reruns some parts and keeps the other parts' figures from results.json;
 ``--resume`` after an interruption does not search again the tabular tracks whose quality runs finished.
+``--tracks used_cars`` limits the quality part to some tracks, so that two runs pinned to one core each
+(``taskset -c 0 ...`` and ``taskset -c 1 ...``) can share a 2-core machine; they merge what they write into
+the same results.json, and a last ``--resume`` run reads every finished track back.
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -27,7 +31,17 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runs import QUICK_SEEDS, ROOT, SEEDS, Context, finite, machine, python_path, stamp
+from runs import (
+    QUICK_SEEDS,
+    ROOT,
+    SEEDS,
+    TABULAR_TRACKS,
+    Context,
+    finite,
+    machine,
+    python_path,
+    stamp,
+)
 
 PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "cifar10")
 # key -> (what, goal as text, test of the value (given all the figures) or None)
@@ -57,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cifar10-json", help="read CIFAR-10's figures from this benchmark.json")
     parser.add_argument("--resume", action="store_true",
                         help="after an interrupted run: tabular tracks whose quality searches finished are not redone")
+    parser.add_argument("--tracks", help=f"the quality part's tabular tracks (default all: {', '.join(TABULAR_TRACKS)})")
     args = parser.parse_args(argv)
     results_dir = Path(args.results_dir).resolve()
     ctx = Context(quick=args.quick, out=results_dir / ("benchmarks_quick" if args.quick else "benchmarks"),
@@ -65,24 +80,32 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; parts: {', '.join(PARTS)}")
+    args.tracks = tuple(args.tracks.split(",")) if args.tracks else TABULAR_TRACKS
+    if set(args.tracks) - set(TABULAR_TRACKS):
+        parser.error(f"unknown track(s) {', '.join(sorted(set(args.tracks) - set(TABULAR_TRACKS)))}; "
+                     f"tabular tracks: {', '.join(TABULAR_TRACKS)}")
     ctx.out.mkdir(parents=True, exist_ok=True)
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # tf.function retracing warnings: every search retraces by design
-    report = _previous(ctx) if args.only else {}
-    report.update(date=stamp(), quick=ctx.quick, machine=machine(), seeds=ctx.seeds,
-                  command="python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]))
-    report.setdefault("parts", {})
+    report: dict[str, Any] = {}
+    invocation = {"command": "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "cores_used": len(os.sched_getaffinity(0)), "started": stamp(), "parts": parts}
+    report.update(date=stamp(), quick=ctx.quick, machine=machine(), seeds=ctx.seeds, command=invocation["command"],
+                  parts={})
+    fresh = not args.only
     for part in parts:
         started = time.monotonic()
         print(f"run_all: {part} ...", flush=True)
         ctx.commands = []
-        result = run_part(part, ctx, report["parts"], args)
+        result = run_part(part, ctx, {**_previous(ctx).get("parts", {}), **report["parts"]}, args)
         result["seconds"] = round(time.monotonic() - started, 1)
         result["commands"] = ctx.commands
         report["parts"][part] = result
         report["load_average_end"] = round(os.getloadavg()[0], 2)
-        write(ctx, report)
+        invocation["ended"] = stamp()
+        write(ctx, report, invocation, fresh=fresh)
+        fresh = False
         print(f"run_all: {part} done in {result['seconds']:g} s: {json.dumps(result.get('figures', {}))}", flush=True)
     print(f"run_all: wrote {ctx.out / 'results.json'} and {ctx.out / 'README.md'}")
     return 0
@@ -90,11 +113,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """One measure: its figures (the keys of results.json) and the details behind them."""
-    quality_details = done.get("quality", {}).get("details")
+    from quality import done_tracks
+
+    # another run pinned to the other core may have finished tracks that results.json does not have yet
+    quality_details = {**done_tracks(ctx), **done.get("quality", {}).get("details", {})} or None
     if part == "quality":
         from quality import quality
 
-        return quality(ctx, resume=args.resume)
+        return quality(ctx, resume=args.resume, tracks=args.tracks)
     if part == "latency":
         from quality import latency
 
@@ -157,14 +183,38 @@ def figures_of(report: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def write(ctx: Context, report: dict[str, Any]) -> None:
-    """results.json (the figures at the top level, each part's details under "parts") and README.md."""
-    figures = finite(figures_of(report))
-    document = finite({k: v for k, v in report.items() if k != "parts"} | figures | {"parts": report["parts"]})
-    (ctx.out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    from readme import readme
+def write(ctx: Context, report: dict[str, Any], invocation: dict[str, Any], fresh: bool) -> None:
+    """results.json (the figures at the top level, each part's details under "parts") and README.md.
 
-    (ctx.out / "README.md").write_text(readme(document, GOALS, figures, ctx.out), encoding="utf-8")
+    Merged, under a lock, into what results.json holds (unless this is the first write of a run of every
+    part): the parts this run measured replace theirs (the quality part track by track), the others stay,
+    and `invocation` joins the list of runs that made the file.
+    """
+    with open(ctx.out / ".results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = {} if fresh else _previous(ctx)
+        parts = dict(previous.get("parts", {}))
+        for name, result in report["parts"].items():
+            parts[name] = _merged_quality(parts.get(name), result) if name == "quality" else result
+        invocations = [i for i in previous.get("invocations", []) if i["started"] != invocation["started"]
+                       or i["command"] != invocation["command"]] + [invocation]
+        merged = {k: v for k, v in report.items() if k != "parts"} | {"invocations": invocations, "parts": parts}
+        figures = finite(figures_of(merged))
+        document = finite({k: v for k, v in merged.items() if k != "parts"} | figures | {"parts": parts})
+        (ctx.out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        from readme import readme
+
+        (ctx.out / "README.md").write_text(readme(document, GOALS, figures, ctx.out), encoding="utf-8")
+
+
+def _merged_quality(previous: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """The quality part of two runs over different tracks: this run's tracks replace the earlier run's."""
+    if not previous:
+        return result
+    details = {**previous.get("details", {}), **result["details"]}
+    commands = [c for d in details.values() for c in d.get("commands", [])]
+    return {**result, "figures": {**previous.get("figures", {}), **result["figures"]}, "details": details,
+            "commands": commands}
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def machine() -> dict[str, Any]:
     versions = {name: version(name) for name in ("tensorflow", "keras", "keras-tuner", "scikit-learn", "numpy")}
     return {
         "cores": os.cpu_count(),
+        "cores_used": len(os.sched_getaffinity(0)),  # fewer when the run was pinned (taskset) to share the machine
         "processor": platform.processor() or platform.machine(),
         "system": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
