@@ -68,3 +68,39 @@ def test_benchmark_readme_says_which_goals_are_met(tmp_path):
     assert "| Boston RMSE ratio | `boston_rmse_ratio_vs_gbm` | 0.97 | ≤ 1.00 | yes |" in text
     assert "| overhead | `trial_overhead_share` | 0.2 | ≤ 0.05 | **no** |" in text
     assert "`extra`" in text and "automl search --track boston" in text and "Measured 2026-01-01 10:00" in text
+
+
+def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run_all
+        from runs import Context
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    ctx = Context(quick=False, out=tmp_path, results_dir=tmp_path, seeds=5)
+    ctx.out.mkdir(exist_ok=True)
+
+    def quality_of(track: str, ratio: float) -> dict:
+        stats = {"rmse": {"mean": ratio, "std": 0.0, "n": 5}}
+        detail = {"task": "regression", "test_rows": 100, "time_limit": "5m", "automl_runs": [{"trials": 9, "trials_pruned": 3}],
+                  "summary": {"automl": stats, "gbm": stats}, "commands": [f"automl search --track {track}_seed42.toml"]}
+        return {"figures": {f"{track}_rmse_ratio_vs_gbm": ratio}, "details": {track: detail}, "commands": []}
+
+    def run(command: str, cores: int, parts: dict) -> None:
+        report = {"date": "2026-01-01 10:00", "quick": False, "machine": {"cores": 2}, "seeds": 5,
+                  "command": command, "parts": parts}
+        run_all.write(ctx, report, {"command": command, "cores_used": cores, "started": command}, fresh=False)
+
+    run("run_all.py --only quality --tracks used_cars", 1, {"quality": quality_of("used_cars", 0.98)})
+    run("run_all.py --only quality --tracks boston", 1, {"quality": quality_of("boston", 1.10)})
+    run("run_all.py --only memory", 1, {"memory": {"figures": {"rss_growth_mb_trial5_to_50": 12.0}, "commands": []}})
+    run("run_all.py --only quality --tracks boston", 1, {"quality": quality_of("boston", 1.02)})  # boston again
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["used_cars_rmse_ratio_vs_gbm"] == 0.98 and results["boston_rmse_ratio_vs_gbm"] == 1.02
+    assert results["rss_growth_mb_trial5_to_50"] == 12.0
+    assert set(results["parts"]["quality"]["details"]) == {"used_cars", "boston"}
+    assert len(results["invocations"]) == 3  # the rerun of boston replaces its first run
+    readme = (tmp_path / "README.md").read_text()
+    assert "| `run_all.py --only memory` | 1 of 2 |" in readme
+    assert "automl search --track used_cars_seed42.toml" in readme and "automl search --track boston" in readme
