@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-MODEL_NAMES = {"automl": "automl (chosen model)", "gbm": "HistGradientBoosting (better of default/tuned, by validation)",
+MODEL_NAMES = {"automl": "automl (chosen model)", "automl_chosen": "automl (chosen model)", "gbm": "HistGradientBoosting (better of default/tuned, by validation)",
                "gbm_default": "HistGradientBoosting, defaults", "gbm_tuned": "HistGradientBoosting, best of the grid",
                "ridge_cv": "RidgeCV", "logistic_regression": "LogisticRegression (class weights)",
                "keras_mlp_2x64": "Keras MLP 2×64 ReLU, Adam"}
@@ -48,6 +48,7 @@ def readme(document: dict[str, Any], goals: dict[str, tuple[str, str, Callable[[
     lines += _memory(parts.get("memory", {}).get("details", {}), figures)
     lines += _disk(parts.get("disk", {}).get("details", {}), figures)
     lines += _latency(parts.get("latency", {}).get("details", {}))
+    lines += _ensemble(parts.get("ensemble", {}).get("details", {}))
     lines += _cifar10(parts.get("cifar10", {}).get("details", {}), out)
     commands = [c for part in parts.values() for c in part.get("commands", [])]
     lines += ["## Commands run", "", "```", document.get("command", ""), *commands, "```", ""]
@@ -173,6 +174,23 @@ def _latency(details: dict[str, Any]) -> list[str]:
                      f"{_ms(d['gbm']['latency_p50_ms'])} | {_ms(d['gbm']['rows_per_second'])} |")
     return lines + ["", ("automl's model is the exported `.keras` file called through a `tf.function`; the GBM is "
                         "scikit-learn's `predict` on a DataFrame row."), ""]
+
+
+def _ensemble(details: dict[str, Any]) -> list[str]:
+    if not details or "skipped" in details:
+        return []
+    lines = ["## What would close the gap: the mean of each search's top trials", "",
+             ("Not what automl exports (one network, the chosen one): each quality search's best trials by validation "
+              "score, loaded from the checkpoints the search keeps, their test predictions averaged. Test split, mean "
+              "± std over the seeds."), ""]
+    for name, detail in details.items():
+        metrics = list(next(iter(detail["summary"].values())))
+        lines += [f"### {name}", "", "| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for model, stats in detail["summary"].items():
+            label = f"mean of the top {detail['k']} trials" if model.startswith("top") else MODEL_NAMES.get(model, model)
+            lines.append(f"| {label} | " + " | ".join(_ms(stats[m]) for m in metrics) + " |")
+        lines.append("")
+    return lines
 
 
 def _cifar10(details: dict[str, Any], out: Path | None) -> list[str]:

@@ -43,7 +43,7 @@ from runs import (
     stamp,
 )
 
-PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "cifar10")
+PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "ensemble", "cifar10")
 # key -> (what, goal as text, test of the value (given all the figures) or None)
 GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
     "boston_rmse_ratio_vs_gbm": ("1. Boston test RMSE, automl / GBM", "≤ 1.00 (5-min search)", lambda v, _: v <= 1.00),
@@ -141,6 +141,10 @@ def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Names
         from resources import disk
 
         return disk(quality_details)
+    if part == "ensemble":
+        from ensemble import ensemble
+
+        return ensemble(ctx, quality_details)
     return cifar10(ctx, args.run_cifar10, args.cifar10_json)
 
 
