@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-MODEL_NAMES = {"automl": "automl (chosen model)", "automl_chosen": "automl (chosen model)", "gbm": "HistGradientBoosting (better of default/tuned, by validation)",
+MODEL_NAMES = {"automl": "automl (chosen model)", "automl_chosen": "automl (chosen model)",
+               "automl_top": "automl (top-scoring trial)", "gbm": "HistGradientBoosting (better of default/tuned, by validation)",
                "gbm_default": "HistGradientBoosting, defaults", "gbm_tuned": "HistGradientBoosting, best of the grid",
                "ridge_cv": "RidgeCV", "logistic_regression": "LogisticRegression (class weights)",
                "keras_mlp_2x64": "Keras MLP 2×64 ReLU, Adam"}
