@@ -63,9 +63,9 @@ def _invocations(invocations: list[dict[str, Any]], cores: int | None) -> list[s
     lines = [("The figures come from these runs, merged into one results.json (a run pinned to fewer cores than "
              "the machine has shared it with another run; its searches had that many cores, and so had the "
              "baselines beside them):"), "",
-             "| command | cores | started | ended |", "|---|---|---|---|"]
-    lines += [f"| `{i['command']}` | {i.get('cores_used')} of {cores} | {i.get('started')} | {i.get('ended', '–')} |"
-              for i in invocations]
+             "| command | commit | cores | started | ended |", "|---|---|---|---|---|"]
+    lines += [f"| `{i['command']}` | {i.get('commit') or '–'} | {i.get('cores_used')} of {cores} | {i.get('started')} | "
+              f"{i.get('ended', '–')} |" for i in invocations]
     return lines + [""]
 
 

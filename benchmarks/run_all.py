@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     tf.get_logger().setLevel("ERROR")  # tf.function retracing warnings: every search retraces by design
     report: dict[str, Any] = {}
     invocation = {"command": "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  "cores_used": len(os.sched_getaffinity(0)), "started": stamp(), "parts": parts}
+                  "cores_used": len(os.sched_getaffinity(0)), "started": stamp(), "parts": parts, "commit": commit()}
     report.update(date=stamp(), quick=ctx.quick, machine=machine(), seeds=ctx.seeds, command=invocation["command"],
                   parts={})
     fresh = not args.only
@@ -173,6 +173,17 @@ def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
                         "cifar10_plain_kt_test_accuracy": bench.get("baseline_test_accuracy")},
             "details": {"how": how, "benchmark_json": str(path), "plot": str(plot) if plot.is_file() else None,
                         **{k: bench.get(k) for k in keys}}}
+
+
+def commit() -> str | None:
+    """The code measured: the repository's commit, "+dirty" when files differ from it (None outside git)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def _previous(ctx: Context) -> dict[str, Any]:

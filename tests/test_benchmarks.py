@@ -103,5 +103,5 @@ def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
     assert set(results["parts"]["quality"]["details"]) == {"used_cars", "boston"}
     assert len(results["invocations"]) == 3  # the rerun of boston replaces its first run
     readme = (tmp_path / "README.md").read_text()
-    assert "| `run_all.py --only memory` | 1 of 2 |" in readme
+    assert "| `run_all.py --only memory` | – | 1 of 2 |" in readme
     assert "automl search --track used_cars_seed42.toml" in readme and "automl search --track boston" in readme
