@@ -27,6 +27,7 @@ from automl.data.tabular import Schema, TabularData, load_tabular, model_inputs
 from automl.distributed import LOCAL, Role
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.final_fit import search_deadline
+from automl.housekeeping import forget_trace_gradients, frozen_heap
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.hypermodels.training import FitTimer, StopAtDeadline
 from automl.lock import LOCK_FILE, search_lock
@@ -86,7 +87,8 @@ class SearchLoopMixin:
         timer = FitTimer()
         kwargs = {**kwargs, "callbacks": [*kwargs.get("callbacks", []), timer]}
         try:
-            histories = super().run_trial(trial, *args, **kwargs)
+            with forget_trace_gradients():  # else TensorFlow keeps every trial's traced graphs (automl.housekeeping)
+                histories = super().run_trial(trial, *args, **kwargs)
         except Exception:
             # A second Ctrl-C raised inside Keras or TensorFlow may come out wrapped, or be swallowed:
             # stop now all the same, leaving the trial unfinished so that a rerun redoes it.
@@ -352,7 +354,8 @@ def search(
             callbacks.append(_tensorboard_callback(store))
         args, kwargs = fit_arguments(track, data, verbose=verbose, callbacks=callbacks)
         before = count_trials(store)
-        stopped_by = _run(tuner, store, args, kwargs, role)
+        with frozen_heap():  # Keras Tuner's gc.collect() before each trial walks only what trials make
+            stopped_by = _run(tuner, store, args, kwargs, role)
         if prune is not None:
             prune()
         seconds = time.monotonic() - started

@@ -1,0 +1,51 @@
+"""A long search stays as quick per trial at its end as at its start: TensorFlow's traces are let go."""
+from __future__ import annotations
+
+import gc
+
+import tensorflow as tf
+
+from automl.housekeeping import custom_gradients_registered, forget_trace_gradients, frozen_heap
+from automl.tuning import search
+
+
+def _trace_a_custom_gradient() -> None:
+    @tf.custom_gradient
+    def double(x):
+        return 2.0 * x, lambda dy: 2.0 * dy
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = double(x)
+        return tape.gradient(y, x)
+
+    assert float(step(tf.constant(1.0))) == 2.0  # traced in graph mode: registers a custom gradient
+
+
+def test_a_trace_registers_a_custom_gradient_that_the_block_forgets():
+    before = custom_gradients_registered()
+    _trace_a_custom_gradient()
+    assert custom_gradients_registered() == before + 1  # what TensorFlow keeps for good without automl
+    with forget_trace_gradients():
+        _trace_a_custom_gradient()
+        _trace_a_custom_gradient()
+        assert custom_gradients_registered() == before + 3
+    assert custom_gradients_registered() == before + 1
+
+
+def test_frozen_heap_hides_the_objects_alive_and_gives_them_back():
+    with frozen_heap():
+        assert gc.get_freeze_count() > 1000
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_search_keeps_no_trace_of_its_trials(tiny_track, results_dir):
+    """Keras' optimizer registers a custom gradient at every trace of a train step (two per trial); a
+    search of several trials, then a second one in the same process, leave the registry as it was."""
+    before = custom_gradients_registered()
+    first = search(str(tiny_track), results_dir=results_dir)
+    assert first.trials_after >= 3 and custom_gradients_registered() == before
+    search(str(tiny_track), results_dir=results_dir, restart=True)
+    assert custom_gradients_registered() == before and gc.get_freeze_count() == 0
