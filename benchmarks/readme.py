@@ -133,10 +133,12 @@ def _overhead(details: dict[str, Any]) -> list[str]:
         return []
     lines = ["## 3. Overhead: time outside model.fit", "",
              ("| track | trials | share of search time outside fit | share of trial time outside fit | "
-             "seconds outside fit per trial |"), "|---|---|---|---|---|"]
+             "seconds outside fit per trial | the same, first 10 trials of a search | last 10 trials |"),
+             "|---|---|---|---|---|---|---|"]
     for name, t in tracks.items():
         lines.append(f"| {name} | {t['trials']} | {_number(t['share_outside_fit'])} | "
-                     f"{_number(t['share_outside_fit_within_trials'])} | {_number(t['seconds_outside_fit_per_trial'])} |")
+                     f"{_number(t['share_outside_fit_within_trials'])} | {_number(t['seconds_outside_fit_per_trial'])} | "
+                     f"{_number(t.get('outside_fit_first_trials_s'))} | {_number(t.get('outside_fit_last_trials_s'))} |")
     return lines + [""]
 
 

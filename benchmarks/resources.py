@@ -3,7 +3,8 @@
 - Overhead: each trial's ``history.json`` has its ``seconds`` (building, data, fit, saving) and its
   ``fit_seconds`` (inside `model.fit`, Keras Tuner's per-epoch save of the best weights included); a
   search's wall time (``runs.json``) adds what happens between trials (the oracle, pruning, the progress
-  line) and reading the data once. The share outside `fit` is 1 - sum(fit) / wall time.
+  line) and reading the data once. The share outside `fit` is 1 - sum(fit) / wall time. Its growth, the
+  mean time outside `fit` of the last 10 trials of each search less that of the first 10, shows a leak.
 - Memory: a search of used cars run in its own process, stopped after `MEMORY_TRIALS` trials, its
   resident set size sampled every half second (psutil if installed, else /proc/self/status) and
   noted after each trial.
@@ -30,6 +31,7 @@ MEMORY_TRIALS = 50
 QUICK_MEMORY_TRIALS = 6
 MEMORY_TRACK = "used_cars"
 SAMPLE_SECONDS = 0.5
+GROWTH_TRIALS = 10  # overhead growth: the first and the last trials of each search
 
 
 def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
@@ -38,11 +40,16 @@ def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
     from automl.store import Store
 
     per_track, pooled = {}, {"fit": 0.0, "trials": 0.0, "wall": 0.0}
+    first_last: dict[str, list[float]] = {"first": [], "last": []}  # outside fit, the first/last trials of each search
     for name, detail in (quality_details or {}).items():
         totals = {"fit": 0.0, "trials": 0.0, "wall": 0.0, "count": 0}
+        ends: dict[str, list[float]] = {"first": [], "last": []}
         for run in detail["automl_runs"]:
             store = Store(name, run["results_dir"])
-            histories = [h for h in read_histories(store).values() if "fit_seconds" in h]
+            histories = [h for _, h in sorted(read_histories(store).items()) if "fit_seconds" in h]
+            outside = [h["seconds"] - h["fit_seconds"] for h in histories]
+            ends["first"] += outside[:GROWTH_TRIALS]
+            ends["last"] += outside[-GROWTH_TRIALS:]
             totals["fit"] += sum(h["fit_seconds"] for h in histories)
             totals["trials"] += sum(h["seconds"] for h in histories)
             totals["count"] += len(histories)
@@ -55,13 +62,23 @@ def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
             "seconds_outside_fit_per_trial": (totals["wall"] - totals["fit"]) / max(totals["count"], 1),
             "fit_seconds": round(totals["fit"], 1), "trial_seconds": round(totals["trials"], 1),
             "wall_seconds": round(totals["wall"], 1), "trials": totals["count"],
+            "outside_fit_first_trials_s": _mean(ends["first"]), "outside_fit_last_trials_s": _mean(ends["last"]),
         }
         for key in pooled:
             pooled[key] += totals[key]
+        for key in first_last:
+            first_last[key] += ends[key]
     if not pooled["wall"]:
         return {"figures": {}, "details": {"skipped": "needs the quality part's searches"}}
-    return {"figures": {"trial_overhead_share": 1 - pooled["fit"] / pooled["wall"]},
-            "details": {"pooled": {k: round(v, 1) for k, v in pooled.items()}, "tracks": per_track}}
+    # a leak between trials shows as trials that take longer outside fit at the end of a search than at its start
+    growth = _mean(first_last["last"]) - _mean(first_last["first"])
+    return {"figures": {"trial_overhead_share": 1 - pooled["fit"] / pooled["wall"], "trial_overhead_growth_s": growth},
+            "details": {"pooled": {k: round(v, 1) for k, v in pooled.items()}, "tracks": per_track,
+                        "growth_trials": GROWTH_TRIALS}}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def memory(ctx) -> dict[str, Any]:

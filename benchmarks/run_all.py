@@ -52,6 +52,8 @@ GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
     "used_cars_vs_plain_kt_mae_ratio": ("2. Used cars test MAE, automl / plain Keras Tuner (same time)", "≤ 1.00",
                                         lambda v, _: v <= 1.00),
     "trial_overhead_share": ("3. Share of search time outside model.fit", "≤ 0.05", lambda v, _: v <= 0.05),
+    "trial_overhead_growth_s": ("3. Seconds outside fit, last 10 trials of a search − first 10", "≈ 0 (no leak)",
+                                None),
     "rss_growth_mb_trial5_to_50": ("4. RSS growth, trial 5 → 50 (MB)", "≤ 200", lambda v, _: v <= 200),
     "used_cars_search_disk_mb": ("5. Disk of a used-cars search (MB)", "≤ k × model size (k checkpoints kept)",
                                  lambda v, f: v <= (f.get("used_cars_k_times_model_mb") or 0)),

@@ -28,7 +28,8 @@ def test_cifar10_benchmark_quick_writes_its_figures_beside_the_baseline(tmp_path
 
 RESULT_KEYS = ["boston_rmse_ratio_vs_gbm", "used_cars_mae_ratio_vs_gbm", "caravan_auc_minus_gbm",
                "used_cars_vs_plain_kt_mae_ratio", "trial_overhead_share", "rss_growth_mb_trial5_to_50",
-               "used_cars_search_disk_mb", "boston_latency_p50_ms", "used_cars_rows_per_s", "caravan_latency_p50_ms",
+               "trial_overhead_growth_s", "used_cars_search_disk_mb", "boston_latency_p50_ms", "used_cars_rows_per_s",
+               "caravan_latency_p50_ms",
                "boston_top5_rmse_ratio_vs_gbm", "used_cars_top5_mae_ratio_vs_gbm", "caravan_top5_auc_minus_gbm",
                "cifar10_test_accuracy"]
 

@@ -5,7 +5,11 @@ import gc
 
 import tensorflow as tf
 
-from automl.housekeeping import custom_gradients_registered, forget_trace_gradients, frozen_heap
+from automl.housekeeping import (
+    custom_gradients_registered,
+    forget_trace_gradients,
+    frozen_heap,
+)
 from automl.tuning import search
 
 
