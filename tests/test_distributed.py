@@ -70,8 +70,18 @@ def _trials_of(output: str) -> list[str]:
 
 
 def _trial_files(results: Path) -> dict[str, dict]:
-    return {p.parent.name.removeprefix("trial_"): json.loads(p.read_text())
+    return {p.parent.name.removeprefix("trial_"): _read_written(p)
             for p in (results / "tiny" / "tuner").glob("trial_*/trial.json")}
+
+
+def _read_written(path: Path, attempts: int = 50) -> dict:
+    """A trial.json that a running process may be writing at this moment (Keras Tuner writes it in place)."""
+    for _ in range(attempts - 1):
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:  # caught half-written: read it again once the writer is done
+            time.sleep(0.1)
+    return json.loads(path.read_text())
 
 
 def _start_workers_then_chief(track: Path, results: Path, port: int, ids: list[str], verbose: tuple = ()):

@@ -138,16 +138,19 @@ def test_notify_is_told_when_a_trial_diverges_and_when_the_failed_search_ends(ti
     from automl.hypermodels import mlp
 
     monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
-    # One trial, whole: the 1 s limit ends the search after it, not inside it (StopAtDeadline would end
-    # the trial after one batch, whose loss is still finite, and the trial would complete).
+    # Whole trials: the 1 s limit ends the search between trials, not inside one (StopAtDeadline would end
+    # the trial after one batch, whose loss is still finite, and the trial would complete). A diverging trial
+    # takes well under a second, so one or a few run before the limit; every one of them diverges.
     monkeypatch.setattr(tuning, "StopAtDeadline", lambda deadline: keras.callbacks.Callback())
     events = tmp_path / "events.jsonl"
     status, out, err = _cli("search", "--track", str(tiny_track), "--results-dir", str(results_dir),
                             "--notify", _recorder(events), "--time-limit", "1s")
     assert status == 1, err  # no trial completed: a failed search, notified all the same
-    diverged, ended = _events(events)
-    assert diverged["event"] == TRIAL_DIVERGED and diverged["trial_id"] == "0000"
-    assert diverged["message"].startswith("diverged: the training loss became NaN or infinite at epoch 1")
+    *diverged, ended = _events(events)
+    assert diverged and [d["event"] for d in diverged] == [TRIAL_DIVERGED] * len(diverged)
+    assert [d["trial_id"] for d in diverged] == [f"{i:04d}" for i in range(len(diverged))]
+    assert all(d["message"].startswith("diverged: the training loss became NaN or infinite at epoch 1")
+               for d in diverged)
     assert ended["event"] == SEARCH_ENDED and ended["best_score"] is None
     assert "automl: trial 0000 diverged: the training loss became NaN" in out
 
