@@ -115,14 +115,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """One measure: its figures (the keys of results.json) and the details behind them."""
-    from quality import done_tracks
-
-    # another run pinned to the other core may have finished tracks that results.json does not have yet
-    quality_details = {**done_tracks(ctx), **done.get("quality", {}).get("details", {})} or None
     if part == "quality":
         from quality import quality
 
         return quality(ctx, resume=args.resume, tracks=args.tracks)
+    if part == "memory":
+        from resources import memory
+
+        return memory(ctx)
+    if part == "cifar10":
+        return cifar10(ctx, args.run_cifar10, args.cifar10_json)
+    from quality import done_tracks
+
+    # another run pinned to the other core may have finished tracks that results.json does not have yet
+    quality_details = {**done_tracks(ctx), **done.get("quality", {}).get("details", {})} or None
     if part == "latency":
         from quality import latency
 
@@ -135,19 +141,13 @@ def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Names
         from resources import overhead
 
         return overhead(quality_details)
-    if part == "memory":
-        from resources import memory
-
-        return memory(ctx)
     if part == "disk":
         from resources import disk
 
         return disk(quality_details)
-    if part == "ensemble":
-        from ensemble import ensemble
+    from ensemble import ensemble
 
-        return ensemble(ctx, quality_details)
-    return cifar10(ctx, args.run_cifar10, args.cifar10_json)
+    return ensemble(ctx, quality_details)
 
 
 def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
