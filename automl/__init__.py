@@ -20,7 +20,13 @@ from typing import Any
 import pandas as pd
 
 from automl.errors import AutomlError
-from automl.tracks import Track, known_tracks, load_track
+from automl.families import get_family
+from automl.store import Store
+from automl.track.parse import known_tracks, load_track
+from automl.track.sections import Track
+
+# The verbs import their stages when first called (the imports inside the functions below): the stages bring
+# TensorFlow, and `import automl`, like `automl --help`, should not wait for it. cli.py does the same.
 
 __all__ = [
     "AutomlError",
@@ -56,12 +62,12 @@ def search(track: str | Track, *, time_limit: str | float | None = None, restart
         Keep every trial's weights. By default the checkpoints of trials that can no longer be chosen
         (outside the tolerance of the best score) nor continued by Hyperband are deleted as the search goes.
     """
-    from automl import reporting, tuning
+    from automl import pipeline
 
-    outcome = tuning.search(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
-                            command=f"automl.search({str(track)!r}, time_limit={time_limit!r})",
-                            keep_checkpoints=keep_checkpoints)
-    return reporting.finalize(track, results_dir, data=outcome.data, deadline=outcome.deadline).table
+    outcome = pipeline.run(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
+                           command=f"automl.search({str(track)!r}, time_limit={time_limit!r})",
+                           keep_checkpoints=keep_checkpoints)
+    return outcome.finished.table
 
 
 def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):
@@ -78,7 +84,7 @@ def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.
     --------
     >>> automl.best_model("boston").count_params() <= automl.best_model("boston", by="score").count_params()
     """
-    from automl.results import load_best_model
+    from automl.serving.models import load_best_model
 
     return load_best_model(track, results_dir, by=by)
 
@@ -91,34 +97,34 @@ def predict(track: str | Track, data: Any, *, proba: bool = False, by: str = "ch
     `data` is a DataFrame of raw rows for a table track, a uint8 array of images (N, 32, 32, 3) for an
     image track: ``automl.predict("cifar10", images)`` gives class names such as ``"cat"``.
     """
-    from automl.results import checked_inputs, predict_with, schema_of
-    from automl.store import Store
+    from automl.serving.predict import predict_with
 
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
-    schema = schema_of(store)
-    checked_inputs(data, schema)  # a wrong input is the user's mistake, found before the model loads
+    schema, family = store.schema(), get_family(track.family)
+    inputs = family.model_inputs(data, schema)  # a wrong input is the user's mistake, found before the model loads
     model = best_model(track, by=by, results_dir=results_dir)
-    return predict_with(model, schema, data, proba=proba)
+    return predict_with(model, family, schema, inputs, proba=proba)
 
 
 def export(track: str | Track, directory: str | os.PathLike, *, format: str = "keras",
            results_dir: str | os.PathLike | None = None, overwrite: bool = False):
     """The chosen model as ``<directory>/<track>.keras`` (``format="keras"``) or as a TF SavedModel in
     `directory` (``format="savedmodel"``) whose ``serving_default`` signature takes the raw columns."""
-    from automl.export import export as export_model
+    from automl.serving.export import export as export_model
 
     return export_model(track, directory, format=format, results_dir=results_dir, overwrite=overwrite)
 
 
 def track_from_csv(csv: str | os.PathLike, target: str, **options: Any):
-    """Infer a track from your own CSV and write it to ``tracks/<name>.toml``; see `automl.own_csv.track_from_csv`.
+    """Infer a track from your own CSV and write it to ``tracks/<name>.toml``
+    (see `automl.track.own_csv.track_from_csv`).
 
     Returns the written track (`.path`, `.name`) and the notes on what was inferred (`.notes`);
     pass `.path` to `search`.
     """
-    from automl.own_csv import track_from_csv as write
+    from automl.track.own_csv import track_from_csv as write
 
     return write(csv, target, **options)
 
@@ -132,7 +138,7 @@ def report(track: str | Track, *, results_dir: str | os.PathLike | None = None) 
     candidates and the top trials, blank for the others), and ``chosen``, ``top_score`` and
     ``within_tolerance``.
     """
-    from automl.reporting import report_table
+    from automl.pipeline import report as report_table
 
     return report_table(track, results_dir)[0]
 
@@ -143,9 +149,9 @@ def tracks() -> pd.DataFrame:
     for name in known_tracks():
         track = load_track(name)
         rows.append({
-            "track": track.name, "task": track.task, "family": track.family,
-            "data": track.data["path"] or track.data["kind"], "target": track.data["target"],
-            "objective": track.objective, "tuner": track.search["tuner"],
-            "max_epochs": track.search["max_epochs"], "time_limit": track.search["time_limit"],
+            "track": track.name, "task": track.task, "family": ", ".join(track.families),
+            "data": track.data.path or track.data.kind, "target": track.data.target,
+            "objective": track.objective, "tuner": track.search.tuner,
+            "max_epochs": track.search.max_epochs, "time_limit": track.search.time_limit,
         })
     return pd.DataFrame(rows)

@@ -2,19 +2,34 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
-from automl.progress import TrialProgress
-from automl.progress import duration as _duration
+from automl.families import get_family
+from automl.monitoring.progress import duration as _duration
+from automl.store import (
+    BEST_MODEL_FILE,
+    REPORT_CSV,
+    REPORT_HTML,
+    SEARCH_LOG,
+    SUMMARY_MD,
+    TOP_MODEL_FILE,
+    Store,
+    write_atomic,
+)
+from automl.track.duration import parse_duration
+from automl.track.parse import load_track
+from automl.tuning import distributed
 
-DEFAULT_PORT = 8000  # the chief's port (automl.distributed.DEFAULT_PORT; kept here so --help needs no import)
+# The imports inside the functions below are deliberate: the stages they load bring TensorFlow (about 4 s and
+# chatter on file descriptor 2), which `automl --help`, `automl search --track nope` and flag mistakes must not
+# wait for. Each one sits under `quiet_tensorflow()`; automl/__init__.py does the same for the Python API.
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -83,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     tracked.add_argument("--tensorboard", action="store_true",
                          help="log each trial's curves and hyperparameters (HParams) under <results>/<track>/logs/")
     tracked.add_argument("--mlflow", metavar="URI",
-                         help="one MLflow run per trial, and the chosen model, at this tracking URI (e.g. file:./mlruns); "
+                         help="one MLflow run per trial, and the chosen model, at this tracking URI "
+                              "(e.g. file:./mlruns); "
                               "needs pip install 'automl[mlflow]'")
     tracked.add_argument("--wandb", action="store_true",
                          help="one Weights & Biases run per trial (WANDB_MODE=offline works without a network); "
@@ -96,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--chief", action="store_true",
                       help="serve the search's oracle to workers; trains nothing, writes the report at the end")
     role.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at this address")
-    several.add_argument("--port", type=int, help=f"with --chief: the port to listen on (default {DEFAULT_PORT})")
+    several.add_argument("--port", type=int,
+                         help=f"with --chief: the port to listen on (default {distributed.DEFAULT_PORT})")
     several.add_argument("--worker-id", help="with --worker: a fixed id, so that a restarted worker redoes the trial "
                                              "it was running (default: worker-<host>-<pid>)")
     search.set_defaults(run=run_search)
@@ -156,69 +173,37 @@ def _add_results_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from automl.budget import total_units, units_used
-    from automl.events import best_on_disk
-    from automl.store import Store
-    from automl.tracks import load_track, parse_duration
-
     role = _role_of(args)  # fail fast on user mistakes, before TensorFlow loads
-    track = load_track(_track_of_search(args))
+    track = _load_track(_track_of_search(args))
     budget = parse_duration(args.time_limit, "--time-limit") if args.time_limit else track.time_limit_seconds
     with quiet_tensorflow():
-        from automl import reporting, tracking, tuning
+        from automl import pipeline
+        from automl.monitoring.follower import SearchFollower
     store = Store(track.name, args.results_dir)
     log = SearchLog(store.path(f"search-{role.tuner_id}.log" if role.is_worker else SEARCH_LOG), quiet=args.quiet)
-    trackers = None if role.is_worker else tracking.Tracking(
-        track, store, notify=args.notify, mlflow_uri=args.mlflow, wandb=args.wandb, restart=args.restart)
+    follower = SearchFollower(track, store, log.say, role=role, budget=budget, restart=args.restart,
+                              notify=args.notify, mlflow_uri=args.mlflow, wandb=args.wandb)
     what = {"chief": f"serving '{track.name}' as the chief on port {role.port}",
             "worker": f"running trials of '{track.name}' for the chief at {role.host}:{role.port} as {role.tuner_id}",
             "local": f"searching '{track.name}'"}[role.kind]
-    log.say(f"automl: {what} ({track.task}, {track.search['tuner']}, objective {track.objective})"
+    log.say(f"automl: {what} ({track.task}, {track.search.tuner}, objective {track.objective})"
             + ("; the chief's time limit applies" if role.is_worker else f" for up to {_duration(budget)}"))
-    total, unit = total_units(track)
-    _, best = (None, None) if args.restart else best_on_disk(store, track.direction)
-    # A worker sees only its own trials: the estimate of time left is the chief's to make.
-    progress = TrialProgress(track.objective, track.direction, math.inf if role.is_worker else budget, log.say,
-                             total=math.nan if role.is_worker else total, unit=unit,
-                             used_before=0.0 if args.restart else units_used(store, unit), best=best)
-
-    def on_trial_done(trial) -> None:
-        progress(trial)
-        if trackers is not None:
-            for event in trackers.trial_done(trial):
-                if event["event"] == "trial_diverged":
-                    log.say(f"automl: trial {event['trial_id']} {event['message']}")
-
-    outcome = tuning.search(
-        track, time_limit=budget, restart=args.restart, results_dir=args.results_dir,
-        on_trial_done=on_trial_done, command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
-        verbose=args.verbose, tensorboard=args.tensorboard, role=role, keep_checkpoints=args.keep_checkpoints,
+    outcome = pipeline.run(
+        track, time_limit=budget, restart=args.restart, results_dir=args.results_dir, role=role, hooks=follower,
+        command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
+        verbose=args.verbose, tensorboard=args.tensorboard, keep_checkpoints=args.keep_checkpoints,
     )
     if role.is_worker:
-        log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; this worker ran "
-                f"{progress.count} trials; the chief writes the report")
+        searched = outcome.searched
+        log.say(f"automl: {searched.stopped_by} after {_duration(searched.seconds)}; this worker ran "
+                f"{follower.progress.count} trials; the chief writes the report")
         return 0
-    log.say(f"automl: {outcome.stopped_by} after {_duration(outcome.seconds)}; "
-            f"{outcome.trials_after} trials ({outcome.trials_after - outcome.trials_before} this run)")
-    trackers.search_ended(outcome.stopped_by, outcome.seconds, outcome.trials_after)
-    if track.search["final_fit"]:
-        log.say("automl: final fit of the chosen configuration on the whole training split, until the time limit")
-    finalized = reporting.finalize(track, args.results_dir, data=outcome.data, deadline=outcome.deadline)
-    fit = finalized.metrics.get("final_fit")
-    if fit:
-        log.say(f"automl: final fit of trial {fit['trial_id']}: {fit['epochs']:g} passes over {fit['train_images']} "
-                f"images in {_duration(fit['seconds'])}, {track.objective} "
-                f"{fit['validation'].get(track.objective, math.nan):.4f} against the trial's {fit['trial_score']:.4f}"
-                + ("" if fit["used"] else "; the trial's own weights stay the model"))
-    trackers.model_chosen(finalized.metrics, args.results_dir)
     if args.quiet:
         return 0
-    return _print_report(track, args.results_dir, finalized)
+    return _print_report(track, args.results_dir, outcome.finished)
 
 
-def _role_of(args: argparse.Namespace):
-    from automl import distributed
-
+def _role_of(args: argparse.Namespace) -> distributed.Role:
     if args.port is not None and not args.chief:
         raise AutomlError("--port goes with --chief (a worker takes the chief's address: --worker HOST:PORT)")
     if args.worker_id and not args.worker:
@@ -226,7 +211,7 @@ def _role_of(args: argparse.Namespace):
     if args.chief:
         if args.tensorboard:
             raise AutomlError("--tensorboard goes to the workers, which train; the chief trains nothing")
-        return distributed.chief(args.port or DEFAULT_PORT)
+        return distributed.chief(args.port or distributed.DEFAULT_PORT)
     if not args.worker:
         return distributed.LOCAL
     given = [flag for flag, value in {"--restart": args.restart, "--time-limit": args.time_limit,
@@ -249,12 +234,13 @@ def _track_of_search(args: argparse.Namespace) -> str:
         return args.track
     if not args.target:
         raise AutomlError("--csv needs --target COLUMN, the column to predict")
-    from automl.own_csv import track_from_csv
+    with quiet_tensorflow():  # the written track is checked by its model family
+        from automl.track.own_csv import track_from_csv
 
-    written = track_from_csv(
-        args.csv, args.target, task=args.task, name=args.name, class_weight=args.class_weight,
-        drop=[c.strip() for value in args.drop for c in value.split(",") if c.strip()], replace=args.restart,
-    )
+        written = track_from_csv(
+            args.csv, args.target, task=args.task, name=args.name, class_weight=args.class_weight,
+            drop=[c.strip() for value in args.drop for c in value.split(",") if c.strip()], replace=args.restart,
+        )
     _notes(written.notes)
     return str(written.path)
 
@@ -264,132 +250,63 @@ def _notes(notes: list[str]) -> None:
         print(f"automl: note: {note}", file=sys.stderr, flush=True)
 
 
+def _load_track(name: str):
+    """The track, validated; checking it asks its model family, whose module brings TensorFlow."""
+    with quiet_tensorflow():
+        return load_track(name)
+
+
 def run_predict(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from automl.data.tabular import read_csv
-    from automl.results import ignored_columns, prediction_table, schema_of
-    from automl.store import Store
-    from automl.tracks import load_track
-
-    track = load_track(args.track)
+    track = _load_track(args.track)
     store = Store(track.name, args.results_dir)
     store.require_search()
-    schema = schema_of(store)
-    if schema.kind == "images":
-        return _predict_images(args, track, schema)
-    frame = read_csv(Path(args.input))
-    missing = [c for c in schema.columns if c not in frame.columns]
-    if missing:
-        raise AutomlError(
-            f"{args.input} is missing column {', '.join(repr(c) for c in missing)}; "
-            f"the model of track '{track.name}' needs: {', '.join(schema.columns)}"
-        )
-    if args.id_column is not None and args.id_column not in frame.columns:
-        raise AutomlError(f"--id column '{args.id_column}' not found in {args.input}; "
-                          f"the columns are: {', '.join(map(str, frame.columns))}")
-    ignored = ignored_columns(frame, schema, args.id_column)
-    if ignored:
-        _notes([f"ignoring column{'s' * (len(ignored) > 1)} the model does not use: {', '.join(ignored)}"])
     with quiet_tensorflow():
-        from automl.results import load_best_model
+        from automl.serving.models import load_best_model
+        from automl.serving.predict import prediction_table
+        family = get_family(track.family)
+    schema = store.schema()
+    raw, notes = family.read_inputs(Path(args.input), schema, track_name=track.name, id_column=args.id_column)
+    _notes(notes)
+    family.model_inputs(raw, schema)  # a wrong input is the user's mistake, found before the model loads
     model = load_best_model(track, args.results_dir)
-    table = prediction_table(model, schema, frame, proba=args.proba, id_column=args.id_column)
+    table = prediction_table(model, family, schema, raw, proba=args.proba, id_column=args.id_column)
     if not args.output:
         table.to_csv(sys.stdout, index=False)
         return 0
-    _write_csv(table, Path(args.output))
+    write_atomic(Path(args.output), lambda path: table.to_csv(path, index=False))
     print(f"automl: wrote {len(table)} predictions to {args.output}")
     return 0
-
-
-def _predict_images(args: argparse.Namespace, track, schema) -> int:
-    """An image track predicts the uint8 images of a .npy file (or the x_test array of an .npz)."""
-    from pathlib import Path
-
-    import numpy as np
-    import pandas as pd
-
-    from automl.data.images import image_inputs
-
-    try:
-        images = np.load(args.input, allow_pickle=False)
-        if not isinstance(images, np.ndarray):  # an .npz archive
-            with images as archive:
-                images = archive["x_test"] if "x_test" in archive.files else archive[archive.files[0]]
-    except (OSError, ValueError, KeyError, IndexError) as error:
-        raise AutomlError(f"cannot read images from {args.input} ({error}); give a .npy array of uint8 images "
-                          "or an .npz with x_test") from None
-    image_inputs(images, schema)
-    with quiet_tensorflow():
-        from automl.results import load_best_model, predict_with
-    model = load_best_model(track, args.results_dir)
-    probabilities = predict_with(model, schema, images, proba=True)
-    table = pd.DataFrame({"prediction": np.asarray(schema.classes, dtype=object)[probabilities.to_numpy().argmax(axis=1)]})
-    if args.proba:
-        for column in probabilities.columns:
-            table[f"proba_{column}"] = probabilities[column].to_numpy()
-    if not args.output:
-        table.to_csv(sys.stdout, index=False)
-        return 0
-    _write_csv(table, Path(args.output))
-    print(f"automl: wrote {len(table)} predictions to {args.output}")
-    return 0
-
-
-def _write_csv(table, path) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        table.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise AutomlError(f"cannot write {path} ({error.strerror}); check the directory and permissions") from None
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from automl.results import schema_of
-    from automl.store import Store
-    from automl.tracks import load_track
-
-    track = load_track(args.track)
-    Store(track.name, args.results_dir).require_search()
+    track = _load_track(args.track)
+    store = Store(track.name, args.results_dir)
+    store.require_search()
     with quiet_tensorflow():
-        from automl.export import export
+        from automl.serving.export import export
     path = export(track, args.directory, format=args.format, results_dir=args.results_dir, overwrite=args.overwrite)
     print(f"automl: wrote {path}")
     if args.format == "savedmodel":
-        schema = schema_of(Store(track.name, args.results_dir))
-        if schema.kind == "images":
-            print(f"automl: signature 'serving_default' takes 'image': uint8 (batch, "
-                  f"{', '.join(map(str, schema.image_shape))})")
-            return 0
-        kinds = {**{c: "float32" for c in schema.numeric},
-                 **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()}}
-        print("automl: signature 'serving_default' takes, each shaped (batch, 1): "
-              + ", ".join(f"{c} {kind}" for c, kind in kinds.items()))
+        print(f"automl: signature 'serving_default' {get_family(track.family).signature(store.schema())}")
     return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from automl.tracks import load_track
-
-    track = load_track(args.track)
+    track = _load_track(args.track)
     with quiet_tensorflow():
-        from automl import reporting
-    return _print_report(track, args.results_dir, reporting.finalize(track, args.results_dir))
+        from automl import pipeline
+    return _print_report(track, args.results_dir, pipeline.finish(track, args.results_dir))
 
 
-def _print_report(track, results_dir, finalized) -> int:
-    from automl import reporting
-    from automl.results import BEST_MODEL_FILE, TOP_MODEL_FILE
-    from automl.store import Store
+def _print_report(track, results_dir, finished) -> int:
+    from automl.reporting.summary import terminal_table  # loaded with the pipeline, which wrote the report
 
-    metrics, table, choice = finalized.metrics, finalized.table, finalized.choice
+    metrics, table, choice = finished.metrics, finished.table, finished.choice
     store = Store(track.name, results_dir)
-    shown = reporting.terminal_table(table, track)
+    shown = terminal_table(table, track)
     print(shown.to_string(index=False))
     if len(table) > len(shown):
-        print(f"... {len(table) - len(shown)} more trials in {store.path(reporting.REPORT_CSV)}")
+        print(f"... {len(table) - len(shown)} more trials in {store.path(REPORT_CSV)}")
     top = metrics["top"]
 
     def figures(values: dict) -> str:
@@ -400,8 +317,7 @@ def _print_report(track, results_dir, finalized) -> int:
         print(f"top score: trial {top['trial_id']}; test split: {figures(top)}")
     if choice is not None:
         print(f"why: {choice.reason}")
-    print(f"wrote {store.path(reporting.REPORT_HTML)}, {store.path(reporting.REPORT_CSV)}, "
-          f"{store.path(reporting.SUMMARY_MD)}, "
+    print(f"wrote {store.path(REPORT_HTML)}, {store.path(REPORT_CSV)}, {store.path(SUMMARY_MD)}, "
           f"{store.path(BEST_MODEL_FILE)} (chosen), {store.path(TOP_MODEL_FILE)} (top score)")
     return 0
 
@@ -409,14 +325,12 @@ def _print_report(track, results_dir, finalized) -> int:
 def run_tracks(args: argparse.Namespace) -> int:
     import automl
 
-    table = automl.tracks()
+    with quiet_tensorflow():
+        table = automl.tracks()
     if table.empty:
         raise AutomlError("no tracks found; add .toml files to ./tracks or set AUTOML_TRACKS")
     print(table.to_string(index=False))
     return 0
-
-
-SEARCH_LOG = "search.log"
 
 
 class SearchLog:
@@ -438,7 +352,8 @@ class SearchLog:
 
 @contextmanager
 def quiet_tensorflow() -> Iterator[None]:
-    """Import TensorFlow without the CUDA and oneDNN chatter it writes straight to file descriptor 2."""
+    """Run the block with file descriptor 2 silenced: importing TensorFlow writes CUDA and oneDNN chatter
+    straight to it, past Python. An error raised in the block is printed after it, as usual."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     sys.stderr.flush()
@@ -446,12 +361,11 @@ def quiet_tensorflow() -> Iterator[None]:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow
-
-        # TensorFlow's Python logger warns of tf.function retracing, which every search does by design.
-        tensorflow.get_logger().setLevel("ERROR")
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-    yield
+        if "tensorflow" in sys.modules:
+            # TensorFlow's Python logger warns of tf.function retracing, which every search does by design.
+            sys.modules["tensorflow"].get_logger().setLevel("ERROR")

@@ -1,21 +1,103 @@
-"""Where a track's search lives on disk, and the small JSON files automl keeps beside Keras Tuner's."""
+"""Where a track's search lives on disk: the one module that knows the files of ``search_results/<track>/``.
+
+::
+
+    search_results/<track>/
+      track.json  schema.json  runs.json      the track searched, what the model takes, each run of the search
+      tuner/                                  Keras Tuner's project: oracle.json, tuner0.json, trial_<id>/
+        trial_<id>/trial.json                 Keras Tuner's record of a trial
+                   checkpoint.weights.h5      its best weights (deleted by pruning: then pruned.json says why)
+                   history.json               automl: the learning curves, seconds, parameters
+                   measures.json              automl: size and latency, cached
+      best_model.keras  top_model.keras       the chosen model and the top-scoring one
+      final_model.keras  final_fit.json       the final fit (tracks with search.final_fit)
+      test_metrics.json                       the test figures, used once
+      report.csv  report.html  summary.md  plots/
+      search.log  search.lock  logs/          the run's lines, the lock, TensorBoard
+
+Reading is tolerant where a file may be half-written by a process killed mid-write (a trial's record is
+then skipped, not the search), and strict where a broken file means the search itself is broken.
+"""
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automl.data.schema import Schema
 from automl.errors import AutomlError
 
 TUNER_PROJECT = "tuner"  # Keras Tuner's project directory inside search_results/<track>/
+ORACLE_FILE = "oracle.json"
+TRIAL_FILE = "trial.json"
 CHECKPOINT_FILE = "checkpoint.weights.h5"  # Keras Tuner's name for a trial's best weights
-PRUNED_FILE = "pruned.json"  # beside a trial whose checkpoint automl.pruning deleted: when, why, bytes freed
+HISTORY_FILE = "history.json"
+MEASURES_FILE = "measures.json"
+PRUNED_FILE = "pruned.json"
+TRACK_JSON = "track.json"
+SCHEMA_JSON = "schema.json"
+RUNS_JSON = "runs.json"
+BEST_MODEL_FILE = "best_model.keras"  # the chosen model (the choice rule), what goes to production
+TOP_MODEL_FILE = "top_model.keras"  # the top-scoring model, kept for comparison
+MODEL_FILES = {"choice": BEST_MODEL_FILE, "score": TOP_MODEL_FILE}
+FINAL_MODEL_FILE = "final_model.keras"
+FINAL_FIT_JSON = "final_fit.json"
+TEST_METRICS = "test_metrics.json"
+REPORT_CSV = "report.csv"
+REPORT_HTML = "report.html"
+SUMMARY_MD = "summary.md"
+PLOTS_DIR = "plots"
+SEARCH_LOG = "search.log"
+LOCK_FILE = "search.lock"
+TENSORBOARD_DIR = "logs"  # per trial: logs/<trial id>/execution0/, with HParams
+FINISHED = ("COMPLETED", "FAILED", "INVALID")
 
 
 def results_root(results_dir: str | os.PathLike | None = None) -> Path:
     """`results_dir`, else $AUTOML_RESULTS, else ./search_results."""
     return Path(results_dir or os.environ.get("AUTOML_RESULTS") or "search_results")
+
+
+@dataclass(frozen=True)
+class TrialFile:
+    """One trial directory: its id, where it is, and Keras Tuner's ``trial.json`` (None while unreadable)."""
+
+    trial_id: str
+    directory: Path
+    record: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        return str((self.record or {}).get("status", ""))
+
+    @property
+    def score(self) -> float | None:
+        return (self.record or {}).get("score")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The trial's hyperparameter values, Keras Tuner's reserved ``tuner/...`` ones included."""
+        return (self.record or {}).get("hyperparameters", {}).get("values", {})
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.directory / CHECKPOINT_FILE
+
+    @property
+    def pruned(self) -> bool:
+        return (self.directory / PRUNED_FILE).is_file()
+
+    def history(self) -> dict[str, Any]:
+        """The trial's ``history.json`` record (curves, epochs, seconds, params); empty if it has none."""
+        return read_json_file(self.directory / HISTORY_FILE, {})
 
 
 class Store:
@@ -29,16 +111,53 @@ class Store:
     def tuner_dir(self) -> Path:
         return self.root / TUNER_PROJECT
 
-    def trial_dirs(self) -> list[Path]:
-        return sorted(self.tuner_dir.glob("trial_*"))
-
     def path(self, name: str) -> Path:
         return self.root / name
 
+    def tuner_file(self, tuner_id: str) -> Path:
+        """Keras Tuner's state of one tuner process (``tuner0.json``, ``chief.json``, a worker's)."""
+        return self.tuner_dir / f"{tuner_id}.json"
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.tuner_dir / f"trial_{trial_id}"
+
+    def trial_dirs(self) -> list[Path]:
+        return sorted(self.tuner_dir.glob("trial_*"))
+
+    def trials(self) -> list[TrialFile]:
+        """Every trial with a ``trial.json``, in id order; one being written has ``record`` None."""
+        found = []
+        for directory in self.trial_dirs():
+            path = directory / TRIAL_FILE
+            if path.is_file():
+                record = read_json_file(path)
+                trial_id = str(record["trial_id"]) if record else directory.name.removeprefix("trial_")
+                found.append(TrialFile(trial_id, directory, record))
+        return found
+
+    def count_trials(self) -> int:
+        return len(self.trials())
+
+    def histories(self) -> dict[str, dict[str, Any]]:
+        """Trial id -> its ``history.json`` record; empty for trials without one."""
+        return {path.name.removeprefix("trial_"): read_json_file(path / HISTORY_FILE, {}) for path in self.trial_dirs()}
+
+    def oracle_state(self) -> dict[str, Any] | None:
+        """Keras Tuner's ``oracle.json``, or None when there is none or it is being written."""
+        return read_json_file(self.tuner_dir / ORACLE_FILE)
+
     def has_search(self) -> bool:
-        return (self.tuner_dir / "oracle.json").is_file()
+        return (self.tuner_dir / ORACLE_FILE).is_file()
+
+    def require_search(self) -> None:
+        if not self.has_search():
+            raise AutomlError(
+                f"no search found for track '{self.track_name}' in {self.root}; "
+                f"run `automl search --track {self.track_name}` first"
+            )
 
     def read_json(self, name: str, default: Any = None) -> Any:
+        """One of automl's JSON files; a broken one is an error that names the fix."""
         path = self.path(name)
         if not path.is_file():
             return default
@@ -50,20 +169,43 @@ class Store:
     def write_json(self, name: str, value: Any) -> Path:
         return write_json(self.path(name), value)
 
-    def require_search(self) -> None:
-        if not self.has_search():
-            raise AutomlError(
-                f"no search found for track '{self.track_name}' in {self.root}; "
-                f"run `automl search --track {self.track_name}` first"
-            )
+    def schema(self) -> Schema:
+        """What the search's models take (``schema.json``)."""
+        values = self.read_json(SCHEMA_JSON)
+        if values is None:
+            raise AutomlError(f"{self.root} has no {SCHEMA_JSON}; rerun `automl search --track {self.track_name}`")
+        return Schema.from_dict(values)
+
+    def clear(self) -> None:
+        """--restart: everything of the previous search goes, except the lock this search holds."""
+        for path in self.root.iterdir():
+            if path.name == LOCK_FILE:
+                continue
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def read_json_file(path: Path, default: Any = None) -> Any:
+    """A JSON file, or `default` when it is missing or unreadable (being written by another process, or
+    cut short by a kill): callers that can do without it go on."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
+    except (OSError, json.JSONDecodeError):
+        return default
 
 
 def write_json(path: Path, value: Any) -> Path:
-    """Write JSON atomically (write a temporary file, then rename), so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write JSON atomically, so a kill never leaves half a file."""
+    text = json.dumps(value, indent=2, default=_plain)
+    return write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Let `write` fill a temporary file beside `path`, then rename it into place: readers see the old file
+    or the new one, never half of one."""
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(json.dumps(value, indent=2, default=_plain), encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(temporary)
         os.replace(temporary, path)
     except OSError as error:
         raise AutomlError(f"cannot write {path} ({error.strerror}); free disk space or fix permissions") from None

@@ -88,7 +88,8 @@ def run_automl(track: str, results: Path) -> dict:
     subprocess.run(command, check=True)
     seconds = time.monotonic() - started
     return {"search_seconds": round(seconds, 1), "peak_rss_mb": peak_rss_mb_of_children(),
-            "command": "python -m automl search --track cifar10 --restart" if track == "cifar10" else " ".join(command[1:])}
+            "command": ("python -m automl search --track cifar10 --restart" if track == "cifar10"
+                        else " ".join(command[1:]))}
 
 
 def run_baseline_process(args: argparse.Namespace, track: str, seconds: float) -> dict:
@@ -162,14 +163,14 @@ def run_baseline(args: argparse.Namespace) -> int:
 
 def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, quick: bool) -> dict:
     """benchmark.json: automl's test accuracy, time, speed and trials beside the baseline's."""
-    from automl.tracks import load_track
+    from automl.track import load_track
 
     name = load_track(track).name
     root = results / name
     metrics = json.loads((root / "test_metrics.json").read_text(encoding="utf-8"))
     trials, images_trained, train_seconds, curve = [], 0, 0.0, []
     elapsed, best = 0.0, 0.0
-    images_per_epoch = load_track(track).model["images_per_epoch"]
+    images_per_epoch = load_track(track).model.images_per_epoch
     for trial_dir in sorted((root / "tuner").glob("trial_*")):
         history_path = trial_dir / "history.json"
         if not history_path.is_file():
@@ -190,7 +191,8 @@ def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, qu
     return {
         "track": name,
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}",
+        "machine": (f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+                    f"Python {platform.python_version()}"),
         "quick": quick,
         "command": automl_run["command"],
         "test_accuracy": round(metrics["accuracy"], 4),
@@ -223,10 +225,10 @@ def plot_accuracy_vs_time(report: dict, path: Path) -> None:
 
     figure, axes = plt.subplots(figsize=(7, 4))
     if report["search_curve"]:
-        seconds, accuracy = zip(*report["search_curve"])
+        seconds, accuracy = zip(*report["search_curve"], strict=True)
         axes.step([s / 60 for s in seconds], accuracy, where="post", label="search: best validation accuracy")
     if report["final_fit_curve"]:
-        seconds, accuracy = zip(*report["final_fit_curve"])
+        seconds, accuracy = zip(*report["final_fit_curve"], strict=True)
         axes.plot([s / 60 for s in seconds], accuracy, marker=".", label="final fit: validation accuracy")
     end = report["search_seconds"] / 60
     axes.scatter([end], [report["test_accuracy"]], color="black", zorder=3, label="automl: test accuracy")

@@ -18,7 +18,7 @@ import keras_tuner as kt
 import numpy as np
 
 from automl.data.images import CIFAR10_CLASSES
-from automl.data.tabular import Schema
+from automl.data.schema import Schema
 from automl.hypermodels.cnn import CNNHyperModel, image_dataset
 
 CANDIDATES = {

@@ -14,7 +14,7 @@ import numpy as np
 from runs import Context, mean_std
 from tabular_baselines import scores
 
-from automl.tracks import load_track
+from automl.track import load_track
 
 TOP_K = 5
 
@@ -25,13 +25,14 @@ def ensemble(ctx: Context, quality_details: dict[str, Any] | None, k: int = TOP_
         return {"figures": {}, "details": {"skipped": "needs the quality part's searches"}}
     import keras
 
-    from automl.tuning import load_data
+    from automl.families import get_family
 
     figures: dict[str, Any] = {}
     details: dict[str, Any] = {}
     for name, detail in quality_details.items():
         runs = []
-        data = load_data(load_track(ctx.track_file(name, seed=detail["seeds"][0])))  # every seed shares the split
+        first = load_track(ctx.track_file(name, seed=detail["seeds"][0]))
+        data = get_family(first.family).load(first)  # every seed shares the split
         for run in detail["automl_runs"]:
             runs.append(top_k_run(load_track(ctx.track_file(name, seed=run["seed"])), run["results_dir"], data, k))
             keras.backend.clear_session()
@@ -50,18 +51,22 @@ def ensemble(ctx: Context, quality_details: dict[str, Any] | None, k: int = TOP_
 
 def top_k_run(track, results_dir: str, data, k: int) -> dict[str, Any]:
     """One search's k best trials (with a checkpoint), their mean test prediction and its scores."""
-    from automl.results import load_trial_model, predict_with, schema_of, trials_table
+    from automl.families import get_family
+    from automl.selection.trials import trials_table
+    from automl.serving.models import load_trial_model
+    from automl.serving.predict import predict_with
     from automl.store import Store
 
     store = Store(track.name, results_dir)
-    schema = schema_of(store)
+    schema, family = store.schema(), get_family(track.family)
     table = trials_table(track, results_dir)
     table = table[(table["status"] == "completed") & ~table["pruned"]]
     table = table.sort_values("score", ascending=track.direction == "min").head(k)
     predictions = []
     for trial_id in table["trial_id"]:
         model = load_trial_model(track, trial_id, store)
-        predicted = predict_with(model, schema, data.test.x, proba=track.task != "regression")
+        predicted = predict_with(model, family, schema, family.model_inputs(data.test.x, schema),
+                                 proba=track.task != "regression")
         predictions.append(predicted if track.task == "regression" else predicted.to_numpy()[:, 1])
     return {"trials": list(table["trial_id"]), "validation_scores": [float(s) for s in table["score"]],
             "test": scores(track.task, data.test.y, np.mean(predictions, axis=0))}

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from automl.tracks import load_track
+from automl.track import load_track
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,8 @@ def main(kills: int = 3) -> dict:
     boston = load_track("boston")
     work = Path(tempfile.mkdtemp(prefix="kill_resume_"))
     text = boston.source.read_text().replace('name = "boston"', 'name = "boston_kill"')
-    text = text.replace("max_epochs = 60", "max_epochs = 27").replace('path = "boston.csv.gz"', f'path = "{boston.data_path()}"')
+    text = text.replace("max_epochs = 60", "max_epochs = 27").replace('path = "boston.csv.gz"',
+                                                                      f'path = "{boston.data_path()}"')
     (work / "boston_kill.toml").write_text(text)
     command = [sys.executable, "-m", "automl", "search", "--track", str(work / "boston_kill.toml"),
                "--results-dir", str(work / "results")]
@@ -64,7 +65,8 @@ def main(kills: int = 3) -> dict:
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     after = trial_states(tuner_dir)
     killed = [e["killed_in_trial"] for e in events]
-    report = json.loads((work / "results" / "boston_kill" / "test_metrics.json").read_text()) if rerun.returncode == 0 else {}
+    report = (json.loads((work / "results" / "boston_kill" / "test_metrics.json").read_text())
+              if rerun.returncode == 0 else {})
     result = {
         "measured": time.strftime("%Y-%m-%d %H:%M"),
         "kills": events,

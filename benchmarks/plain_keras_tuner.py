@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from runs import Context
 
-from automl.tracks import load_track
+from automl.track import load_track
 
 TRACK = "used_cars"
 
@@ -93,7 +93,7 @@ def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
             guide_hypermodel(x_train.shape[1]), started + seconds, (x_train, scale(data.train.y)),
             {"validation_data": (x_val, scale(data.validation.y)),
              "callbacks": [keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)]},
-            objective="val_mae", max_epochs=track.search["max_epochs"], factor=track.search["factor"], seed=seed,
+            objective="val_mae", max_epochs=track.search.max_epochs, factor=track.search.factor, seed=seed,
             directory=directory, project_name="plain")
         wall = time.monotonic() - started
         completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
@@ -113,19 +113,23 @@ def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
 
 def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str, Any]:
     """automl's first-seed used-cars search (from the quality part) against the plain search with its wall time."""
-    from automl.results import load_best_model, predict_with, schema_of
+    from automl.families import get_family
+    from automl.serving.models import load_best_model
+    from automl.serving.predict import predict_with
     from automl.store import Store
-    from automl.tuning import load_data
 
     runs = (quality_details or {}).get(TRACK, {}).get("automl_runs")
     if not runs:
         return {"figures": {}, "details": {"skipped": "needs the quality part's used_cars searches"}}
     run = runs[0]
     track = load_track(ctx.track_file(TRACK, seed=run["seed"]))
-    data = load_data(track)
+    family = get_family(track.family)
+    data = family.load(track)
     store = Store(track.name, run["results_dir"])
     chosen = load_best_model(track, run["results_dir"])
-    validation_mae = float(np.mean(np.abs(predict_with(chosen, schema_of(store), data.validation.x) - data.validation.y)))
+    validation_mae = float(np.mean(np.abs(predict_with(chosen, family, store.schema(),
+                                                   family.model_inputs(data.validation.x, store.schema()))
+                                          - data.validation.y)))
     plain = plain_search(track, data, run["search_seconds"], seed=run["seed"])
     automl = {
         "validation_mae": validation_mae,

@@ -26,7 +26,7 @@ from sklearn.ensemble import (
 from tabular_baselines import default_mlp, scores, sklearn_models
 from threadpoolctl import threadpool_limits
 
-from automl.tracks import load_track
+from automl.track import load_track
 
 GBM_GRID = {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63], "min_samples_leaf": [10, 40]}
 QUICK_GBM_GRID = {"learning_rate": [0.1], "max_leaf_nodes": [15], "min_samples_leaf": [10]}
@@ -75,10 +75,10 @@ def done_tracks(ctx: Context) -> dict[str, dict[str, Any]]:
 
 
 def track_quality(ctx: Context, name: str) -> dict[str, Any]:
-    from automl.tuning import load_data
+    from automl.families import get_family
 
     base = load_track(ctx.track_file(name))
-    data = load_data(base)  # the split every model of this track uses
+    data = get_family(base.family).load(base)  # the split every model of this track uses
     runs, baselines = [], []
     for seed in ctx.search_seeds(name):
         runs.append(automl_run(ctx, name, seed))
@@ -94,7 +94,7 @@ def track_quality(ctx: Context, name: str) -> dict[str, Any]:
         "task": base.task,
         "objective": base.objective,
         "test_rows": len(data.test),
-        "time_limit": base.search["time_limit"],
+        "time_limit": base.search.time_limit,
         "cores_used": len(os.sched_getaffinity(0)),
         "seeds": ctx.search_seeds(name),
         "summary": {model: {m: mean_std([s[m] for s in seeds]) for m in metrics} for model, seeds in models.items()},
@@ -107,15 +107,15 @@ def automl_run(ctx: Context, name: str, seed: int) -> dict[str, Any]:
     """automl's search and report, as `automl search --track <copy> --restart` would run them."""
     import keras
 
-    from automl import reporting, tuning
+    from automl import pipeline
 
     path = ctx.track_file(name, seed=seed)
     track = load_track(path)
     results = ctx.run_dir(name, seed)
     command = f"automl search --track {path} --restart --results-dir {results}"
     ctx.commands.append(command)
-    outcome = tuning.search(track, restart=True, results_dir=results, command=command)
-    finalized = reporting.finalize(track, results, data=outcome.data, deadline=outcome.deadline)
+    run = pipeline.run(track, restart=True, results_dir=results, command=command)
+    outcome, finalized = run.searched, run.finished
     table = finalized.table
     chosen = table.loc[table["chosen"]].iloc[0]
     keras.backend.clear_session()
@@ -183,7 +183,7 @@ def best_gbm(task: str, split: Split, seed: int, quick: bool) -> dict[str, Any]:
     the better of the two on the validation split is the GBM automl is compared with."""
     grid = QUICK_GBM_GRID if quick else GBM_GRID
     candidates: list[dict[str, Any]] = [{}] + [
-        {**dict(zip(grid, values)), "max_iter": 300, "early_stopping": True}
+        {**dict(zip(grid, values, strict=True)), "max_iter": 300, "early_stopping": True}
         for values in itertools.product(*grid.values())
     ]
     fitted, validation, seconds = [], [], {}
@@ -252,7 +252,8 @@ def headline(name: str, detail: dict[str, Any]) -> dict[str, float]:
                 f"{name}_mae_ratio_vs_gbm": automl["mae"]["mean"] / gbm["mae"]["mean"],
                 f"{name}_r2_minus_gbm": automl["r2"]["mean"] - gbm["r2"]["mean"]}
     return {f"{name}_auc_minus_gbm": automl["roc_auc"]["mean"] - gbm["roc_auc"]["mean"],
-            f"{name}_balanced_accuracy_minus_gbm": automl["balanced_accuracy"]["mean"] - gbm["balanced_accuracy"]["mean"]}
+            f"{name}_balanced_accuracy_minus_gbm": (automl["balanced_accuracy"]["mean"]
+                                                    - gbm["balanced_accuracy"]["mean"])}
 
 
 def latency(quality_details: dict[str, Any]) -> dict[str, Any]:

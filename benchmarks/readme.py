@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 MODEL_NAMES = {"automl": "automl (chosen model)", "automl_chosen": "automl (chosen model)",
-               "automl_top": "automl (top-scoring trial)", "gbm": "HistGradientBoosting (better of default/tuned, by validation)",
+               "automl_top": "automl (top-scoring trial)",
+               "gbm": "HistGradientBoosting (better of default/tuned, by validation)",
                "gbm_default": "HistGradientBoosting, defaults", "gbm_tuned": "HistGradientBoosting, best of the grid",
                "ridge_cv": "RidgeCV", "logistic_regression": "LogisticRegression (class weights)",
                "keras_mlp_2x64": "Keras MLP 2×64 ReLU, Adam"}
@@ -64,8 +65,8 @@ def _invocations(invocations: list[dict[str, Any]], cores: int | None) -> list[s
              "the machine has shared it with another run; its searches had that many cores, and so had the "
              "baselines beside them):"), "",
              "| command | commit | cores | started | ended |", "|---|---|---|---|---|"]
-    lines += [f"| `{i['command']}` | {i.get('commit') or '–'} | {i.get('cores_used')} of {cores} | {i.get('started')} | "
-              f"{i.get('ended', '–')} |" for i in invocations]
+    lines += [f"| `{i['command']}` | {i.get('commit') or '–'} | {i.get('cores_used')} of {cores} | "
+              f"{i.get('started')} | {i.get('ended', '–')} |" for i in invocations]
     return lines + [""]
 
 
@@ -120,7 +121,8 @@ def _efficiency(details: dict[str, Any]) -> list[str]:
         return []
     automl, plain = details["automl"], details["plain_keras_tuner"]
     rows = [("validation MAE (£, chosen/best model)", "validation_mae"), ("test MAE (£)", "test_mae"),
-            ("trials completed", "trials_completed"), ("seconds", "seconds"), ("disk of the tuner directory (MB)", "disk_mb")]
+            ("trials completed", "trials_completed"), ("seconds", "seconds"),
+            ("disk of the tuner directory (MB)", "disk_mb")]
     lines = ["## 2. Search efficiency: used cars, automl against a plain Keras Tuner Hyperband, same wall time", "",
              "| | automl | plain Keras Tuner (getting-started hypermodel) |", "|---|---|---|"]
     lines += [f"| {label} | {_number(automl.get(key))} | {_number(plain.get(key))} |" for label, key in rows]
@@ -137,8 +139,10 @@ def _overhead(details: dict[str, Any]) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for name, t in tracks.items():
         lines.append(f"| {name} | {t['trials']} | {_number(t['share_outside_fit'])} | "
-                     f"{_number(t['share_outside_fit_within_trials'])} | {_number(t['seconds_outside_fit_per_trial'])} | "
-                     f"{_number(t.get('outside_fit_first_trials_s'))} | {_number(t.get('outside_fit_last_trials_s'))} |")
+                     f"{_number(t['share_outside_fit_within_trials'])} | "
+                     f"{_number(t['seconds_outside_fit_per_trial'])} | "
+                     f"{_number(t.get('outside_fit_first_trials_s'))} | "
+                     f"{_number(t.get('outside_fit_last_trials_s'))} |")
     return lines + [""]
 
 
@@ -155,7 +159,8 @@ def _disk(details: dict[str, Any], figures: dict[str, Any]) -> list[str]:
     if "trials" not in details:
         return []
     return ["## 5. Disk", "",
-            (f"After a used-cars search of {details['trials']} trials: {_number(figures.get('used_cars_search_disk_mb'))} MB, "
+            (f"After a used-cars search of {details['trials']} trials: "
+            f"{_number(figures.get('used_cars_search_disk_mb'))} MB, "
             f"of which {details['checkpoints_kept']} checkpoints kept ({_number(details['checkpoint_mb_kept'])} MB; "
             f"k × model size = {_number(figures.get('used_cars_k_times_model_mb'))} MB) and "
             f"{_number(details['other_files_mb'])} MB of other files (exported models, reports, trial records). "
@@ -170,7 +175,8 @@ def _latency(details: dict[str, Any]) -> list[str]:
     if not details:
         return []
     lines = ["## 6. Latency on this CPU (chosen models, mean ± std over the seeds)", "",
-             "| track | automl p50 ms, batch 1 | automl rows/s, batch 256 | GBM p50 ms, batch 1 | GBM rows/s, batch 256 |",
+             "| track | automl p50 ms, batch 1 | automl rows/s, batch 256 | GBM p50 ms, batch 1 | "
+             "GBM rows/s, batch 256 |",
              "|---|---|---|---|---|"]
     for name, d in details.items():
         lines.append(f"| {name} | {_ms(d['automl']['latency_p50_ms'])} | {_ms(d['automl']['rows_per_second'])} | "
@@ -190,7 +196,8 @@ def _ensemble(details: dict[str, Any]) -> list[str]:
         metrics = list(next(iter(detail["summary"].values())))
         lines += [f"### {name}", "", "| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
         for model, stats in detail["summary"].items():
-            label = f"mean of the top {detail['k']} trials" if model.startswith("top") else MODEL_NAMES.get(model, model)
+            label = (f"mean of the top {detail['k']} trials" if model.startswith("top")
+                     else MODEL_NAMES.get(model, model))
             lines.append(f"| {label} | " + " | ".join(_ms(stats[m]) for m in metrics) + " |")
         lines.append("")
     return lines

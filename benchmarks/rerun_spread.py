@@ -16,8 +16,8 @@ import keras
 import keras_tuner as kt
 
 from automl.data.tabular import model_inputs
-from automl.tracks import load_track
-from automl.tuning import load_data, make_hypermodel
+from automl.families import get_family
+from automl.track import load_track
 
 # One ordinary configuration from the space; the question is the seed's effect, not the best model.
 CONFIGURATION = {"num_layers": 2, "units_0": 64, "units_1": 64, "activation": "relu", "dropout": 0.0,
@@ -27,19 +27,19 @@ CONFIGURATION = {"num_layers": 2, "units_0": 64, "units_1": 64, "activation": "r
 
 def main(track_name: str = "boston", seeds: int = 5) -> dict:
     track = load_track(track_name)
-    data = load_data(track)
+    data = get_family(track.family).load(track)
     x, x_val = model_inputs(data.train.x, data.schema), model_inputs(data.validation.x, data.schema)
     scores = []
     for seed in range(seeds):
         keras.utils.set_random_seed(seed)
-        hypermodel = make_hypermodel(track, data.schema)
+        hypermodel = get_family(track.family).hypermodel(track, data.schema)
         hypermodel.seed = seed
         hp = kt.HyperParameters()
         hypermodel.build(hp)  # declares the space, then fix the values
         hp.values.update({k: v for k, v in CONFIGURATION.items() if k in hp.values})
         model = hypermodel.build(hp)
         history = hypermodel.fit(hp, model, x, data.train.y, validation_data=(x_val, data.validation.y),
-                                 epochs=track.search["max_epochs"], verbose=0)
+                                 epochs=track.search.max_epochs, verbose=0)
         values = history.history[track.objective]
         scores.append(min(values) if track.direction == "min" else max(values))
         keras.backend.clear_session()

@@ -36,7 +36,6 @@ GROWTH_TRIALS = 10  # overhead growth: the first and the last trials of each sea
 
 def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
     """The share of the search's wall time spent outside `model.fit`, pooled over the quality searches."""
-    from automl.results import read_histories
     from automl.store import Store
 
     per_track, pooled = {}, {"fit": 0.0, "trials": 0.0, "wall": 0.0}
@@ -46,7 +45,7 @@ def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
         ends: dict[str, list[float]] = {"first": [], "last": []}
         for run in detail["automl_runs"]:
             store = Store(name, run["results_dir"])
-            histories = [h for _, h in sorted(read_histories(store).items()) if "fit_seconds" in h]
+            histories = [h for _, h in sorted(store.histories().items()) if "fit_seconds" in h]
             outside = [h["seconds"] - h["fit_seconds"] for h in histories]
             ends["first"] += outside[:GROWTH_TRIALS]
             ends["last"] += outside[-GROWTH_TRIALS:]
@@ -150,7 +149,7 @@ def memory_search(track: str, results_dir: str, trials: int, out: str) -> None:
     """The memory search itself (in its own process): sample RSS while the search runs, stop after `trials`."""
     import tensorflow as tf
 
-    from automl import tuning
+    from automl.tuning import loop
 
     tf.get_logger().setLevel("ERROR")
     started = time.monotonic()
@@ -165,12 +164,12 @@ def memory_search(track: str, results_dir: str, trials: int, out: str) -> None:
     def on_trial_done(trial) -> None:
         after_trial.append(round(rss_mb()[0], 1))
         if len(after_trial) >= trials:
-            raise tuning.StopSearch(f"{trials} trials")
+            raise loop.StopSearch(f"{trials} trials")
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        outcome = tuning.search(track, restart=True, results_dir=results_dir, on_trial_done=on_trial_done)
+        outcome = loop.search(track, restart=True, results_dir=results_dir, on_trial_done=on_trial_done)
     finally:
         done.set()
         sampler.join()

@@ -47,7 +47,8 @@ PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "ense
 # key -> (what, goal as text, test of the value (given all the figures) or None)
 GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
     "boston_rmse_ratio_vs_gbm": ("1. Boston test RMSE, automl / GBM", "≤ 1.00 (5-min search)", lambda v, _: v <= 1.00),
-    "used_cars_mae_ratio_vs_gbm": ("1. Used cars test MAE, automl / GBM", "≤ 1.05 (15-min search)", lambda v, _: v <= 1.05),
+    "used_cars_mae_ratio_vs_gbm": ("1. Used cars test MAE, automl / GBM", "≤ 1.05 (15-min search)",
+                                   lambda v, _: v <= 1.05),
     "caravan_auc_minus_gbm": ("1. Caravan test ROC AUC, automl − GBM", "≥ 0", lambda v, _: v >= 0),
     "used_cars_vs_plain_kt_mae_ratio": ("2. Used cars test MAE, automl / plain Keras Tuner (same time)", "≤ 1.00",
                                         lambda v, _: v <= 1.00),
@@ -67,13 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", default=str(ROOT / "search_results"),
                         help="writes <dir>/benchmarks/ (--quick: <dir>/benchmarks_quick/); reads <dir>/cifar10/")
     parser.add_argument("--only", help=f"comma-separated parts to run: {', '.join(PARTS)}")
-    parser.add_argument("--seeds", type=int, help=f"search seeds per tabular track (default {SEEDS}; --quick {QUICK_SEEDS})")
+    parser.add_argument("--seeds", type=int,
+                        help=f"search seeds per tabular track (default {SEEDS}; --quick {QUICK_SEEDS})")
     parser.add_argument("--run-cifar10", action="store_true",
-                        help="run benchmarks/cifar10.py (2 h; with --quick its 2-minute smoke run) instead of reading it")
+                        help="run benchmarks/cifar10.py (2 h; with --quick its 2-minute smoke run) "
+                             "instead of reading it")
     parser.add_argument("--cifar10-json", help="read CIFAR-10's figures from this benchmark.json")
     parser.add_argument("--resume", action="store_true",
                         help="after an interrupted run: tabular tracks whose quality searches finished are not redone")
-    parser.add_argument("--tracks", help=f"the quality part's tabular tracks (default all: {', '.join(TABULAR_TRACKS)})")
+    parser.add_argument("--tracks",
+                        help=f"the quality part's tabular tracks (default all: {', '.join(TABULAR_TRACKS)})")
     args = parser.parse_args(argv)
     results_dir = Path(args.results_dir).resolve()
     ctx = Context(quick=args.quick, out=results_dir / ("benchmarks_quick" if args.quick else "benchmarks"),
@@ -183,7 +187,8 @@ def commit() -> str | None:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
-        return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+        return git("rev-parse", "--short", "HEAD") + (
+            "+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):
         return None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from automl.tracks import load_track
+from automl.track import load_track
 
 ROOT = Path(__file__).resolve().parents[1]
 TABULAR_TRACKS = ("boston", "used_cars", "caravan")
@@ -67,7 +67,7 @@ class Context:
         return path
 
     def search_seeds(self, name: str) -> list[int]:
-        first = load_track(name).search["seed"]
+        first = load_track(name).search.seed
         return [first + i for i in range(self.seeds)]
 
     def run_dir(self, name: str, seed: int) -> Path:

@@ -28,9 +28,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from automl.data.tabular import model_inputs
+from automl.families import get_family
 from automl.hypermodels.mlp import to_dataset
-from automl.tracks import load_track
-from automl.tuning import load_data, make_hypermodel
+from automl.track import load_track
 
 ROOT = Path(__file__).resolve().parents[1]
 # "The course's default Keras MLP": 2x64 ReLU, Adam 1e-3, batch 32, with automl's in-model preprocessing.
@@ -66,7 +66,7 @@ def sklearn_models(task: str, categorical: list[str], numeric: list[str]) -> dic
 def default_mlp(track, data, seed: int = 0, epochs: int = 200) -> np.ndarray:
     """The course's default MLP trained on the training split (early-stopped on validation); its test predictions."""
     keras.utils.set_random_seed(seed)
-    hypermodel = make_hypermodel(track, data.schema)
+    hypermodel = get_family(track.family).hypermodel(track, data.schema)
     hp = kt.HyperParameters()
     hypermodel.build(hp)
     hp.values.update({k: v for k, v in DEFAULT_MLP.items() if k in hp.values})
@@ -79,7 +79,7 @@ def default_mlp(track, data, seed: int = 0, epochs: int = 200) -> np.ndarray:
 
 def benchmark(track_name: str) -> dict:
     track = load_track(track_name)
-    data = load_data(track)
+    data = get_family(track.family).load(track)
     categorical, numeric = list(data.schema.categorical), list(data.schema.numeric)
 
     def typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -91,7 +91,8 @@ def benchmark(track_name: str) -> dict:
         started = time.perf_counter()
         model.fit(train_x, data.train.y)
         predicted = model.predict(test_x) if track.task == "regression" else model.predict_proba(test_x)[:, 1]
-        results[name] = {**scores(track.task, data.test.y, predicted), "seconds": round(time.perf_counter() - started, 1)}
+        results[name] = {**scores(track.task, data.test.y, predicted),
+                         "seconds": round(time.perf_counter() - started, 1)}
     started = time.perf_counter()
     results["keras_mlp_2x64"] = {**scores(track.task, data.test.y, default_mlp(track, data)),
                                  "seconds": round(time.perf_counter() - started, 1)}

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from automl.choice import choose, score_threshold
 from automl.errors import SearchFailed
+from automl.selection.choice import choose, score_threshold
 
 
 def _table(rows):

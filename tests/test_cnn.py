@@ -11,7 +11,7 @@ import pytest
 
 import automl
 from automl.data.images import CIFAR10_CLASSES
-from automl.data.tabular import Schema
+from automl.data.schema import Schema
 from automl.hypermodels.cnn import CNNHyperModel, image_dataset, steps_per_epoch
 
 TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md

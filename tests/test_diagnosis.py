@@ -5,7 +5,7 @@ import math
 
 import pandas as pd
 
-from automl.diagnosis import Reference, Thresholds, diagnose, diagnose_trials
+from automl.selection.diagnosis import Reference, Thresholds, diagnose, diagnose_trials
 
 FALLING = [1.0, 0.8, 0.6, 0.5, 0.45, 0.42, 0.40, 0.39]
 

@@ -21,7 +21,8 @@ from conftest import make_table, write_track
 
 from automl.cli import main
 from automl.hypermodels.mlp import MLPHyperModel
-from automl.tuning import StopSearch, distribution_strategy, search
+from automl.tuning.loop import StopSearch, search
+from automl.tuning.tuners import distribution_strategy
 
 REPO = Path(__file__).parents[1]
 TIMEOUT = 300  # seconds for a whole distributed search on a loaded 2-core machine; it takes about a minute
@@ -158,10 +159,10 @@ def test_at_its_time_limit_the_chief_stops_each_worker_after_its_trial_and_ends(
     from keras_tuner.src import protos
     from keras_tuner.src.engine.trial import Trial
 
-    from automl import distributed, tuning
+    from automl.tuning import distributed, tuners
 
     time_is_up = threading.Event()
-    monkeypatch.setattr(tuning, "_stop_reason", lambda tuner: "time limit reached" if time_is_up.is_set() else None)
+    monkeypatch.setattr(tuners, "_stop_reason", lambda tuner: "time limit reached" if time_is_up.is_set() else None)
     port, outcome = _free_port(), []
     chief = threading.Thread(target=lambda: outcome.append(
         search(str(tiny_track), results_dir=results_dir, role=distributed.chief(port))))

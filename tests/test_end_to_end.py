@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from automl.cli import main
-from automl.tracks import load_track
+from automl.track import load_track
 
 pytestmark = pytest.mark.slow
 

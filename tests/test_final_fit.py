@@ -20,12 +20,12 @@ from test_cnn import (
 )
 
 import automl
-from automl import reporting
+from automl import pipeline
 from automl.errors import AutomlError, AutomlWarning
-from automl.final_fit import FINAL_FIT_JSON, final_model
 from automl.hypermodels.training import StopAtDeadline, TimeBudgetSchedule
-from automl.store import Store
-from automl.tracks import load_track
+from automl.store import FINAL_FIT_JSON, Store
+from automl.track import load_track
+from automl.tuning.final_fit import final_model
 
 
 def tiny_model() -> keras.Model:
@@ -128,10 +128,10 @@ def test_a_final_fit_on_a_table_track_is_refused(tmp_path):
 def test_without_a_deadline_no_final_fit_is_trained_and_one_of_another_trial_is_not_used(tmp_path):
     track = load_track(str(write_image_track(tmp_path)))
     store = Store(track.name, tmp_path / "results")
-    assert final_model(track, store, "0003", 0.5, data=None, deadline=None) == (None, None)
+    assert final_model(track, store, "0003", 0.5, data=None, budget=None) == (None, None)
     store.write_json(FINAL_FIT_JSON, {"trial_id": "0001", "used": True})
     with pytest.warns(AutomlWarning, match="the final fit on disk is of trial 0001, not of the chosen trial 0003"):
-        assert final_model(track, store, "0003", 0.5, data=None, deadline=None) == (None, None)
+        assert final_model(track, store, "0003", 0.5, data=None, budget=None) == (None, None)
 
 
 @pytest.mark.slow
@@ -159,5 +159,5 @@ def test_a_search_with_a_final_fit_retrains_the_choice_in_the_time_left_and_a_re
     modified = (root / FINAL_FIT_JSON).stat().st_mtime_ns
     automl.search(str(track), results_dir=results)  # the search is complete or out of time: nothing retrains
     assert (root / FINAL_FIT_JSON).stat().st_mtime_ns == modified
-    again = reporting.finalize(str(track), results)  # `automl report`: the final fit on disk, no training
+    again = pipeline.finish(str(track), results)  # `automl report`: the final fit on disk, no training
     assert again.metrics["accuracy"] == metrics["accuracy"] and again.metrics["final_fit"] == fit

@@ -5,12 +5,12 @@ import gc
 
 import tensorflow as tf
 
-from automl.housekeeping import (
+from automl.tuning.housekeeping import (
     custom_gradients_registered,
     forget_trace_gradients,
     frozen_heap,
 )
-from automl.tuning import search
+from automl.tuning.loop import search
 
 
 def _trace_a_custom_gradient() -> None:

@@ -17,7 +17,7 @@ from automl.data.images import (
     read_npz,
 )
 from automl.errors import AutomlError
-from automl.tracks import parse_track
+from automl.track import parse_track
 
 
 def tiny_arrays(train: int = 40, test: int = 10, seed: int = 0) -> dict[str, np.ndarray]:

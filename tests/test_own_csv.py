@@ -12,8 +12,8 @@ from conftest import make_table
 from automl.cli import main
 from automl.data.inference import column_role, infer, infer_task
 from automl.errors import AutomlError
-from automl.own_csv import track_from_csv
-from automl.tracks import load_track
+from automl.track import load_track
+from automl.track.own_csv import track_from_csv
 
 ROWS = 60
 

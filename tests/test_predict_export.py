@@ -11,7 +11,6 @@ from test_own_csv import _own_table
 import automl
 from automl.cli import main
 from automl.data.tabular import model_inputs
-from automl.results import schema_of
 from automl.store import Store
 
 
@@ -42,7 +41,7 @@ def _run(capsys, *argv):
 
 def test_model_carries_a_missing_indicator_for_columns_with_blanks(searched):
     track, results = searched
-    schema = schema_of(Store("shop", results))
+    schema = Store("shop", results).schema()
     assert schema.missing_indicators == ["x1"]
     model = automl.best_model(str(track), results_dir=results)
     assert "missing_indicator" in [layer.name for layer in model.layers]
@@ -97,7 +96,7 @@ def test_exported_keras_and_savedmodel_predict_like_the_model(searched, tmp_path
 
     track, results = searched
     model = automl.best_model(str(track), results_dir=results)
-    inputs = model_inputs(_rows(), schema_of(Store("shop", results)))
+    inputs = model_inputs(_rows(), Store("shop", results).schema())
     expected = model.predict({k: tf.constant(v.astype(str) if v.dtype == object else v) for k, v in inputs.items()},
                              verbose=0)
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from automl.data.tabular import infer_column_types
 from automl.errors import AutomlError
-from automl.tracks import Track, parse_duration, parse_track
+from automl.track import Track, parse_duration, parse_track
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

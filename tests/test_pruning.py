@@ -8,18 +8,18 @@ import pytest
 from conftest import write_track
 
 import automl
-from automl import pruning
 from automl.errors import AutomlError
-from automl.pruning import (
+from automl.serving.models import load_trial_model
+from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store
+from automl.track import load_track
+from automl.tuning import pruning
+from automl.tuning.loop import StopSearch, search
+from automl.tuning.pruning import (
     TrialState,
     checkpoints_to_keep,
     open_bracket_trials,
     prune_checkpoints,
 )
-from automl.results import load_trial_model
-from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store
-from automl.tracks import load_track
-from automl.tuning import StopSearch, search
 
 # Hyperband with max_epochs 3 and factor 3: bracket 1 runs 3 trials for 1 epoch, then the best for 3;
 # bracket 0 runs 2 trials for 3 epochs.

@@ -17,8 +17,8 @@ from conftest import make_table, write_track
 
 import automl
 from automl.cli import main
-from automl.lock import LOCK_FILE, search_lock
-from automl.tuning import search
+from automl.tuning.lock import LOCK_FILE, search_lock
+from automl.tuning.loop import search
 
 REPO = Path(__file__).parents[1]
 
@@ -152,12 +152,12 @@ def test_full_disk_stops_the_search_with_one_line_and_keeps_finished_trials(tiny
 
 
 def test_unwritable_trial_history_stops_the_search_instead_of_failing_every_trial(tiny_track, results_dir, capsys, monkeypatch):
-    from automl import tuning
     from automl.errors import AutomlError
+    from automl.tuning import tuners
 
     def refuse(path, value):
         raise AutomlError(f"cannot write {path} (Read-only file system); free disk space or fix permissions")
-    monkeypatch.setattr(tuning, "write_json", refuse)
+    monkeypatch.setattr(tuners, "write_json", refuse)
     status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and "Read-only file system" in err[0]

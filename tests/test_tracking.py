@@ -15,14 +15,14 @@ import pytest
 
 from automl.cli import main
 from automl.errors import AutomlWarning
-from automl.events import (
+from automl.monitoring.events import (
     NEW_BEST,
     SEARCH_ENDED,
     TRIAL_DIVERGED,
     SearchEvents,
     trial_record,
 )
-from automl.tracking import notify
+from automl.monitoring.trackers import notify
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -134,14 +134,14 @@ def test_mlflow_without_the_package_names_the_extra(tiny_track, results_dir, mon
 
 def test_notify_is_told_when_a_trial_diverges_and_when_the_failed_search_ends(tiny_track, results_dir, tmp_path,
                                                                               monkeypatch):
-    from automl import tuning
     from automl.hypermodels import mlp
+    from automl.tuning import loop
 
     monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
     # Whole trials: the 1 s limit ends the search between trials, not inside one (StopAtDeadline would end
     # the trial after one batch, whose loss is still finite, and the trial would complete). A diverging trial
     # takes well under a second, so one or a few run before the limit; every one of them diverges.
-    monkeypatch.setattr(tuning, "StopAtDeadline", lambda deadline: keras.callbacks.Callback())
+    monkeypatch.setattr(loop, "StopAtDeadline", lambda deadline: keras.callbacks.Callback())
     events = tmp_path / "events.jsonl"
     status, out, err = _cli("search", "--track", str(tiny_track), "--results-dir", str(results_dir),
                             "--notify", _recorder(events), "--time-limit", "1s")

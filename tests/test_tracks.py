@@ -7,7 +7,7 @@ import pytest
 from conftest import write_track
 
 from automl.errors import AutomlError
-from automl.tracks import infer_direction, load_track, parse_duration
+from automl.track import infer_direction, load_track, parse_duration
 
 
 @pytest.mark.parametrize("name, task, objective, direction", [

@@ -5,30 +5,20 @@ import math
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
-from automl.data.tabular import Schema, Split
-from automl.errors import AutomlError
+from automl.data.schema import Data, Schema, Split
+from automl.errors import AutomlError, first_line
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 DATASETS = {"cifar10": CIFAR10_CLASSES}  # what `automl data import` knows, with the class names
 MIN_IMAGES = 20
 Arrays = dict[str, np.ndarray]
-
-
-@dataclass
-class ImageData:
-    """The same shape as `TabularData`: ``x`` is a uint8 array of images, ``y`` the int64 class indices."""
-
-    schema: Schema
-    train: Split
-    validation: Split
-    test: Split
 
 
 def automl_home() -> Path:
@@ -59,7 +49,7 @@ def read_npz(path: Path, classes: int | None = None) -> Arrays:
     except FileNotFoundError:
         raise AutomlError(f"image file {path} does not exist; check the path") from None
     except (OSError, ValueError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise AutomlError(f"cannot read {path} as an npz archive ({reason}); check the file") from None
     check_arrays(arrays, str(path), classes)
     return arrays
@@ -88,7 +78,8 @@ def check_arrays(arrays: Arrays, where: str, classes: int | None = None) -> None
             allowed = f"0 to {classes - 1}" if classes is not None else "0 or more"
             raise AutomlError(f"{where}: 'y_{part}' holds label {int(bad)}; labels must be {allowed}")
     if len(arrays["x_train"]) < MIN_IMAGES:
-        raise AutomlError(f"{where}: 'x_train' has {len(arrays['x_train'])} images; a search needs at least {MIN_IMAGES}")
+        raise AutomlError(f"{where}: 'x_train' has {len(arrays['x_train'])} images; "
+                          f"a search needs at least {MIN_IMAGES}")
 
 
 def import_dataset(name: str, path: str | os.PathLike) -> Path:
@@ -136,7 +127,7 @@ def cifar10_arrays(path: Path | None = None, download: Callable[[], Arrays] = ke
     try:
         arrays = download()
     except Exception as error:  # noqa: BLE001  any failure of the download has the same two fixes
-        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        reason = first_line(error, 200)
         raise AutomlError(
             f"CIFAR-10 is not available: no imported copy at {imported_path('cifar10')} and Keras' download "
             f"failed ({reason}); import a local copy once with `automl data import cifar10 PATH` "
@@ -147,7 +138,7 @@ def cifar10_arrays(path: Path | None = None, download: Callable[[], Arrays] = ke
 
 
 def load_images(arrays: Arrays, task: str, *, classes: list[Any] | None = None,
-                validation: float = 0.1, seed: int = 42) -> ImageData:
+                validation: float = 0.1, seed: int = 42) -> Data:
     """Split a stratified, seeded validation set off the training images; the test images stay as given."""
     if task != "multiclass":
         raise AutomlError(f"an image track classifies into classes; set task = \"multiclass\" (got {task!r})")
@@ -156,8 +147,6 @@ def load_images(arrays: Arrays, task: str, *, classes: list[Any] | None = None,
     if classes is None:
         classes = list(range(int(max(y_train.max(), y_test.max(initial=0))) + 1))
     counts = np.bincount(y_train, minlength=len(classes))
-    from sklearn.model_selection import train_test_split
-
     present = int((counts > 0).sum())
     validation_size = math.ceil(validation * len(y_train))
     # Stratify where it can be done: every class twice or more, and room for each class on both sides.
@@ -167,12 +156,13 @@ def load_images(arrays: Arrays, task: str, *, classes: list[Any] | None = None,
         train_idx, val_idx = train_test_split(np.arange(len(y_train)), test_size=validation,
                                               random_state=seed, stratify=stratify)
     except ValueError as error:
-        raise AutomlError(f"cannot split the training images ({error}); add images or change split.validation") from None
+        raise AutomlError(f"cannot split the training images ({error}); "
+                          "add images or change split.validation") from None
     train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
     x_train = arrays["x_train"]
     schema = Schema(task=task, target="label", classes=list(classes), kind="images",
                     image_shape=[int(d) for d in x_train.shape[1:]])
-    return ImageData(
+    return Data(
         schema,
         Split(x_train[train_idx], y_train[train_idx]),
         Split(x_train[val_idx], y_train[val_idx]),

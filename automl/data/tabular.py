@@ -2,70 +2,18 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
-from automl.errors import AutomlError
+from automl.data.schema import Data, Schema, Split
+from automl.errors import AutomlError, first_line
 
 MIN_ROWS = 20
 NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
-
-
-@dataclass
-class Schema:
-    """What the model needs to know about the columns, learned on the training split only.
-
-    Saved as JSON beside the search so the model can be rebuilt without reloading the data.
-    """
-
-    task: str
-    target: str
-    numeric: dict[str, dict[str, float]] = field(default_factory=dict)
-    categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Numeric columns with blanks in the training split: the model also sees a 0/1 "was missing" flag.
-    missing_indicators: list[str] = field(default_factory=list)
-    classes: list[Any] = field(default_factory=list)
-    target_mean: float = 0.0
-    target_std: float = 1.0
-    target_transform: str = "standardize"
-    # "table" (columns above) or "images" (uint8 arrays of `image_shape`); schema.json files written
-    # before images existed have neither key and load as tables.
-    kind: str = "table"
-    image_shape: list[int] = field(default_factory=list)
-
-    @property
-    def columns(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Schema:
-        return cls(**values)
-
-
-@dataclass
-class Split:
-    """Features (a DataFrame of raw columns) and the encoded target of one split."""
-
-    x: pd.DataFrame
-    y: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-@dataclass
-class TabularData:
-    schema: Schema
-    train: Split
-    validation: Split
-    test: Split
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -77,7 +25,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise AutomlError(f"cannot read {path} as CSV ({reason}); check the file format") from None
     if frame.empty:
         raise AutomlError(f"data file {path} has a header but no rows; add data rows")
@@ -96,7 +44,7 @@ def load_tabular(
     validation: float = 0.2,
     seed: int = 42,
     target_transform: str = "standardize",
-) -> TabularData:
+) -> Data:
     """Read, check and split a table; the schema is learned on the training split only."""
     frame = read_csv(path)
     where = f"{path.name}"
@@ -112,8 +60,6 @@ def load_tabular(
     classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
     stratify = y if task != "regression" else None
-    from sklearn.model_selection import train_test_split
-
     indices = np.arange(len(frame))
     try:
         rest, test_idx = train_test_split(indices, test_size=test, random_state=seed, stratify=stratify)
@@ -127,7 +73,7 @@ def load_tabular(
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
     split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
-    return TabularData(schema, split(train_idx), split(val_idx), split(test_idx))
+    return Data(schema, split(train_idx), split(val_idx), split(test_idx))
 
 
 def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -10,12 +9,12 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from automl.data.tabular import Schema
+from automl.data.schema import Schema
+from automl.hypermodels.base import SearchSpace
 from automl.hypermodels.training import (
     OPTIMIZERS,
     TimeBudgetSchedule,
     make_optimizer,
-    trial_callbacks,
 )
 
 # The widest block. Measured on this 2-core CPU (benchmarks/cnn_speed.py): 5x5 convolutions everywhere and
@@ -26,7 +25,7 @@ VALIDATION_BATCH = 256
 FINAL_FIT_MAX_EPOCHS = 10_000  # the final fit ends on time, not on a count of epochs
 
 
-class CNNHyperModel(kt.HyperModel):
+class CNNHyperModel(SearchSpace):
     """A convolutional network over raw uint8 images (N, height, width, 3), for multiclass tasks.
 
     The model carries its preprocessing: `Rescaling` to 0-1 and augmentation layers (random
@@ -39,12 +38,8 @@ class CNNHyperModel(kt.HyperModel):
 
     Parameters
     ----------
-    schema : Schema
-        ``kind="images"``: the image shape and the classes.
-    objective, direction : str
-        The validation metric the trials are judged on, and whether to "min" or "max" it.
-    batch_sizes : list of int
-        The batch sizes to choose from.
+    Those of `SearchSpace` (the schema gives the image shape and the classes), and:
+
     images_per_epoch : int
         Training images per epoch; 0 for one pass over the training split.
 
@@ -66,14 +61,8 @@ class CNNHyperModel(kt.HyperModel):
         seed: int = 42,
         name: str = "cnn",
     ) -> None:
-        super().__init__(name=name)
-        self.schema = schema
-        self.objective = objective
-        self.direction = direction
-        self.batch_sizes = list(batch_sizes)
+        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
         self.images_per_epoch = images_per_epoch
-        self.patience = patience
-        self.seed = seed
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         inputs = keras.Input(shape=tuple(self.schema.image_shape), dtype="uint8", name="image")
@@ -136,20 +125,15 @@ class CNNHyperModel(kt.HyperModel):
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
-            validation_data: tuple[np.ndarray, np.ndarray], callbacks: list | None = None, **kwargs: Any):
-        batch_size = hp.Choice("batch_size", self.batch_sizes)
-        reduce_lr = hp.Boolean("reduce_lr_on_plateau")
+    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int):
         steps = steps_per_epoch(self.images_per_epoch or len(y), batch_size)
         # A trial that continues an earlier rung's trial goes on where that one's stream stopped,
         # so it sees new images rather than the same subset again.
-        skip = kwargs.get("initial_epoch", 0) * steps
-        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(skip)
-        validation = image_dataset(*validation_data, batch_size=VALIDATION_BATCH)
-        callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
-        # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
-        return model.fit(train, steps_per_epoch=steps, validation_data=validation, callbacks=callbacks,
-                         shuffle=False, **kwargs)
+        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(initial_epoch * steps)
+        return train, {"steps_per_epoch": steps}
+
+    def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        return image_dataset(x, y, batch_size=VALIDATION_BATCH)
 
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                   validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0):

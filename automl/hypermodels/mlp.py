@@ -7,47 +7,31 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
-from keras import layers, ops
+from keras import layers
 
-from automl.data.tabular import Schema
-from automl.hypermodels.training import OPTIMIZERS, make_optimizer, trial_callbacks
+from automl.data.schema import Schema
+from automl.hypermodels.base import SearchSpace
+from automl.hypermodels.layers import FillMissing, MissingIndicator
+from automl.hypermodels.training import OPTIMIZERS, make_optimizer
 
 EMBEDDING_THRESHOLD = 12  # categories with more values than this may be embedded instead of one-hot
 
 
-@keras.saving.register_keras_serializable(package="automl")
-class FillMissing(layers.Layer):
-    """Missing numbers (NaN) become the training mean, i.e. 0 after Normalization."""
-
-    def call(self, inputs):
-        return ops.where(ops.isnan(inputs), ops.zeros_like(inputs), inputs)
-
-
-@keras.saving.register_keras_serializable(package="automl")
-class MissingIndicator(layers.Layer):
-    """1.0 where a number is missing (NaN), else 0.0: the model can learn that a blank means something."""
-
-    def call(self, inputs):
-        return ops.cast(ops.isnan(inputs), self.compute_dtype)
-
-
-class MLPHyperModel(kt.HyperModel):
+class MLPHyperModel(SearchSpace):
     """A multi-layer perceptron over raw table columns, for regression, binary and multiclass tasks.
 
     The model takes one named input per column (numbers as float32, categories as strings or
     integers) and carries its preprocessing: Normalization with the training statistics, missing
-    values filled (plus a 0/1 missing flag for columns that had blanks in training), categories looked up (unseen ones go to an out-of-vocabulary slot) and one-hot
-    encoded or embedded. For regression the target is standardized for training and the scaling
+    values filled (plus a 0/1 missing flag for columns that had blanks in training), categories looked
+    up (unseen ones go to an out-of-vocabulary slot) and one-hot encoded or embedded. For regression the target is standardized for training and the scaling
     is undone inside the model, so predictions come out in the target's units.
 
     Parameters
     ----------
-    schema : Schema
-        Columns, statistics and vocabularies learned on the training split.
-    objective, direction : str
-        The validation metric the trials are judged on, and whether to "min" or "max" it.
-    batch_sizes : list of int
-        The batch sizes to choose from.
+    Those of `SearchSpace` (the schema gives the columns, their statistics and vocabularies), and:
+
+    max_layers, max_units : int
+        The deepest and the widest network the space holds.
 
     Examples
     --------
@@ -68,15 +52,9 @@ class MLPHyperModel(kt.HyperModel):
         seed: int = 42,
         name: str = "mlp",
     ) -> None:
-        super().__init__(name=name)
-        self.schema = schema
-        self.objective = objective
-        self.direction = direction
-        self.batch_sizes = list(batch_sizes)
+        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
         self.max_layers = max_layers
         self.max_units = max_units
-        self.patience = patience
-        self.seed = seed
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         inputs, features = self._preprocessing(hp)
@@ -106,15 +84,27 @@ class MLPHyperModel(kt.HyperModel):
         model.compile(optimizer=optimizer, loss=loss, loss_weights=[loss_weight], metrics=metrics)
         return model
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: dict, y: np.ndarray, *,
-            validation_data: tuple[dict, np.ndarray], callbacks: list | None = None, **kwargs: Any):
-        batch_size = hp.Choice("batch_size", self.batch_sizes)
-        reduce_lr = hp.Boolean("reduce_lr_on_plateau")
-        train = to_dataset(x, y, batch_size, shuffle_seed=self.seed)
-        validation = to_dataset(*validation_data, batch_size=max(1024, batch_size))
-        callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
-        # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
-        return model.fit(train, validation_data=validation, callbacks=callbacks, shuffle=False, **kwargs)
+    def training_data(self, x: dict, y: np.ndarray, batch_size: int, initial_epoch: int):
+        return to_dataset(x, y, batch_size, shuffle_seed=self.seed), {}
+
+    def validation_data(self, x: dict, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        return to_dataset(x, y, batch_size=max(1024, batch_size))
+
+    @staticmethod
+    def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
+        """The trial's hyperparameters with the units of layers it does not have blanked (None).
+
+        Keras Tuner keeps a value for every hyperparameter ever declared, so a 1-layer trial still
+        carries `units_3`; a report should not show it.
+        """
+        layers_used = int(values.get("num_layers", 0))
+        active = {}
+        for name, value in values.items():
+            prefix, _, index = name.rpartition("_")
+            if prefix == "units" and index.isdigit() and int(index) >= layers_used:
+                value = None
+            active[name] = value
+        return active
 
     def _preprocessing(self, hp: kt.HyperParameters) -> tuple[dict[str, keras.KerasTensor], list]:
         schema = self.schema
@@ -191,17 +181,4 @@ def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int
 
 
 
-def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
-    """The trial's hyperparameters with those its architecture did not use blanked (None).
-
-    Keras Tuner keeps a value for every hyperparameter ever declared, so a 1-layer trial still
-    carries `units_3`; a report should not show it.
-    """
-    layers_used = int(values.get("num_layers", 0))
-    active = {}
-    for name, value in values.items():
-        prefix, _, index = name.rpartition("_")
-        if prefix == "units" and index.isdigit() and int(index) >= layers_used:
-            value = None
-        active[name] = value
-    return active
+active_hyperparameters = MLPHyperModel.active_hyperparameters

@@ -6,6 +6,7 @@ every trial: a local search, or the chief of a distributed one.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -15,10 +16,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from automl.errors import AutomlError, AutomlWarning
-from automl.events import SearchEvents, best_on_disk, trial_record
-from automl.store import Store
-from automl.tracks import Track
+from automl.errors import AutomlError, AutomlWarning, first_line, last_line
+from automl.families import get_family
+from automl.monitoring.events import SearchEvents, best_on_disk, trial_record
+from automl.serving.models import load_best_model
+from automl.serving.predict import predict_with
+from automl.store import BEST_MODEL_FILE, HISTORY_FILE, Store, read_json_file
+from automl.track.sections import Track
 
 NOTIFY_TIMEOUT = 30  # seconds a notify command may take before it is abandoned
 SIGNATURE_ROWS = 5  # validation rows used to infer the chosen model's MLflow signature
@@ -41,7 +45,7 @@ class Tracking:
     def trial_done(self, trial) -> list[dict[str, Any]]:
         """Track one finished Keras Tuner trial; returns the events it caused."""
         record = trial_record(trial)
-        history = _history(self.store, record["trial_id"])
+        history = read_json_file(self.store.trial_dir(record["trial_id"]) / HISTORY_FILE, {})
         for tracker in self.trackers:
             _guarded(f"{tracker.name}: trial {record['trial_id']}", tracker.trial_done, record, history)
         events = self.events.after_trial(record)
@@ -79,28 +83,17 @@ def notify(command: str, event: dict[str, Any], timeout: float = NOTIFY_TIMEOUT)
         warnings.warn(f"--notify command could not run ({error}); the search goes on", AutomlWarning, stacklevel=2)
         return
     if done.returncode != 0:
-        said = (done.stderr or done.stdout).strip().splitlines()
+        said = last_line(done.stderr or done.stdout)
         warnings.warn(f"--notify command failed on event {event['event']} (exit status {done.returncode}"
-                      f"{': ' + said[-1] if said else ''}); the search goes on", AutomlWarning, stacklevel=2)
+                      f"{': ' + said if said else ''}); the search goes on", AutomlWarning, stacklevel=2)
 
 
 def _guarded(what: str, function, *args) -> None:
     try:
         function(*args)
     except Exception as error:  # noqa: BLE001 -- tracking is a side channel: it never stops the search
-        lines = str(error).strip().splitlines()
-        warnings.warn(f"{what} was not logged ({type(error).__name__}: {lines[-1] if lines else ''})",
+        warnings.warn(f"{what} was not logged ({type(error).__name__}: {last_line(str(error))})",
                       AutomlWarning, stacklevel=3)
-
-
-def _history(store: Store, trial_id: str) -> dict[str, Any]:
-    from automl.tuning import HISTORY_FILE
-
-    path = store.tuner_dir / f"trial_{trial_id}" / HISTORY_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _epoch_rows(history: dict[str, Any]) -> list[tuple[int, str, float]]:
@@ -112,21 +105,19 @@ def _epoch_rows(history: dict[str, Any]) -> list[tuple[int, str, float]]:
 
 def _chosen_example(track: Track, results_dir):
     """A few raw validation rows and the chosen model's predictions for them: the model's signature."""
-    from automl.results import load_best_model, predict_with, schema_of
-    from automl.tuning import load_data
-
-    rows = load_data(track).validation.x.head(SIGNATURE_ROWS)
+    family = get_family(track.family)
+    schema = Store(track.name, results_dir).schema()
+    rows = family.load(track).validation.x[:SIGNATURE_ROWS]
     model = load_best_model(track, results_dir)
-    return rows, predict_with(model, schema_of(Store(track.name, results_dir)), rows)
+    return rows, predict_with(model, family, schema, family.model_inputs(rows, schema))
 
 
 def _import(name: str, extra: str):
-    import importlib
-
     try:
         return importlib.import_module(name)
     except ImportError:
-        raise AutomlError(f"--{extra} needs the {name} package; install it with: pip install 'automl[{extra}]'") from None
+        raise AutomlError(f"--{extra} needs the {name} package; "
+                          f"install it with: pip install 'automl[{extra}]'") from None
 
 
 class MlflowTracker:
@@ -147,8 +138,9 @@ class MlflowTracker:
             self.experiment_id = (experiment.experiment_id if experiment is not None
                                   else self.client.create_experiment(f"automl-{track.name}"))
         except mlflow.exceptions.MlflowException as error:
-            raise AutomlError(f"--mlflow {uri}: {str(error).splitlines()[0][:300]}; "
-                              "give a tracking URI such as file:./mlruns, sqlite:///mlflow.db or http://host:5000") from None
+            raise AutomlError(f"--mlflow {uri}: {first_line(error, 300)}; "
+                              "give a tracking URI such as file:./mlruns, sqlite:///mlflow.db "
+                              "or http://host:5000") from None
         self.track = track
         self.run_ids: dict[str, str] = {}
 
@@ -175,8 +167,6 @@ class MlflowTracker:
     def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
         """The chosen model's .keras file with an MLmodel file holding its signature, in the chosen trial's run."""
         from mlflow.models import Model, infer_signature
-
-        from automl.results import BEST_MODEL_FILE
 
         run_id = self.run_ids.get(metrics["trial_id"]) or self._run_of(metrics["trial_id"])
         store = Store(self.track.name, results_dir)
@@ -238,8 +228,6 @@ class WandbTracker:
             run.finish(exit_code=0 if record["status"] == "completed" else 1)
 
     def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
-        from automl.results import BEST_MODEL_FILE
-
         run = self._run(f"chosen: trial {metrics['trial_id']}", job_type="choice")
         try:
             run.summary.update({f"test_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})

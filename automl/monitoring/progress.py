@@ -5,7 +5,7 @@ import math
 import time
 from collections.abc import Callable
 
-from automl.budget import units_of
+from automl.tuning.budget import units_of
 
 
 class TrialProgress:

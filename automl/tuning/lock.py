@@ -11,8 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from automl.errors import AutomlError, AutomlWarning
-
-LOCK_FILE = "search.lock"
+from automl.store import LOCK_FILE
 
 
 @contextmanager
@@ -59,7 +58,8 @@ def _create(path: Path, owner: dict) -> bool:
     except FileExistsError:
         return False
     except OSError as error:
-        raise AutomlError(f"cannot write in {path.parent} ({error.strerror}); fix permissions or free disk space") from None
+        raise AutomlError(f"cannot write in {path.parent} ({error.strerror}); "
+                          "fix permissions or free disk space") from None
     with os.fdopen(descriptor, "w") as handle:
         json.dump(owner, handle)
     return True

@@ -64,7 +64,8 @@ def worker(address: str, worker_id: str | None = None) -> Role:
     """
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise AutomlError(f"--worker {address!r} is not HOST:PORT; give the chief's address, e.g. 10.0.0.5:{DEFAULT_PORT}")
+        raise AutomlError(f"--worker {address!r} is not HOST:PORT; "
+                          f"give the chief's address, e.g. 10.0.0.5:{DEFAULT_PORT}")
     tuner_id = worker_id or f"worker-{socket.gethostname()}-{os.getpid()}"
     if CHIEF_ID in tuner_id:
         raise AutomlError(f"--worker-id {tuner_id!r} contains 'chief', which Keras Tuner reserves for the chief")

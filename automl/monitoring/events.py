@@ -1,15 +1,17 @@
 """What happened in a search, as plain dicts: a new best score, a diverged trial, the search's end.
 
-Events are data; what is done with them (a notify command, MLflow, W&B) lives in `tracking.py`.
+Events are data; what is done with them (a notify command, MLflow, W&B) lives in `automl.monitoring.trackers`.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
 
+from automl.errors import last_line
 from automl.store import Store
+
+MESSAGE_LENGTH = 500
 
 NEW_BEST = "new_best"
 TRIAL_DIVERGED = "trial_diverged"
@@ -24,7 +26,7 @@ def trial_record(trial) -> dict[str, Any]:
         "trial_id": str(trial.trial_id),
         "status": status.lower(),
         "score": float(score) if score is not None and math.isfinite(score) else None,
-        "message": _last_line(trial.message),
+        "message": last_line(trial.message, MESSAGE_LENGTH),
         "hyperparameters": {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")},
     }
 
@@ -32,14 +34,9 @@ def trial_record(trial) -> dict[str, Any]:
 def best_on_disk(store: Store, direction: str) -> tuple[str | None, float | None]:
     """The best completed trial already in the store (so a resumed search does not announce a worse 'best')."""
     best_id, best = None, None
-    for trial_dir in store.trial_dirs():
-        try:
-            trial = json.loads((trial_dir / "trial.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        score = trial.get("score")
-        if trial.get("status") == "COMPLETED" and score is not None and _better(score, best, direction):
-            best_id, best = trial["trial_id"], float(score)
+    for trial in store.trials():
+        if trial.status == "COMPLETED" and trial.score is not None and _better(trial.score, best, direction):
+            best_id, best = trial.trial_id, float(trial.score)
     return best_id, best
 
 
@@ -80,8 +77,3 @@ def _better(score: float, best: float | None, direction: str) -> bool:
     if not math.isfinite(score):
         return False
     return best is None or (score > best if direction == "max" else score < best)
-
-
-def _last_line(message: str | None) -> str:
-    lines = [line.strip() for line in str(message or "").strip().splitlines() if line.strip()]
-    return lines[-1][:500] if lines else ""

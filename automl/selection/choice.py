@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from automl.results import no_model_to_choose
+from automl.selection.trials import no_model_to_choose
 
 LATENCY_TIE = 0.10  # latencies within 10 % of the fastest count as equal: timing jitter on a shared CPU
+# Besides the candidates, the top few by score are measured, so the speed/score plot has a context;
+# checkpoint pruning keeps their weights whatever the tolerance.
+MEASURED_TOP = 5
 
 
 @dataclass(frozen=True)

@@ -10,24 +10,26 @@ shared with whatever else runs there; compare trials measured on the same machin
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
-from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store, write_json
-from automl.tracks import Track
+from automl.serving.models import load_model_file, load_trial_model
+from automl.store import CHECKPOINT_FILE, MEASURES_FILE, PRUNED_FILE, Store, read_json_file, write_json
+from automl.track.sections import Track
 
-MEASURES_FILE = "measures.json"  # per trial, beside trial.json and history.json
 WARMUP_CALLS = 5
 TIMED_CALLS = 30
 THROUGHPUT_BATCH = 256
 THROUGHPUT_CALLS = 5
+LATENCY_ROWS = 64  # validation rows cycled through for the latency calls; the test split stays untouched
 COLUMNS = ["model_bytes", "latency_p50_ms", "latency_p95_ms", "rows_per_second"]
 
 
@@ -40,16 +42,11 @@ def measure_model(model, rows: dict[str, np.ndarray] | np.ndarray, workdir: Path
     >>> measure_model(model, model_inputs(frame, schema), Path("/tmp"))["latency_p50_ms"]
     0.21
     """
-    import keras
-    import tensorflow as tf
-
-    import automl.hypermodels.mlp  # noqa: F401  registers automl's layers for loading
-
     with tempfile.TemporaryDirectory(dir=workdir) as temporary:
         path = Path(temporary) / "model.keras"
         model.save(path)
         size = path.stat().st_size
-        exported = keras.models.load_model(path, safe_mode=True)
+        exported = load_model_file(path)
     serve = tf.function(lambda inputs: exported(inputs, training=False), reduce_retracing=True)
     count = len(tf.nest.flatten(rows)[0])
     singles = [tf.nest.map_structure(lambda v, i=i: tf.constant(v[i % count: i % count + 1]), rows)
@@ -79,21 +76,18 @@ def trial_measures(track: Track, trial_id: str, store: Store,
                    rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> dict[str, Any]:
     """A completed trial's measures, read from its `measures.json` or measured now on `rows()` and cached there.
 
-    `rows` is called only when something must be measured, so a cached report loads no data. The cache is keyed by the checkpoint's size and modification time: a retrained trial is measured again; a pruned
+    `rows` is called only when something must be measured, so a cached report loads no data. The cache is
+    keyed by the checkpoint's size and modification time: a retrained trial is measured again; a pruned
     trial keeps its cached measures, or gets blanks.
     """
-    import keras
-
-    from automl.results import load_trial_model
-
-    trial_dir = store.tuner_dir / f"trial_{trial_id}"
+    trial_dir = store.trial_dir(trial_id)
     checkpoint = trial_dir / CHECKPOINT_FILE
     key = f"{checkpoint.stat().st_size}:{checkpoint.stat().st_mtime_ns}" if checkpoint.is_file() else ""
-    cached = _read(trial_dir / MEASURES_FILE)
+    cached = read_json_file(trial_dir / MEASURES_FILE, {})  # a half-written cache is measured again
     if cached.get("checkpoint") == key and all(c in cached for c in COLUMNS):
         return cached
     if not checkpoint.is_file() and (trial_dir / PRUNED_FILE).is_file():
-        # Pruned (automl.pruning): what was measured before stays; nothing can be measured now.
+        # Pruned (automl.tuning.pruning): what was measured before stays; nothing can be measured now.
         return cached if all(c in cached for c in COLUMNS) else dict.fromkeys(COLUMNS, float("nan"))
     model = load_trial_model(track, trial_id, store)
     try:
@@ -110,10 +104,3 @@ def measure_trials(track: Track, trial_ids: list[str], store: Store,
     """Measures of the given trials as columns to join to the trials table (`trial_id` plus `COLUMNS`)."""
     records = [{"trial_id": t, **{c: trial_measures(track, t, store, rows)[c] for c in COLUMNS}} for t in trial_ids]
     return pd.DataFrame(records, columns=["trial_id", *COLUMNS])
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        return {}  # a half-written cache is measured again

@@ -111,7 +111,8 @@ def diagnose(
         return Diagnosis(found.label, found.sentence, {**base, **found.numbers})
     best = _best_index(curve, direction)
     if count == 1:
-        sentence = f"healthy as far as one epoch shows: {name} {curve[0]:.4g}; too short to judge over-fitting or stalling"
+        sentence = (f"healthy as far as one epoch shows: {name} {curve[0]:.4g}; "
+                    "too short to judge over-fitting or stalling")
     elif best == len(curve) - 1:
         sentence = f"healthy: {name} still improving at the last epoch ({curve[best]:.4g} at epoch {epoch_of(best)})"
     else:

@@ -81,7 +81,7 @@ def score_vs_hyperparameters(table: pd.DataFrame, columns: Sequence[str], chosen
     rows = max(1, math.ceil(len(columns) / width))
     figure = Figure(figsize=(3.4 * width, 3.0 * rows))
     axes = figure.subplots(rows, width, squeeze=False)
-    for axis, column in zip(axes.flat, columns):
+    for axis, column in zip(axes.flat, columns, strict=False):
         values = completed[column]
         # Few distinct values (layers, dropout steps, L2 choices, booleans) read best as categories.
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)

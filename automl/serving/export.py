@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 from automl.errors import AutomlError
-from automl.store import Store
-from automl.tracks import Track, load_track
+from automl.serving.models import load_best_model
+from automl.store import BEST_MODEL_FILE, Store
+from automl.track.parse import load_track
+from automl.track.sections import Track
 
 FORMATS = ("keras", "savedmodel")
 
@@ -27,8 +29,6 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
     >>> export("boston", "serving/boston/1", format="savedmodel")
     PosixPath('serving/boston/1')
     """
-    from automl.results import BEST_MODEL_FILE, load_best_model
-
     if format not in FORMATS:
         raise AutomlError(f"export format '{format}' is unknown; use one of: {', '.join(FORMATS)}")
     track = load_track(track)

@@ -10,7 +10,9 @@ from pathlib import Path
 from automl.data.inference import Inference, infer
 from automl.data.tabular import read_csv
 from automl.errors import AutomlError
-from automl.tracks import SCHEMA, known_tracks, parse_track
+from automl.store import write_atomic
+from automl.track.parse import known_tracks, parse_track
+from automl.track.sections import SECTIONS
 
 OBJECTIVES = {"regression": "val_mae", "binary": "val_auc", "multiclass": "val_accuracy"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -72,7 +74,7 @@ def track_from_csv(
             "to use it as it is, pass --name for a new track, or add --restart to overwrite it and start over"
         )
     else:
-        _write(path, text)
+        write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
         parse_track(path)  # what we write must be a valid track
         notes.append(f"wrote {path}; edit it and rerun with `automl search --track {name}`")
     return CsvTrack(path, name, notes)
@@ -91,20 +93,9 @@ def _check_name_is_free(name: str, path: Path) -> None:
         raise AutomlError(f"a track named '{name}' already exists ({existing}); pass --name to choose another name")
 
 
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        raise AutomlError(f"cannot write {path} ({error.strerror}); free disk space or fix permissions") from None
-
-
 def render_track(name: str, csv: Path, inference: Inference, directory: Path) -> str:
     """The track as TOML, with comments saying what was inferred and why."""
-    defaults = {section: {k: v for k, (_, v) in fields.items()} for section, fields in SCHEMA.items()}
-    search, split = defaults["search"], defaults["split"]
+    search, split = SECTIONS["search"](), SECTIONS["split"]()  # the defaults
     lines = [
         f"# Written by automl from {csv.name} ({inference.rows} rows, {len(inference.roles) + 1} columns).",
         f"# Edit it freely, then rerun with `automl search --track {name}` (add --restart after an edit).",

@@ -14,14 +14,16 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from automl.data.images import ImageData
-from automl.data.tabular import TabularData
-from automl.errors import AutomlWarning
-from automl.store import Store
-from automl.tracks import Track
+import keras
+import keras_tuner as kt
 
-FINAL_FIT_JSON = "final_fit.json"
-FINAL_MODEL_FILE = "final_model.keras"
+from automl.data.schema import Data
+from automl.errors import AutomlWarning
+from automl.families import get_family
+from automl.store import FINAL_FIT_JSON, FINAL_MODEL_FILE, TRIAL_FILE, Store
+from automl.track.sections import Track
+from automl.tuning.budget import Budget
+
 # What the final fit leaves of the time limit for scoring the test split and writing the report:
 # 45 s (CIFAR-10's report takes about 20 s here), or a tenth of the time left on a small budget.
 REPORT_RESERVE_SECONDS = 45.0
@@ -47,21 +49,15 @@ class FinalFit:
         return dict(self.__dict__)
 
 
-def search_deadline(track: Track, started: float, budget: float) -> float:
-    """When the search phase must end (on `time.monotonic`): the time limit less the final fit's share."""
-    return started + budget * (1.0 - track.search["final_fit"])
-
-
-def final_model(track: Track, store: Store, trial_id: str, trial_score: float, data: TabularData | ImageData,
-                deadline: float | None) -> tuple[Any, dict[str, Any] | None]:
+def final_model(track: Track, store: Store, trial_id: str, trial_score: float, data: Data | None,
+                budget: Budget | None) -> tuple[Any, dict[str, Any] | None]:
     """The chosen trial's final fit: (its model, or None to keep the trial's weights; its record, or None).
 
     A final fit already on disk for the same trial is reused, so a rerun of a finished search does
-    not train again; `deadline` None (a report, not a search) never trains. The final fit becomes the
+    not train again; `budget` None (a report, not a search) never trains; otherwise it trains until the
+    budget's final deadline. The final fit becomes the
     model only if it scores at least as well on validation as the trial's own weights did.
     """
-    import keras
-
     record = store.read_json(FINAL_FIT_JSON)
     path = store.path(FINAL_MODEL_FILE)
     if record is not None and record.get("trial_id") == trial_id:
@@ -69,13 +65,13 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
             return None, record
         if path.is_file():
             return keras.models.load_model(path, safe_mode=True), record
-    if deadline is None:
+    if budget is None:
         if record is not None:
             warnings.warn(f"the final fit on disk is of trial {record.get('trial_id')}, not of the chosen trial "
                           f"{trial_id}; its own weights are the model (rerun the search to retrain it)",
                           AutomlWarning, stacklevel=2)
         return None, None
-    left = deadline - time.monotonic()
+    left = budget.seconds_left()
     seconds = left - min(REPORT_RESERVE_SECONDS, 0.1 * left)
     if seconds < MIN_SECONDS:
         warnings.warn(f"no time left for the final fit ({max(seconds, 0):.0f} s): the chosen trial's own "
@@ -87,22 +83,18 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
         model.save(path)
     else:
         path.unlink(missing_ok=True)
-        warnings.warn(f"the final fit reached {track.objective} {fit.validation.get(track.objective, float('nan')):.4f} "
+        score = fit.validation.get(track.objective, float("nan"))
+        warnings.warn(f"the final fit reached {track.objective} {score:.4f} "
                       f"in {fit.seconds:.0f} s, worse than trial {trial_id}'s {trial_score:.4f}: the trial's own "
                       "weights stay the model", AutomlWarning, stacklevel=2)
     store.write_json(FINAL_FIT_JSON, fit.to_dict())
     return (model if fit.used else None), fit.to_dict()
 
 
-def train(track: Track, store: Store, trial_id: str, trial_score: float, data: ImageData, seconds: float):
+def train(track: Track, store: Store, trial_id: str, trial_score: float, data: Data, seconds: float):
     """Build the trial's configuration with fresh weights and train it for `seconds` on the training split."""
-    import keras_tuner as kt
-
-    from automl.results import schema_of
-    from automl.tuning import make_hypermodel
-
-    trial = kt.engine.trial.Trial.load(str(store.tuner_dir / f"trial_{trial_id}" / "trial.json"))
-    hypermodel = make_hypermodel(track, schema_of(store))
+    trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
+    hypermodel = get_family(track.family).hypermodel(track, store.schema())
     model = hypermodel.build(trial.hyperparameters)
     started = time.monotonic()
     history = hypermodel.fit_final(trial.hyperparameters, model, data.train.x, data.train.y,

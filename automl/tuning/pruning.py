@@ -20,17 +20,15 @@ trial keeps its ``trial.json``, curves and report row; ``pruned.json`` beside th
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from automl.choice import score_threshold
+from automl.selection.choice import MEASURED_TOP, score_threshold
 from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store, write_json
 
-KEEP_TOP = 5  # the best few by score keep their weights whatever the tolerance: the report measures them
+KEEP_TOP = MEASURED_TOP  # the best few by score keep their weights whatever the tolerance: the report measures them
 FINISHED = ("COMPLETED", "FAILED")
 
 
@@ -51,17 +49,18 @@ def prune_checkpoints(store: Store, direction: str, tolerance: float, keep_top: 
     trial's ``trial.json`` before recording it in ``oracle.json``, so a continuation recorded there is
     always seen. Anything unreadable (a file being written) prunes nothing this time.
     """
-    state = _read(store.tuner_dir / "oracle.json")
+    state = store.oracle_state()
     if state is None:
         return []
-    trials = _read_trials(store.tuner_dir)
-    if trials is None:
+    files = store.trials()
+    if any(t.record is None for t in files):
         return []
+    trials = [TrialState(t.trial_id, t.status, t.score, _continued(t.values)) for t in files]
     keep = checkpoints_to_keep(trials, state, direction, tolerance, KEEP_TOP if keep_top is None else keep_top)
     threshold = _threshold(trials, direction, tolerance)
     pruned = []
     for trial in trials:
-        checkpoint = store.tuner_dir / f"trial_{trial.trial_id}" / CHECKPOINT_FILE
+        checkpoint = store.trial_dir(trial.trial_id) / CHECKPOINT_FILE
         if trial.trial_id in keep or trial.status not in FINISHED or not checkpoint.is_file():
             continue
         # The record first: a kill between the two leaves a checkpoint that loads, never a silent gap.
@@ -130,21 +129,6 @@ def _finite(score: float | None) -> bool:
     return score is not None and math.isfinite(score)
 
 
-def _read_trials(tuner_dir: Path) -> list[TrialState] | None:
-    trials = []
-    for path in sorted(tuner_dir.glob("trial_*/trial.json")):
-        values = _read(path)
-        if values is None:
-            return None
-        continues = values.get("hyperparameters", {}).get("values", {}).get("tuner/trial_id")
-        trials.append(TrialState(str(values["trial_id"]), str(values["status"]), values.get("score"),
-                                 str(continues) if continues else None))
-    return trials
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
+def _continued(values: dict[str, Any]) -> str | None:
+    continues = values.get("tuner/trial_id")
+    return str(continues) if continues else None

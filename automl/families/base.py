@@ -1,0 +1,88 @@
+"""The contract of a model family: what the pipeline asks of MLP, CNN and every family to come."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from automl.data.schema import TASKS, Data, Schema
+from automl.errors import AutomlError
+
+if TYPE_CHECKING:  # the contract names them; a family's own module imports them (and TensorFlow)
+    import tensorflow as tf
+
+    from automl.hypermodels.base import SearchSpace
+    from automl.track.sections import Track
+
+
+class Family:
+    """A model family: the data it reads, its search space, and how raw inputs reach its models.
+
+    A family is a plug-in: one module with a subclass of this, and one line in the registry
+    (`automl.families`). Nothing else in automl asks which family a track has; it asks the family.
+
+    Class attributes
+    ----------------
+    name : str
+        The name track files give in ``family = "..."``.
+    data_kinds : tuple of str
+        The ``data.kind`` values it reads.
+    tasks : tuple of str
+        The tasks it solves.
+    space : type of SearchSpace
+        Its Keras Tuner HyperModel.
+    trains_on_the_clock : bool
+        Whether its space can retrain the chosen configuration on a time budget (``search.final_fit``).
+    """
+
+    name: ClassVar[str] = ""
+    data_kinds: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = TASKS
+    space: ClassVar[type[SearchSpace]]
+    trains_on_the_clock: ClassVar[bool] = False
+
+    def check(self, track: Track) -> None:
+        """Refuse a track this family cannot search, naming the key and the fix (`AutomlError`)."""
+        where = str(track.source)
+        if track.data.kind not in self.data_kinds:
+            raise AutomlError(f"{where}: family '{self.name}' does not go with data.kind '{track.data.kind}'; "
+                              f"family \"{self.name}\" reads data.kind {' or '.join(self.data_kinds)}")
+        if track.task not in self.tasks:
+            raise AutomlError(f"{where}: 'task' is {track.task!r}; family \"{self.name}\" solves "
+                              f"{' or '.join(repr(t) for t in self.tasks)}")
+
+    def load(self, track: Track) -> Data:
+        """The track's data, checked and split with its seed; the schema learned on the training split."""
+        raise NotImplementedError
+
+    def hypermodel(self, track: Track, schema: Schema) -> SearchSpace:
+        """The family's search space for this track."""
+        return self.space(schema, track.objective, track.direction, batch_sizes=track.model.batch_sizes,
+                          patience=track.search.patience, seed=track.search.seed, **self.space_options(track))
+
+    def space_options(self, track: Track) -> dict[str, Any]:
+        """The track's settings this family's space takes besides the shared ones."""
+        return {}
+
+    def active_hyperparameters(self, values: dict[str, Any]) -> dict[str, Any]:
+        return self.space.active_hyperparameters(values)
+
+    def model_inputs(self, raw: Any, schema: Schema) -> Any:
+        """Raw inputs (as a user gives them to `automl.predict`) as the model takes them, checked."""
+        raise NotImplementedError
+
+    def dataset(self, inputs: Any, batch_size: int | None = None) -> tf.data.Dataset:
+        """Model inputs as a batched pipeline for `model.predict`."""
+        raise NotImplementedError
+
+    def read_inputs(self, path: Path, schema: Schema, *, track_name: str,
+                    id_column: str | None = None) -> tuple[Any, list[str]]:
+        """The raw inputs in a file given to `automl predict`, checked, and the notes to show about them."""
+        raise NotImplementedError
+
+    def describe_data(self, track: Track, schema: Schema) -> str:
+        """One line for the report: what the data is and what is predicted."""
+        raise NotImplementedError
+
+    def signature(self, schema: Schema) -> str:
+        """What the exported SavedModel's serving signature takes, in words."""
+        raise NotImplementedError

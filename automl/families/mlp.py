@@ -1,0 +1,77 @@
+"""The MLP family: tables of raw columns (a CSV), a multi-layer perceptron with its preprocessing inside."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tensorflow as tf
+
+from automl.data.schema import Data, Schema
+from automl.data.tabular import load_tabular, model_inputs, read_csv
+from automl.errors import AutomlError
+from automl.families.base import Family
+from automl.hypermodels.mlp import MLPHyperModel, to_dataset
+from automl.track.sections import Track
+
+PREDICT_BATCH = 1024
+
+
+class MLPFamily(Family):
+    name = "mlp"
+    data_kinds = ("csv",)
+    space = MLPHyperModel
+
+    def check(self, track: Track) -> None:
+        super().check(track)
+        for key in ("path", "target"):
+            if not track.data[key]:
+                raise AutomlError(f"{track.source}: missing required key 'data.{key}' for a csv track")
+
+    def load(self, track: Track) -> Data:
+        data = track.data
+        return load_tabular(
+            track.data_path(), data.target, track.task, categorical=data.categorical, drop=data.drop,
+            positive=data.positive, test=track.split.test, validation=track.split.validation,
+            seed=track.split.seed, target_transform=track.model.target_transform,
+        )
+
+    def space_options(self, track: Track) -> dict[str, Any]:
+        return {"max_layers": track.model.max_layers, "max_units": track.model.max_units}
+
+    def model_inputs(self, raw: Any, schema: Schema) -> dict:
+        if not isinstance(raw, pd.DataFrame):
+            raise AutomlError(f"predict takes a pandas DataFrame of raw columns, got {type(raw).__name__}")
+        return model_inputs(raw, schema)
+
+    def dataset(self, inputs: dict, batch_size: int | None = None) -> tf.data.Dataset:
+        return to_dataset(inputs, None, batch_size=batch_size or PREDICT_BATCH)
+
+    def read_inputs(self, path: Path, schema: Schema, *, track_name: str,
+                    id_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+        frame = read_csv(path)
+        missing = [c for c in schema.columns if c not in frame.columns]
+        if missing:
+            raise AutomlError(
+                f"{path} is missing column {', '.join(repr(c) for c in missing)}; "
+                f"the model of track '{track_name}' needs: {', '.join(schema.columns)}"
+            )
+        if id_column is not None and id_column not in frame.columns:
+            raise AutomlError(f"--id column '{id_column}' not found in {path}; "
+                              f"the columns are: {', '.join(map(str, frame.columns))}")
+        used = set(schema.columns) | {id_column}
+        ignored = [str(c) for c in frame.columns if c not in used]  # the target, dropped or extra columns
+        if not ignored:
+            return frame, []
+        return frame, [f"ignoring column{'s' * (len(ignored) > 1)} the model does not use: {', '.join(ignored)}"]
+
+    def describe_data(self, track: Track, schema: Schema) -> str:
+        return f"data: {track.data.path}, target {track.data.target}"
+
+    def signature(self, schema: Schema) -> str:
+        kinds = {**{c: "float32" for c in schema.numeric},
+                 **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()}}
+        return "takes, each shaped (batch, 1): " + ", ".join(f"{c} {kind}" for c, kind in kinds.items())
+
+
+FAMILY = MLPFamily()

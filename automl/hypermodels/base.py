@@ -1,0 +1,67 @@
+"""What every family's HyperModel shares: its settings, and `fit` over tf.data pipelines with the standard callbacks."""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+
+from automl.data.schema import Schema
+from automl.hypermodels.training import trial_callbacks
+
+
+class SearchSpace(kt.HyperModel):
+    """A Keras Tuner HyperModel over the inputs a `Schema` describes, judged on `objective`.
+
+    A subclass writes `build` (the space, top to bottom) and says how its inputs become tf.data
+    pipelines (`training_data`, `validation_data`); `fit` is shared: it searches the batch size and
+    ReduceLROnPlateau, and adds EarlyStopping and TerminateOnNaN to the trial's callbacks.
+
+    Parameters
+    ----------
+    schema : Schema
+        What the model takes, learned on the training split.
+    objective, direction : str
+        The validation metric the trials are judged on, and whether to "min" or "max" it.
+    batch_sizes : list of int
+        The batch sizes to choose from.
+    patience : int
+        EarlyStopping's patience, in epochs.
+    """
+
+    def __init__(self, schema: Schema, objective: str, direction: str, *, batch_sizes: list[int],
+                 patience: int, seed: int = 42, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.schema = schema
+        self.objective = objective
+        self.direction = direction
+        self.batch_sizes = list(batch_sizes)
+        self.patience = patience
+        self.seed = seed
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, *,
+            validation_data: tuple[Any, Any], callbacks: list | None = None, **kwargs: Any):
+        batch_size = hp.Choice("batch_size", self.batch_sizes)
+        reduce_lr = hp.Boolean("reduce_lr_on_plateau")
+        train, options = self.training_data(x, y, batch_size, kwargs.get("initial_epoch", 0))
+        validation = self.validation_data(*validation_data, batch_size=batch_size)
+        callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
+        # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
+        return model.fit(train, validation_data=validation, callbacks=callbacks, shuffle=False, **options, **kwargs)
+
+    def training_data(self, x: Any, y: Any, batch_size: int, initial_epoch: int) -> tuple[tf.data.Dataset, dict]:
+        """The training pipeline for one trial, and any extra arguments for `model.fit` (e.g. steps_per_epoch)."""
+        raise NotImplementedError
+
+    def validation_data(self, x: Any, y: Any, batch_size: int) -> tf.data.Dataset:
+        raise NotImplementedError
+
+    @staticmethod
+    def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
+        """The trial's hyperparameters, with those its architecture did not use blanked (None).
+
+        Keras Tuner keeps a value for every hyperparameter ever declared; a report should show only
+        those the trial used. By default all are.
+        """
+        return dict(values)

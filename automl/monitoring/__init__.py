@@ -1,0 +1,1 @@
+"""Following a search: the line per trial, events (new best, diverged, ended), --notify, MLflow and W&B."""

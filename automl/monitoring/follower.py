@@ -1,0 +1,59 @@
+"""Following a run from the command line: a line per trial and per stage, and events for the trackers."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from automl.monitoring.events import best_on_disk
+from automl.monitoring.progress import TrialProgress, duration
+from automl.monitoring.trackers import Tracking
+from automl.pipeline import Finished, Hooks
+from automl.store import Store
+from automl.track.sections import Track
+from automl.tuning.budget import total_units, units_used
+from automl.tuning.distributed import Role
+from automl.tuning.loop import SearchRun
+
+
+class SearchFollower(Hooks):
+    """The `pipeline.Hooks` of the command line: lines go to `say` (the CLI prints and logs them), events to
+    the --notify command, MLflow and W&B. A worker sees only its own trials: it neither tracks nor estimates
+    the time left, which are the chief's to do.
+    """
+
+    def __init__(self, track: Track, store: Store, say: Callable[[str], None], *, role: Role, budget: float,
+                 restart: bool = False, notify: str | None = None, mlflow_uri: str | None = None,
+                 wandb: bool = False) -> None:
+        self.track, self.store, self.say = track, store, say
+        self.trackers = None if role.is_worker else Tracking(
+            track, store, notify=notify, mlflow_uri=mlflow_uri, wandb=wandb, restart=restart)
+        total, unit = total_units(track)
+        _, best = (None, None) if restart else best_on_disk(store, track.direction)
+        self.progress = TrialProgress(track.objective, track.direction, math.inf if role.is_worker else budget, say,
+                                      total=math.nan if role.is_worker else total, unit=unit,
+                                      used_before=0.0 if restart else units_used(store, unit), best=best)
+
+    def trial_done(self, trial) -> None:
+        self.progress(trial)
+        if self.trackers is not None:
+            for event in self.trackers.trial_done(trial):
+                if event["event"] == "trial_diverged":
+                    self.say(f"automl: trial {event['trial_id']} {event['message']}")
+
+    def search_ended(self, searched: SearchRun) -> None:
+        self.say(f"automl: {searched.stopped_by} after {duration(searched.seconds)}; "
+                 f"{searched.trials_after} trials ({searched.trials_after - searched.trials_before} this run)")
+        self.trackers.search_ended(searched.stopped_by, searched.seconds, searched.trials_after)
+
+    def final_fit_starting(self, track: Track) -> None:
+        self.say("automl: final fit of the chosen configuration on the whole training split, until the time limit")
+
+    def finished(self, finished: Finished) -> None:
+        fit = finished.metrics.get("final_fit")
+        if fit:
+            objective = self.track.objective
+            self.say(f"automl: final fit of trial {fit['trial_id']}: {fit['epochs']:g} passes over "
+                     f"{fit['train_images']} images in {duration(fit['seconds'])}, {objective} "
+                     f"{fit['validation'].get(objective, math.nan):.4f} against the trial's {fit['trial_score']:.4f}"
+                     + ("" if fit["used"] else "; the trial's own weights stay the model"))
+        self.trackers.model_chosen(finished.metrics, self.store.root.parent)

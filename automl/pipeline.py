@@ -1,0 +1,157 @@
+"""One run of automl, stage after stage: search → choice → final fit → test → report → export.
+
+The command line and the Python API both call `run` (a search and all that follows) or `finish` (all that
+follows a search, as ``automl report`` does). The run's clock is one `Budget`, made here and read by the
+stages that need it; nothing else carries a deadline. What the caller wants to hear as the run goes (a
+line per trial, the end of the search, the final fit, the chosen model) comes through `Hooks`.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from automl.data.schema import Data, Schema
+from automl.families import get_family
+from automl.families.base import Family
+from automl.reporting.files import write_report
+from automl.selection.choice import Choice
+from automl.selection.measures import LATENCY_ROWS
+from automl.selection.scoring import evaluate
+from automl.selection.table import report_table
+from automl.selection.trials import no_model_to_choose
+from automl.serving.models import load_trial_model
+from automl.store import BEST_MODEL_FILE, TEST_METRICS, TOP_MODEL_FILE, Store
+from automl.track.parse import load_track
+from automl.track.sections import Track
+from automl.tuning.budget import Budget
+from automl.tuning.distributed import LOCAL, Role
+from automl.tuning.final_fit import final_model
+from automl.tuning.loop import SearchRun, search
+
+
+class Hooks:
+    """What a run tells its caller as it goes; every method does nothing unless overridden.
+
+    The command line prints a line per trial and sends events to its trackers; the Python API needs none.
+    """
+
+    def trial_done(self, trial) -> None:
+        """A trial ended (Keras Tuner's record, with its score)."""
+
+    def search_ended(self, searched: SearchRun) -> None:
+        """The search stage ended: complete, out of time, or stopped by Ctrl-C."""
+
+    def final_fit_starting(self, track: Track) -> None:
+        """The chosen configuration is about to be retrained with the time left."""
+
+    def finished(self, finished: Finished) -> None:
+        """The model is chosen, tested and exported, and the report written."""
+
+
+@dataclass
+class Finished:
+    """What `finish` wrote: the test figures (the chosen model's, and the top one's under ``"top"``), the table,
+    and the choice."""
+
+    metrics: dict[str, Any]
+    table: pd.DataFrame
+    choice: Choice
+
+
+@dataclass
+class Outcome:
+    """A run: its search stage, and what followed (None on a worker, which only trains)."""
+
+    searched: SearchRun
+    finished: Finished | None
+
+
+def run(track: str | Track, *, time_limit: str | float | None = None, restart: bool = False,
+        results_dir: str | os.PathLike | None = None, keep_checkpoints: bool = False, role: Role = LOCAL,
+        hooks: Hooks | None = None, command: str = "", verbose: bool = False, tensorboard: bool = False) -> Outcome:
+    """Search the track (or resume its search) within its budget, then `finish`: choose, test, report, export.
+
+    Examples
+    --------
+    >>> outcome = run("boston", time_limit="5m")
+    >>> outcome.finished.choice.trial_id
+    '0051'
+    """
+    track = load_track(track)
+    hooks = hooks or Hooks()
+    budget = Budget.for_track(track, time_limit, worker=role.is_worker)
+    searched = search(track, budget=budget, restart=restart, results_dir=results_dir, on_trial_done=hooks.trial_done,
+                      command=command, verbose=verbose, tensorboard=tensorboard, role=role,
+                      keep_checkpoints=keep_checkpoints)
+    if role.is_worker:
+        return Outcome(searched, None)
+    hooks.search_ended(searched)
+    finished = finish(track, results_dir, data=searched.data, budget=budget, hooks=hooks)
+    hooks.finished(finished)
+    return Outcome(searched, finished)
+
+
+def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, data: Data | None = None,
+           budget: Budget | None = None, hooks: Hooks | None = None) -> Finished:
+    """Choose the trial, retrain it if the track has a final fit, export the chosen and top-scoring models,
+    score both on the test split, and write the report.
+
+    The test split is used here only, after the choice, to report the two models side by side. `data` is
+    the split the search just used, if at hand; otherwise the track's data is loaded again. A track with a
+    final fit (``search.final_fit``) retrains the chosen configuration until `budget` ends, unless that was
+    done already; without a budget (a report of a finished search) the final fit on disk, if any, is the
+    chosen model.
+    """
+    track = load_track(track)
+    store = Store(track.name, results_dir)
+    store.require_search()
+    family = get_family(track.family)
+    data = data or family.load(track)
+    schema = store.schema()
+    table, choice = report_table(track, store, latency_rows(family, schema, lambda: data))
+    if choice is None:
+        raise no_model_to_choose(table)
+    model, final_fit = None, None
+    if track.search.final_fit:
+        if budget is not None and hooks is not None:
+            hooks.final_fit_starting(track)
+        score = float(table.loc[table["trial_id"] == choice.trial_id, "score"].iloc[0])
+        model, final_fit = final_model(track, store, choice.trial_id, score, data, budget)
+    model = model or load_trial_model(track, choice.trial_id, store)
+    model.save(store.path(BEST_MODEL_FILE))
+    chosen_metrics, predicted = evaluate(model, family, schema, data.test.x, data.test.y)
+    if choice.top_trial_id == choice.trial_id and not (final_fit and final_fit["used"]):
+        shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
+        top_metrics = chosen_metrics
+    else:
+        top_model = load_trial_model(track, choice.top_trial_id, store)
+        top_model.save(store.path(TOP_MODEL_FILE))
+        top_metrics, _ = evaluate(top_model, family, schema, data.test.x, data.test.y)
+    metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
+    if final_fit is not None:
+        metrics["final_fit"] = final_fit
+    store.write_json(TEST_METRICS, metrics)
+    write_report(track, table, choice, metrics, store, schema, data.test.y, predicted)
+    return Finished(metrics, table, choice)
+
+
+def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Choice | None]:
+    """Every trial with its diagnosis, measures and place in the choice, and the choice; nothing is written
+    but the measures each trial caches. The data is loaded only if a trial must be measured."""
+    track = load_track(track)
+    store = Store(track.name, results_dir)
+    store.require_search()
+    family = get_family(track.family)
+    return report_table(track, store, latency_rows(family, store.schema(), lambda: family.load(track)))
+
+
+def latency_rows(family: Family, schema: Schema, data: Callable[[], Data]) -> Callable[[], Any]:
+    """The model inputs latency is measured on: the first `LATENCY_ROWS` validation rows (or images), got
+    only when a trial must be measured; the test split stays untouched."""
+    return functools.cache(lambda: family.model_inputs(data().validation.x[:LATENCY_ROWS], schema))

@@ -1,0 +1,83 @@
+"""summary.md and the terminal's table: the report's story in plain text, for a terminal or a diff."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.data.schema import Schema
+from automl.reporting import markup
+from automl.reporting.page import comparison, diagnosis_counts, final_fit_lines, summary_lines
+from automl.selection.choice import Choice
+from automl.selection.trials import sort_by_score
+from automl.store import REPORT_CSV, REPORT_HTML, RUNS_JSON, Store
+from automl.track.sections import Track
+
+TERMINAL_ROWS = 15
+
+
+def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS) -> pd.DataFrame:
+    """The top trials with the columns a reader scans first."""
+    top = sort_by_score(table, track.direction).head(rows).copy()
+    if "chosen" in top:
+        top["pick"] = [("chosen" if c else "") + ("," if c and t else "") + ("top" if t else "")
+                       for c, t in zip(top["chosen"].fillna(False), top["top_score"].fillna(False), strict=True)]
+    wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run", "num_layers", "units_0",
+              "num_blocks", "filters", "convs_per_block",
+              "optimizer", "learning_rate", "batch_size", "params", "latency_p50_ms", "seconds"]
+    top = top[[c for c in wanted if c in top.columns]]
+    for column in ("score", "learning_rate", "latency_p50_ms"):
+        if column in top:
+            top[column] = top[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    return top.rename(columns={"score": track.objective, "latency_p50_ms": "p50_ms"})
+
+
+def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], store: Store,
+                     schema: Schema) -> str:
+    """summary.md: the same story as report.html in plain text, for reading in a terminal or a diff."""
+    runs = store.read_json(RUNS_JSON, default=[])
+    side_by_side = comparison(table, choice, metrics, track.objective)
+    lines = [
+        f"# {track.name}: search summary",
+        "",
+        *[f"- {line}" for line in summary_lines(track, table, store, schema)],
+        "- Diagnoses: " + ", ".join(f"{k} {v}" for k, v in diagnosis_counts(table).items()),
+        "",
+        "## Runs",
+        "",
+        "| finished | command | seconds | stopped by | trials before → after |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['finished']} | `{r.get('command', '')}` | {r['seconds']:.0f} | {r['stopped_by']} | "
+            f"{r['trials_before']} → {r['trials_after']} |"
+            for r in runs
+        ],
+        "",
+        f"## Chosen model: trial {choice.trial_id}",
+        "",
+        choice.reason,
+        "",
+        f"Rule: {choice.rule(track.objective, track.direction)}",
+        "",
+        *final_fit_lines(metrics.get("final_fit"), track.objective),
+        "Test split (used once, after the choice), with the top-scoring model beside it:",
+        "",
+        "| " + " | ".join(side_by_side.columns) + " |",
+        "|---|---|---|",
+        *[f"| {m} | {_fmt(a)} | {_fmt(b)} |" for m, a, b in side_by_side.itertuples(index=False)],
+        "",
+        "## Top trials",
+        "",
+        "```",
+        terminal_table(table, track).to_string(index=False),
+        "```",
+        "",
+        f"Every trial: `{REPORT_CSV}`; figures and the full story: `{REPORT_HTML}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return markup.number(value) if isinstance(value, (float, np.floating)) else str(value)

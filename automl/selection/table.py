@@ -1,0 +1,65 @@
+"""The report's table: every trial with its diagnosis, size, latency and place in the choice, and the choice."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from automl.selection.choice import MEASURED_TOP, Choice, choose, score_threshold
+from automl.selection.diagnosis import Thresholds, diagnose_trials
+from automl.selection.measures import measure_trials
+from automl.selection.trials import best_trial_id, sort_by_score, trials_table
+from automl.store import Store
+from automl.track.sections import Track
+
+FIRST_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_tolerance", "diagnosis",
+                 "latency_p50_ms", "latency_p95_ms", "rows_per_second", "model_bytes", "params", "seconds",
+                 "best_epoch", "epochs_run"]
+LAST_COLUMNS = ["diagnosis_detail", "message"]
+
+
+def thresholds_for(track: Track) -> Thresholds:
+    """The diagnosis thresholds; "stalled" never waits longer than the track's EarlyStopping patience."""
+    return Thresholds(stall_epochs=min(Thresholds.stall_epochs, track.search.patience))
+
+
+def report_table(track: Track, store: Store, rows: Callable[[], Any]) -> tuple[pd.DataFrame, Choice | None]:
+    """Every trial with its diagnosis, size, latency and place in the choice, best score first; and the choice.
+
+    Size and latency are measured (once, then read from each trial's ``measures.json``) for the
+    candidates within the tolerance and the `MEASURED_TOP` best, on the model inputs `rows()` gives
+    (called only if something must be measured); other trials are left blank.
+    """
+    table = trials_table(track, store.root.parent)
+    if table.empty:
+        return table, None
+    completed = table["status"].eq("completed") & table["score"].notna()
+    top = best_trial_id(table, track.direction) if completed.any() else None
+    diagnoses = diagnose_trials(table, store.histories(), top, objective=track.objective,
+                                direction=track.direction, thresholds=thresholds_for(track))
+    table = table.merge(diagnoses, on="trial_id", how="left")
+    if top is None:
+        return _ordered(sort_by_score(table, track.direction)), None
+    measured = measure_trials(track, trials_to_measure(table, track), store, rows)
+    table = table.merge(measured, on="trial_id", how="left")
+    choice = choose(table, track.direction, track.search.tolerance, objective=track.objective)
+    table["chosen"] = table["trial_id"] == choice.trial_id
+    table["top_score"] = table["trial_id"] == choice.top_trial_id
+    table["within_tolerance"] = table["trial_id"].isin(choice.candidates)
+    return _ordered(sort_by_score(table, track.direction)), choice
+
+
+def trials_to_measure(table: pd.DataFrame, track: Track) -> list[str]:
+    """The completed trials within the tolerance of the best score, plus the `MEASURED_TOP` best."""
+    completed = sort_by_score(table[table["status"].eq("completed") & table["score"].notna()], track.direction)
+    best = float(completed["score"].iloc[0])
+    threshold = score_threshold(best, track.direction, track.search.tolerance)
+    within = completed["score"] <= threshold if track.direction == "min" else completed["score"] >= threshold
+    return list(dict.fromkeys([*completed[within]["trial_id"], *completed["trial_id"].head(MEASURED_TOP)]))
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    first = [c for c in FIRST_COLUMNS if c in table.columns]
+    last = [c for c in LAST_COLUMNS if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first + last] + last]

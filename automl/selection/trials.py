@@ -1,0 +1,109 @@
+"""A search read back from disk as a table: one row per trial with its status, score, hyperparameters and curves."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import pandas as pd
+
+from automl.errors import SearchFailed, last_line
+from automl.families import get_family
+from automl.store import Store, TrialFile
+from automl.track.parse import load_track
+from automl.track.sections import Track
+
+TUNER_COLUMNS = {  # Keras Tuner's reserved hyperparameters, under names a report reader understands
+    "tuner/epochs": "budget_epochs",
+    "tuner/initial_epoch": "initial_epoch",
+    "tuner/bracket": "bracket",
+    "tuner/round": "round",
+    "tuner/trial_id": "continues_trial",
+}
+STATUS_NAMES = {"RUNNING": "interrupted", "IDLE": "interrupted"}
+MESSAGE_LENGTH = 300
+
+
+def trials_table(track: str | Track, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per trial: id, status, score, epochs, hyperparameters, metrics at the best epoch, size, time.
+
+    A trial whose ``trial.json`` is being written by a running search is left out until it is whole.
+
+    Examples
+    --------
+    >>> trials_table("boston").sort_values("score").head()
+    """
+    track = load_track(track)
+    store = Store(track.name, results_dir)
+    store.require_search()
+    family = get_family(track.family)
+    rows = [_trial_row(trial, family.active_hyperparameters) for trial in store.trials() if trial.record is not None]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    ordered = ["trial_id", "status", "score", "best_epoch", "epochs_run"]
+    return table[ordered + [c for c in table.columns if c not in ordered]]
+
+
+def _trial_row(trial: TrialFile, active_hyperparameters) -> dict[str, Any]:
+    record, history = trial.record, trial.history()
+    values = trial.values
+    status = STATUS_NAMES.get(trial.status, trial.status.lower())
+    best_step = record.get("best_step")
+    row: dict[str, Any] = {
+        "trial_id": trial.trial_id,
+        "status": status,
+        "score": trial.score if status == "completed" else math.nan,
+        "best_epoch": (best_step + 1) if status == "completed" and best_step is not None else math.nan,
+        "epochs_run": len(history.get("epochs", [])),
+    }
+    for name, value in active_hyperparameters({k: v for k, v in values.items() if not k.startswith("tuner/")}).items():
+        row[name] = value
+    for name, column in TUNER_COLUMNS.items():
+        if name in values:
+            row[column] = values[name]
+    row.update(_metrics_at_best_epoch(history, best_step))
+    row["params"] = history.get("params", math.nan)
+    row["seconds"] = history.get("seconds", math.nan)
+    row["message"] = last_line(record.get("message"), MESSAGE_LENGTH) if status != "completed" else ""
+    # Its weights were deleted (automl.tuning.pruning): its row stays, its model cannot be loaded or chosen.
+    row["pruned"] = trial.pruned
+    return row
+
+
+def _metrics_at_best_epoch(record: dict[str, Any], best_step: int | None) -> dict[str, float]:
+    history, epochs = record.get("history", {}), record.get("epochs", [])
+    if not history or best_step is None or best_step not in epochs:
+        return {}
+    index = epochs.index(best_step)
+    metrics = {}
+    for name, values in history.items():
+        if name == "learning_rate":
+            continue
+        column = name if name.startswith("val_") else f"train_{name}"
+        metrics[column] = values[index] if index < len(values) else math.nan
+    return metrics
+
+
+def no_model_to_choose(table: pd.DataFrame) -> SearchFailed:
+    """The error for a search with no completed trial, with the trials' failure reasons."""
+    messages = table["message"] if "message" in table else pd.Series(dtype=str)
+    reasons = sorted({m for m in messages if isinstance(m, str) and m})
+    return SearchFailed(
+        f"no trial completed ({len(table)} failed or interrupted), so there is no model to choose"
+        + (f"; reasons: {'; '.join(reasons[:3])}" if reasons else "")
+    )
+
+
+def best_trial_id(table: pd.DataFrame, direction: str) -> str:
+    """The completed trial with the best validation score."""
+    completed = table[(table["status"] == "completed") & table["score"].notna()]
+    if completed.empty:
+        raise no_model_to_choose(table)
+    scores = completed["score"].astype(float)
+    best = scores.idxmax() if direction == "max" else scores.idxmin()
+    return str(completed.loc[best, "trial_id"])
+
+
+def sort_by_score(table: pd.DataFrame, direction: str) -> pd.DataFrame:
+    return table.sort_values("score", ascending=direction == "min", na_position="last").reset_index(drop=True)

@@ -1,0 +1,44 @@
+"""Predict with a search's model: raw inputs in (rows, images), values, class labels or probabilities out."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.data.schema import Schema
+from automl.families.base import Family
+
+
+def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool = False) -> np.ndarray | pd.DataFrame:
+    """Model inputs (`Family.model_inputs` of raw rows or images) in, predictions out: values (regression),
+    class labels, or class probabilities with `proba`."""
+    outputs = model.predict(family.dataset(inputs), verbose=0)
+    if schema.task == "regression":
+        return outputs.reshape(-1)
+    if schema.task == "binary":
+        positive = outputs.reshape(-1)
+        probabilities = np.stack([1.0 - positive, positive], axis=1)
+    else:
+        probabilities = outputs
+    if proba:
+        return pd.DataFrame(probabilities, columns=[str(c) for c in schema.classes])
+    return np.asarray(schema.classes, dtype=object)[probabilities.argmax(axis=1)]
+
+
+def prediction_table(model, family: Family, schema: Schema, raw: Any, *, proba: bool = False,
+                     id_column: str | None = None) -> pd.DataFrame:
+    """A `prediction` column (values or class labels), `proba_<class>` columns with `proba`, the id column first."""
+    inputs = family.model_inputs(raw, schema)
+    table = pd.DataFrame(index=range(len(raw)))
+    if id_column is not None:
+        table[id_column] = raw[id_column].to_numpy()
+    if schema.task == "regression":
+        table["prediction"] = predict_with(model, family, schema, inputs)
+        return table
+    probabilities = predict_with(model, family, schema, inputs, proba=True)
+    table["prediction"] = np.asarray(schema.classes, dtype=object)[probabilities.to_numpy().argmax(axis=1)]
+    if proba:
+        for column in probabilities.columns:
+            table[f"proba_{column}"] = probabilities[column].to_numpy()
+    return table

@@ -1,0 +1,206 @@
+"""Track files: find, parse and validate the declarative TOML that says what to solve, once, into a typed `Track`."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from automl.data.schema import TASKS
+from automl.errors import AutomlError
+from automl.families import family_names, get_family
+from automl.track.duration import parse_duration
+from automl.track.sections import (
+    DISTRIBUTIONS,
+    PACKAGE_DIR,
+    REQUIRED_KEYS,
+    SECTIONS,
+    TOP_LEVEL,
+    TUNERS,
+    Section,
+    Track,
+    infer_direction,
+)
+
+
+def track_dirs() -> list[Path]:
+    """Where tracks are looked for, in order: $AUTOML_TRACKS, ./tracks, the tracks shipped beside automl."""
+    dirs = [Path(p) for p in os.environ.get("AUTOML_TRACKS", "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "tracks", PACKAGE_DIR.parent / "tracks"]
+    unique: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def known_tracks() -> dict[str, Path]:
+    """Track name -> file, the first directory in `track_dirs()` winning."""
+    found: dict[str, Path] = {}
+    for directory in track_dirs():
+        for path in sorted(directory.glob("*.toml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_track(name_or_path: str | os.PathLike | Track) -> Track:
+    """Read and validate a track by name (``"boston"``) or by path to a ``.toml`` file.
+
+    Examples
+    --------
+    >>> load_track("boston").task
+    'regression'
+    """
+    if isinstance(name_or_path, Track):
+        return name_or_path
+    text = str(name_or_path)
+    if text.endswith(".toml") or os.sep in text:
+        path = Path(text)
+        if not path.is_file():
+            raise AutomlError(f"track file {path} does not exist; check the path")
+    else:
+        tracks = known_tracks()
+        if text not in tracks:
+            known = ", ".join(sorted(tracks)) or "none found"
+            raise AutomlError(
+                f"unknown track {text!r}; known tracks: {known} "
+                "(or pass the path to a .toml track file)"
+            )
+        path = tracks[text]
+    return parse_track(path)
+
+
+def parse_track(path: Path) -> Track:
+    """Parse one track file; every mistake names the file and the key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise AutomlError(f"{path}: not valid TOML ({error}); fix the syntax") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise AutomlError(f"{path}: cannot read the track file ({error})") from None
+    for key, value in raw.items():
+        if isinstance(value, dict) and key not in SECTIONS:
+            raise AutomlError(f"{path}: unknown section [{key}]; known sections: {', '.join(SECTIONS)}")
+    top = _validate(path, None, {k: v for k, v in raw.items() if k not in SECTIONS}, _top_level_types())
+    sections: dict[str, Section] = {}
+    for name, section in SECTIONS.items():
+        given = raw.get(name, {})
+        if not isinstance(given, dict):
+            raise AutomlError(f"{path}: '{name}' must be a table ([{name}])")
+        sections[name] = section(**_validate(path, name, given, _types(section)))
+    family = top.get("family", TOP_LEVEL["family"])
+    track = Track(
+        name=top["name"], task=top["task"], description=top.get("description", ""),
+        families=tuple(family) if isinstance(family, list) else (family,),
+        source=path.resolve(), **sections,
+    )
+    direction = track.search.direction or infer_direction(track.objective)
+    track = dataclasses.replace(track, search=dataclasses.replace(track.search, direction=direction))
+    _check_values(track)
+    return track
+
+
+def _top_level_types() -> dict[str, tuple[type, ...]]:
+    return {"name": (str,), "description": (str,), "task": (str,), "family": (str, list)}
+
+
+def _types(section: type[Section]) -> dict[str, tuple[type, ...]]:
+    """Each key's accepted TOML types, from the section's annotations (``list[int]`` -> list, ``str | int``)."""
+    hints = typing.get_type_hints(section)
+    accepted = {}
+    for key in section.keys():
+        hint = hints[key]
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        accepted[key] = tuple(typing.get_origin(option) or option for option in options)
+    return accepted
+
+
+def _validate(path: Path, section: str | None, given: dict, fields: dict[str, tuple[type, ...]]) -> dict[str, Any]:
+    """The keys given in one section, each of its type (an integer where a number goes becomes a float)."""
+    prefix = "" if section is None else f"{section}."
+    values: dict[str, Any] = {}
+    for key, value in given.items():
+        if key not in fields:
+            raise AutomlError(f"{path}: unknown key '{prefix}{key}'; known keys: {', '.join(fields)}")
+        expected = fields[key]
+        if expected == (float,) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, expected):
+            names = " or ".join(t.__name__ for t in expected)
+            raise AutomlError(f"{path}: '{prefix}{key}' must be {_article(names)}, "
+                              f"got {type(value).__name__} {value!r}")
+        values[key] = value
+    if section is None:
+        required = [key for key, default in TOP_LEVEL.items() if default is None]
+    else:
+        required = REQUIRED_KEYS.get(section, ())
+    for key in required:
+        if key not in values:
+            raise AutomlError(f"{path}: missing required key '{prefix}{key}'")
+    return values
+
+
+def _article(type_name: str) -> str:
+    return {"int": "an integer", "float": "a number", "str": "a string", "list": "a list"}.get(
+        type_name, f"a {type_name}"
+    )
+
+
+def _check_values(track: Track) -> None:
+    where = str(track.source)
+    search, split = track.search, track.split
+
+    def one_of(key: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
+        if value not in allowed:
+            raise AutomlError(f"{where}: '{key}' is {value!r}; use one of: {', '.join(allowed)}")
+
+    one_of("task", track.task, TASKS)
+    for family in track.families:
+        one_of("family", family, family_names())
+    if len(track.families) != 1:
+        raise AutomlError(f"{where}: 'family' is {list(track.families)!r}; a search spans one family for now: "
+                          "name one, and search the others as tracks of their own")
+    one_of("search.tuner", search.tuner, TUNERS)
+    one_of("search.class_weight", search.class_weight, ("none", "balanced"))
+    one_of("model.target_transform", track.model.target_transform, ("standardize", "log"))
+    for key in ("test", "validation"):
+        if not 0.0 < split[key] < 1.0:
+            raise AutomlError(f"{where}: 'split.{key}' is {split[key]}; use a fraction between 0 and 1")
+    if split.test + split.validation >= 0.9:
+        raise AutomlError(f"{where}: split.test + split.validation leave under 10 % for training; lower them")
+    for key in ("max_epochs", "max_trials", "hyperband_iterations", "patience"):
+        if search[key] < 1:
+            raise AutomlError(f"{where}: 'search.{key}' is {search[key]}; use a positive integer")
+    if not 0.0 <= search.tolerance < 1.0:
+        raise AutomlError(
+            f"{where}: 'search.tolerance' is {search.tolerance}; use a fraction of the best score "
+            "from 0 (always the top-scoring trial) to below 1, e.g. 0.02 for 2 %"
+        )
+    if not 0.0 <= search.final_fit < 1.0:
+        raise AutomlError(
+            f"{where}: 'search.final_fit' is {search.final_fit}; use the share of the time limit "
+            "kept for the final fit, from 0 (none) to below 1, e.g. 0.5"
+        )
+    if search.factor < 2:
+        raise AutomlError(f"{where}: 'search.factor' is {search.factor}; use an integer of 2 or more")
+    one_of("search.distribution", search.distribution, DISTRIBUTIONS)
+    one_of("search.direction", search.direction, ("min", "max"))
+    if not track.objective.startswith("val_"):
+        raise AutomlError(
+            f"{where}: 'search.objective' is '{track.objective}'; select on validation data, "
+            f"e.g. 'val_{track.objective}'"
+        )
+    sizes = track.model.batch_sizes
+    if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")
+    parse_duration(search.time_limit, where=f"{track.source}: search.time_limit")  # validates it
+    for name in track.families:
+        family = get_family(name)
+        family.check(track)
+        if search.final_fit and not family.trains_on_the_clock:
+            trainers = " or ".join(f'"{n}"' for n in family_names() if get_family(n).trains_on_the_clock)
+            raise AutomlError(f"{where}: 'search.final_fit' is for image tracks (family {trainers}); remove it")

@@ -1,0 +1,180 @@
+"""A track as typed values: one frozen dataclass per section of the TOML file, with every default in one place.
+
+The parser (`automl.track.parse`) validates a file once into these; everything after reads attributes
+(``track.search.max_epochs``), never re-checks or re-coerces them. A section also reads like the TOML
+table it comes from (``track.search["max_epochs"]``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automl.errors import AutomlError
+from automl.track.duration import parse_duration
+
+TUNERS = ("hyperband", "random", "bayesian")
+DISTRIBUTIONS = ("auto", "mirrored", "none")
+MAXIMISED = ("auc", "accuracy", "precision", "recall", "f1", "r2")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+BUNDLED_DATA_DIR = PACKAGE_DIR / "data" / "datasets"
+
+
+class Section:
+    """A section of a track file: typed attributes, readable by key as in the file."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.keys() else default
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, list) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class DataSection(Section):
+    kind: str = "csv"
+    path: str = ""
+    target: str = ""
+    categorical: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    positive: str | int = ""
+
+
+@dataclass(frozen=True)
+class SplitSection(Section):
+    test: float = 0.2
+    validation: float = 0.2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class SearchSection(Section):
+    tuner: str = "hyperband"
+    objective: str = ""  # required: the parser refuses a track without one
+    direction: str = ""  # "min" or "max"; inferred from the objective when not given
+    max_epochs: int = 30
+    factor: int = 3
+    hyperband_iterations: int = 1
+    max_trials: int = 50
+    time_limit: str = "15m"
+    patience: int = 8
+    class_weight: str = "none"
+    seed: int = 42
+    # The choice rule: trials within this relative distance of the best validation score are
+    # equally good, and the fastest, then smallest, of them is chosen. 2 % is about the spread of
+    # retraining one network with other seeds on caravan (benchmarks/rerun_spread.py; README).
+    tolerance: float = 0.02
+    # Data parallelism within a trial (tf.distribute): auto | mirrored | none. "auto" mirrors the
+    # model over the GPUs when this machine has several, and trains as usual otherwise.
+    distribution: str = "auto"
+    # The share of the time limit kept for the final fit, which retrains the chosen configuration on the
+    # whole training split with the time left (automl/tuning/final_fit.py); 0: none, the chosen trial's
+    # own weights are the model. Only families that can train on the clock take it (the CNN).
+    final_fit: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelSection(Section):
+    batch_sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    max_layers: int = 4
+    max_units: int = 512
+    target_transform: str = "standardize"
+    # Image tracks: training images per Hyperband epoch, drawn from a shuffled stream (0: one full pass).
+    images_per_epoch: int = 0
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "data": DataSection, "split": SplitSection, "search": SearchSection, "model": ModelSection,
+}
+# Keys of the top level, with their defaults; None: required.
+TOP_LEVEL: dict[str, Any] = {"name": None, "description": "", "task": None, "family": "mlp"}
+# Keys that must be given although their section has a default for them.
+REQUIRED_KEYS = {"search": ("objective",)}
+# Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
+# The distribution only spreads a trial's work over devices: a search may resume across it too.
+# The final fit comes after the trials and does not change them: a search may resume across it too.
+SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit")}
+
+
+@dataclass(frozen=True)
+class Track:
+    """A validated track: what to solve, on which data, with which model families and search budget.
+
+    `families` holds the model families the search spans (``family = "mlp"`` in the file gives
+    ``("mlp",)``); `family` is the first of them.
+    """
+
+    name: str
+    task: str
+    families: tuple[str, ...]
+    source: Path
+    description: str = ""
+    data: DataSection = field(default_factory=DataSection)
+    split: SplitSection = field(default_factory=SplitSection)
+    search: SearchSection = field(default_factory=SearchSection)
+    model: ModelSection = field(default_factory=ModelSection)
+
+    @property
+    def family(self) -> str:
+        return self.families[0]
+
+    @property
+    def objective(self) -> str:
+        return self.search.objective
+
+    @property
+    def direction(self) -> str:
+        return self.search.direction
+
+    @property
+    def time_limit_seconds(self) -> float:
+        return parse_duration(self.search.time_limit, where=f"{self.source}: search.time_limit")
+
+    def data_path(self) -> Path:
+        """The data file, looked up beside the track file, then in automl's bundled datasets."""
+        return resolve_data_path(self.data.path, self.source.parent, self.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The track as ``track.json`` records it (and compares it on resume)."""
+        family: str | list[str] = self.family if len(self.families) == 1 else list(self.families)
+        return {"name": self.name, "task": self.task, "family": family,
+                **{name: getattr(self, name).as_dict() for name in SECTIONS}}
+
+
+def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:
+    """A track (as `Track.as_dict` gives it) without the keys that only affect the choice."""
+    settings = {k: dict(v) if isinstance(v, dict) else v for k, v in track_dict.items()}
+    for section, keys in SELECTION_KEYS.items():
+        for key in keys:
+            settings.get(section, {}).pop(key, None)
+    return settings
+
+
+def infer_direction(objective: str) -> str:
+    """'max' for scores (AUC, accuracy, ...), 'min' for losses and errors."""
+    return "max" if any(word in objective.lower() for word in MAXIMISED) else "min"
+
+
+def resolve_data_path(path: str, track_dir: Path, track_name: str) -> Path:
+    """A data path as written in a track, looked up beside the track file, then in the bundled datasets."""
+    candidate = Path(path).expanduser()
+    search = [candidate] if candidate.is_absolute() else [track_dir / candidate, BUNDLED_DATA_DIR / candidate]
+    for place in search:
+        if place.is_file():
+            return place
+    tried = ", ".join(str(p) for p in search)
+    raise AutomlError(
+        f"track '{track_name}': data file '{path}' not found (looked in {tried}); "
+        "fix data.path in the track file"
+    )

@@ -1,0 +1,183 @@
+"""automl's Keras Tuner tuners: Hyperband, random and Bayesian search with a time budget, a clean stop, per-epoch
+curves on disk, and divergence as a failed trial."""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import keras_tuner as kt
+import tensorflow as tf
+from keras_tuner.src import config as kt_config
+
+from automl.errors import AutomlError, last_line
+from automl.hypermodels.training import FitTimer
+from automl.store import HISTORY_FILE, Store, write_json
+from automl.track.sections import Track
+from automl.tuning import distributed
+from automl.tuning.housekeeping import forget_trace_gradients
+
+MAX_CONSECUTIVE_FAILED_TRIALS = 10
+
+# Hyperband continues a trial from an earlier one's checkpoint; Keras Tuner loads the weights before
+# the new optimizer is built, so Keras warns that it skips the saved optimizer state. That is Keras
+# Tuner's behaviour (the optimizer restarts at each rung), not a fault of the user's: keep it quiet.
+warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+# Keras Tuner prints the traceback of every failed trial; automl keeps the reason in the report.
+kt_config.DEBUG = False
+
+
+class StopSearch(Exception):
+    """Raised between trials to end the search early; everything finished is already on disk."""
+
+
+class ResultsUnwritable(kt.errors.FatalError):
+    """automl could not write a trial's results: stop the search rather than fail trial after trial."""
+
+
+class SearchLoopMixin:
+    """What automl adds to a Keras Tuner tuner: a time budget, a clean stop, and per-epoch curves."""
+
+    deadline: float = math.inf
+    stop_requested: bool = False
+    abort_requested: bool = False
+    on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None
+
+    def pre_create_trial(self) -> None:
+        # Called between trials, after the previous one is saved: the one safe place to stop.
+        if self.abort_requested:
+            raise KeyboardInterrupt
+        reason = self.stop_reason()
+        if reason:
+            raise StopSearch(reason)
+
+    def stop_reason(self) -> str | None:
+        """Why the search must stop now (Ctrl-C, the time limit), or None."""
+        return _stop_reason(self)
+
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        # Keras Tuner shows its own trial table whenever fit is verbose; automl prints one line per trial.
+        self.oracle.verbose = 0
+
+    def run_trial(self, trial, *args, **kwargs):
+        started = time.perf_counter()
+        timer = FitTimer()
+        kwargs = {**kwargs, "callbacks": [*kwargs.get("callbacks", []), timer]}
+        try:
+            with forget_trace_gradients():  # else TensorFlow keeps every trial's traced graphs (automl.housekeeping)
+                histories = super().run_trial(trial, *args, **kwargs)
+        except Exception:
+            # A second Ctrl-C raised inside Keras or TensorFlow may come out wrapped, or be swallowed:
+            # stop now all the same, leaving the trial unfinished so that a rerun redoes it.
+            if self.abort_requested:
+                raise KeyboardInterrupt from None
+            raise
+        if self.abort_requested:
+            raise KeyboardInterrupt
+        history = histories[-1]
+        record = {
+            "seconds": round(time.perf_counter() - started, 3),
+            "fit_seconds": round(timer.seconds, 3),  # inside model.fit; the rest is building, data, saving
+            "initial_epoch": int(trial.hyperparameters.values.get("tuner/initial_epoch", 0)),
+            "epochs": [int(e) for e in history.epoch],
+            "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "params": int(history.model.count_params()),
+        }
+        try:
+            write_json(Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE, record)
+        except AutomlError as error:
+            raise ResultsUnwritable(str(error)) from None
+        losses = record["history"].get("loss", [])
+        if any(not math.isfinite(v) for v in losses):
+            epoch = next(i for i, v in enumerate(losses) if not math.isfinite(v)) + record["initial_epoch"] + 1
+            raise kt.errors.FailedTrialError(f"diverged: the training loss became NaN or infinite at epoch {epoch}")
+        return histories
+
+    def on_trial_end(self, trial) -> None:
+        super().on_trial_end(trial)
+        if self.on_trial_done is not None:
+            # The oracle's record has the score (on a worker, the chief's oracle scores the trial).
+            self.on_trial_done(self.oracle.get_trial(trial.trial_id))
+
+
+def _stop_reason(tuner: SearchLoopMixin) -> str | None:
+    if tuner.stop_requested:
+        return "stopped on request (Ctrl-C)"
+    if time.monotonic() >= tuner.deadline:
+        return "time limit reached"
+    return None
+
+
+class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
+    pass
+
+
+class RandomTuner(SearchLoopMixin, kt.RandomSearch):
+    pass
+
+
+class BayesianTuner(SearchLoopMixin, kt.BayesianOptimization):
+    pass
+
+
+def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
+    search = track.search
+    common = {
+        "hypermodel": hypermodel,
+        "objective": kt.Objective(track.objective, direction=track.direction),
+        "directory": str(store.root),
+        "project_name": store.tuner_dir.name,
+        "overwrite": False,
+        "seed": search.seed,
+        "max_consecutive_failed_trials": MAX_CONSECUTIVE_FAILED_TRIALS,
+        "distribution_strategy": distribution_strategy(search.distribution),
+    }
+    if search.tuner == "hyperband":
+        return HyperbandTuner(
+            max_epochs=search.max_epochs, factor=search.factor,
+            hyperband_iterations=search.hyperband_iterations, **common,
+        )
+    tuner_class = RandomTuner if search.tuner == "random" else BayesianTuner
+    return tuner_class(max_trials=search.max_trials, **common)
+
+
+def distribution_strategy(setting: str):
+    """The track's `search.distribution` as a `tf.distribute` strategy for each trial, or None.
+
+    "auto": MirroredStrategy (data parallel over the GPUs of this machine) when several GPUs are
+    visible, else none; "mirrored": always (on all visible GPUs, or the CPU); "none": never.
+    """
+    if setting == "none" or (setting == "auto" and len(tf.config.list_logical_devices("GPU")) < 2):
+        return None
+    return tf.distribute.MirroredStrategy()
+
+
+def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
+    """The track's tuner over the store's directory; an existing project is reloaded (resume).
+
+    Keras Tuner reloads only when this process's own tuner file (``<tuner id>.json``) exists; the
+    oracle's state is reloaded whenever the project has one, so a search begun by a chief can be
+    resumed without one, and the other way round. Workers never reload it: the chief owns it.
+    """
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
+    reloads = store.tuner_file(tuner_id).is_file()
+    is_worker = "KERASTUNER_ORACLE_IP" in os.environ and distributed.CHIEF_ID not in tuner_id
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
+            tuner = _new_tuner(track, hypermodel, store)
+            if store.has_search() and not reloads and not is_worker:
+                tuner.oracle.reload()
+            return tuner
+    except (ValueError, KeyError, RuntimeError, OSError) as error:
+        raise AutomlError(
+            f"the search in {store.root} cannot be reloaded ({last_line(error)}); "
+            "rerun with --restart to start over"
+        ) from None
+
+
