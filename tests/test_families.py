@@ -18,6 +18,7 @@ from keras import layers
 
 from automl import families
 from automl.cli import main
+from automl.data.schema import Schema
 from automl.errors import AutomlError
 from automl.families import family_names, get_family, register_family
 from automl.families.mlp import MLPFamily
@@ -104,3 +105,11 @@ def _linear_track(directory: Path) -> Path:
     track = write_track(directory, frame=make_table().drop(columns="colour"))
     track.write_text(track.read_text().replace('family = "mlp"', 'family = "linear"'))
     return track
+
+
+def test_each_family_describes_its_own_data_for_the_report():
+    images = Schema(task="multiclass", target="label", classes=list(range(10)), kind="images", image_shape=[32, 32, 3])
+    line = get_family("cnn").describe_data(load_track("cifar10"), images)
+    assert line == "data: cifar10, 32x32x3 uint8 images in 10 classes"  # was "data: cifar10, target " (empty)
+    table = Schema(task="regression", target="MEDV")
+    assert get_family("mlp").describe_data(load_track("boston"), table) == "data: boston.csv.gz, target MEDV"
