@@ -9,7 +9,9 @@ import pytest
 from conftest import make_table
 
 from automl.data.tabular import load_tabular, model_inputs
-from automl.hypermodels.mlp import MLPHyperModel, active_hyperparameters, to_dataset
+from automl.hypermodels.mlp import MLPHyperModel, to_dataset
+
+active_hyperparameters = MLPHyperModel.active_hyperparameters
 
 
 def _data(tmp_path, task):

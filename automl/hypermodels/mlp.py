@@ -23,8 +23,9 @@ class MLPHyperModel(SearchSpace):
     The model takes one named input per column (numbers as float32, categories as strings or
     integers) and carries its preprocessing: Normalization with the training statistics, missing
     values filled (plus a 0/1 missing flag for columns that had blanks in training), categories looked
-    up (unseen ones go to an out-of-vocabulary slot) and one-hot encoded or embedded. For regression the target is standardized for training and the scaling
-    is undone inside the model, so predictions come out in the target's units.
+    up (unseen ones go to an out-of-vocabulary slot) and one-hot encoded or embedded. For regression the
+    target is standardized for training and the scaling is undone inside the model, so predictions come
+    out in the target's units.
 
     Parameters
     ----------
@@ -178,7 +179,3 @@ def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-
-active_hyperparameters = MLPHyperModel.active_hyperparameters
