@@ -1,7 +1,8 @@
 """Tables: read a CSV, check it, infer column types, split it and describe it for the model."""
 from __future__ import annotations
 
-import zlib
+import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -9,24 +10,36 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from automl.data.dialect import UNREADABLE, detect, read_bytes
 from automl.data.schema import Data, Schema, Split
-from automl.errors import AutomlError, first_line
+from automl.errors import AutomlError, AutomlWarning, first_line
 
 MIN_ROWS = 20
 NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV (plain or gzipped) with errors that say what is wrong with the file."""
+    """Read a CSV (plain or compressed) as saved: its separator and decimal mark are found by trying.
+
+    Anything but a comma CSV is read with a note saying how (`automl/data/dialect.py` has the rules);
+    a file that cannot be read is an error that says what is wrong with it.
+    """
+    where = str(path)
     try:
-        frame = pd.read_csv(path)
+        text = read_bytes(path).decode("utf-8-sig")
     except FileNotFoundError:
         raise AutomlError(f"data file {path} does not exist; check the path") from None
+    except UNREADABLE as error:
+        raise AutomlError(f"cannot read {path} as CSV ({first_line(error)}); check the file format") from None
+    dialect = detect(text)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=dialect.sep, decimal=dialect.decimal)
     except pd.errors.EmptyDataError:
         raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
-        reason = first_line(error)
-        raise AutomlError(f"cannot read {path} as CSV ({reason}); check the file format") from None
+    except pd.errors.ParserError as error:
+        raise AutomlError(f"cannot read {path} as CSV ({first_line(error)}); check the file format") from None
+    if dialect.note(where):
+        warnings.warn(dialect.note(where), AutomlWarning, stacklevel=1)
     if frame.empty:
         raise AutomlError(f"data file {path} has a header but no rows; add data rows")
     return frame
