@@ -1,4 +1,4 @@
-"""Reading a user's CSV as it was saved: separator and decimal mark found by trying, each said in a note."""
+"""Reading a user's CSV as it was saved: separator, decimal mark and encoding found by trying, each said in a note."""
 from __future__ import annotations
 
 import gzip
@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 from conftest import make_table
 
+from automl.cli import main
 from automl.data.inference import infer
 from automl.data.tabular import load_tabular, read_csv
 from automl.errors import AutomlError, AutomlWarning
+
+SPANISH = "precio;ciudad;año\n12,5;Peña;2020\n7,25;Logroño;2021\n"
 
 
 def _spreadsheet_csv(tmp_path: Path, rows: int = 60) -> tuple[Path, pd.DataFrame]:
@@ -76,6 +79,46 @@ def test_comma_csv_is_read_as_pandas_reads_it_without_a_note(tmp_path):
         warnings.simplefilter("error", AutomlWarning)
         read = read_csv(path)
     pd.testing.assert_frame_equal(read, pd.read_csv(path))
+
+
+# --- encoding ---
+
+def test_latin1_file_is_read_as_windows_1252_with_a_note(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(SPANISH.encode("latin-1"))
+    with pytest.warns(AutomlWarning) as notes:
+        read = read_csv(path)
+    assert [str(note.message).split(": ", 1)[1] for note in notes] == [
+        "read as Windows-1252 (it is not UTF-8: byte 0xf1 on line 1)",
+        "read with ';' between columns and ',' as the decimal mark (a spreadsheet's CSV)",
+    ]
+    assert list(read.columns) == ["precio", "ciudad", "año"] and read["ciudad"].tolist() == ["Peña", "Logroño"]
+
+
+def test_utf8_file_with_a_byte_order_mark_is_read_without_a_note(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "nombre,año\nPeña,2020\n".encode())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AutomlWarning)
+        assert list(read_csv(path).columns) == ["nombre", "año"]
+
+
+def test_undecodable_file_is_a_one_line_error_naming_the_line(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"x,y\n1,2\n3,\x81\x8d\n")  # 0x81 is neither UTF-8 here nor any Windows-1252 character
+    monkeypatch.chdir(tmp_path)
+    status = main(["search", "--csv", str(path), "--target", "y"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(lines) == 1, lines
+    assert "is neither UTF-8 (byte 0x81 on line 3) nor Windows-1252 (byte 0x81 on line 3)" in lines[0]
+    assert "save it as UTF-8" in lines[0]
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "book.csv"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary")
+    with pytest.raises(AutomlError, match=r"book\.csv as CSV \(it holds binary data\); save it from the spreadsheet as CSV"):
+        read_csv(path)
 
 
 def test_corrupt_gzip_is_still_unreadable(tmp_path):

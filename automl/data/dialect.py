@@ -1,7 +1,7 @@
-"""A CSV's bytes, separator and decimal mark, found by trying, so a spreadsheet's own CSV reads as saved.
+"""A CSV's bytes, encoding, separator and decimal mark, found by trying, so a spreadsheet's own CSV reads as saved.
 
-A spreadsheet in a Spanish or Portuguese locale saves `Sales;Price` with `12,5` for twelve and a half; many
-of automl's first users have exactly that file. Plain UTF-8 comma CSVs
+A spreadsheet in a Spanish or Portuguese locale saves `Sales;Price` with `12,5` for twelve and a half, often in
+Windows-1252 rather than UTF-8; many of automl's first users have exactly that file. Plain UTF-8 comma CSVs
 (the built-in tracks, pandas' own output) are read exactly as pandas reads them.
 """
 from __future__ import annotations
@@ -28,8 +28,7 @@ _COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}  # pandas' 
 _DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+")
 _DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+")
 _NAMES = {",": "','", ";": "';'", "\t": "tabs"}
-# A broken or mislabelled archive, or text that is not UTF-8.
-UNREADABLE = (OSError, EOFError, UnicodeDecodeError, zlib.error, zipfile.BadZipFile, lzma.LZMAError)
+UNREADABLE = (OSError, EOFError, zlib.error, zipfile.BadZipFile, lzma.LZMAError)  # a broken or mislabelled archive
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,39 @@ def read_bytes(path: Path) -> bytes:
             return archive.read(names[0])
     with _COMPRESSED.get(suffix, open)(path, "rb") as file:
         return file.read()  # the whole file: pandas holds it all as a frame anyway
+
+
+def decode(raw: bytes, where: str) -> tuple[str, str | None]:
+    """The text, and the encoding's name when it is not UTF-8 (for a note).
+
+    UTF-8 first (a byte-order mark is dropped), then UTF-16 when the file starts with its byte-order mark
+    (Excel's "Unicode text"), then Windows-1252: a superset of Latin-1 for printable text, and what
+    Windows spreadsheets write. A file that is none of them is an error naming the byte and the line.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _text(raw.decode("utf-16"), where), "UTF-16"
+    try:
+        return _text(raw.decode("utf-8-sig"), where), None
+    except UnicodeDecodeError as not_utf8:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError as neither:
+            raise AutomlError(
+                f"cannot read {where}: it is neither UTF-8 ({_at(raw, not_utf8)}) nor Windows-1252 "
+                f"({_at(raw, neither)}); save it as UTF-8 (in a spreadsheet: \"CSV UTF-8\")"
+            ) from None
+        return _text(text, where), f"Windows-1252 (it is not UTF-8: {_at(raw, not_utf8)})"
+
+
+def _at(raw: bytes, error: UnicodeDecodeError) -> str:
+    line = raw.count(b"\n", 0, error.start) + 1
+    return f"byte 0x{raw[error.start]:02x} on line {line}"
+
+
+def _text(text: str, where: str) -> str:
+    if "\x00" in text:  # an Excel workbook or another binary file, not text
+        raise AutomlError(f"cannot read {where} as CSV (it holds binary data); save it from the spreadsheet as CSV")
+    return text
 
 
 def detect(text: str) -> Dialect:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from automl.data.dialect import UNREADABLE, detect, read_bytes
+from automl.data.dialect import UNREADABLE, decode, detect, read_bytes
 from automl.data.schema import Data, Schema, Split
 from automl.errors import AutomlError, AutomlWarning, first_line
 
@@ -19,14 +19,14 @@ NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with st
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV (plain or compressed) as saved: its separator and decimal mark are found by trying.
+    """Read a CSV (plain or compressed) as saved: its encoding, separator and decimal mark are found by trying.
 
-    Anything but a comma CSV is read with a note saying how (`automl/data/dialect.py` has the rules);
+    Anything but a UTF-8 comma CSV is read with a note saying how (`automl/data/dialect.py` has the rules);
     a file that cannot be read is an error that says what is wrong with it.
     """
     where = str(path)
     try:
-        text = read_bytes(path).decode("utf-8-sig")
+        text, encoding = decode(read_bytes(path), where)
     except FileNotFoundError:
         raise AutomlError(f"data file {path} does not exist; check the path") from None
     except UNREADABLE as error:
@@ -38,8 +38,10 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
     except pd.errors.ParserError as error:
         raise AutomlError(f"cannot read {path} as CSV ({first_line(error)}); check the file format") from None
-    if dialect.note(where):
-        warnings.warn(dialect.note(where), AutomlWarning, stacklevel=1)
+    # One note per file and process (Python shows a warning once per place): `search --csv` reads the file twice.
+    for note in (f"{where}: read as {encoding}" if encoding else None, dialect.note(where)):
+        if note:
+            warnings.warn(note, AutomlWarning, stacklevel=1)  # this line, not the caller's: shown once
     if frame.empty:
         raise AutomlError(f"data file {path} has a header but no rows; add data rows")
     return frame
