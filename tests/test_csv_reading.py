@@ -126,3 +126,14 @@ def test_corrupt_gzip_is_still_unreadable(tmp_path):
     path.write_bytes(gzip.compress(b"x,y\n1,2\n")[:12])
     with pytest.raises(AutomlError, match=r"cannot read .*broken\.csv\.gz as CSV"):
         read_csv(path)
+
+
+def test_search_csv_says_once_how_it_read_the_file(tmp_path, capsys, monkeypatch):
+    path, _ = _spreadsheet_csv(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    status = main(["search", "--csv", str(path), "--target", "Sales"])  # the column-not-found, now a true one
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and lines == [
+        "automl: note: ventas.csv: read with ';' between columns and ',' as the decimal mark (a spreadsheet's CSV)",
+        "automl: error: ventas.csv: column 'Sales' not found; the columns are: x1, x2, colour, y",
+    ]

@@ -24,9 +24,8 @@ def read_csv(path: Path) -> pd.DataFrame:
     Anything but a UTF-8 comma CSV is read with a note saying how (`automl/data/dialect.py` has the rules);
     a file that cannot be read is an error that says what is wrong with it.
     """
-    where = str(path)
     try:
-        text, encoding = decode(read_bytes(path), where)
+        text, encoding = decode(read_bytes(path), str(path))
     except FileNotFoundError:
         raise AutomlError(f"data file {path} does not exist; check the path") from None
     except UNREADABLE as error:
@@ -38,10 +37,10 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
     except pd.errors.ParserError as error:
         raise AutomlError(f"cannot read {path} as CSV ({first_line(error)}); check the file format") from None
-    # One note per file and process (Python shows a warning once per place): `search --csv` reads the file twice.
-    for note in (f"{where}: read as {encoding}" if encoding else None, dialect.note(where)):
+    # Named by the file's name alone, the same however the path was written: `search --csv` reads it twice.
+    for note in (f"{path.name}: read as {encoding}" if encoding else None, dialect.note(path.name)):
         if note:
-            warnings.warn(note, AutomlWarning, stacklevel=1)  # this line, not the caller's: shown once
+            warnings.warn(note, AutomlWarning, stacklevel=1)
     if frame.empty:
         raise AutomlError(f"data file {path} has a header but no rows; add data rows")
     return frame
