@@ -137,3 +137,24 @@ def test_search_csv_says_once_how_it_read_the_file(tmp_path, capsys, monkeypatch
         "automl: note: ventas.csv: read with ';' between columns and ',' as the decimal mark (a spreadsheet's CSV)",
         "automl: error: ventas.csv: column 'Sales' not found; the columns are: x1, x2, colour, y",
     ]
+
+
+# --- a target with nothing to predict ---
+
+def test_constant_numeric_target_is_the_same_value_not_a_class(tmp_path):
+    path = tmp_path / "flat.csv"
+    make_table(rows=30).assign(y=5.0).to_csv(path, index=False)
+    message = r"flat\.csv: the target 'y' is the same value \(5\.0\) on every row; there is nothing to predict"
+    with pytest.raises(AutomlError, match=message):
+        infer(read_csv(path), "y", where=path.name)
+    with pytest.raises(AutomlError, match=message):
+        load_tabular(path, "y", "regression")
+
+
+def test_messages_show_plain_values_not_numpy_reprs():
+    frame = make_table(rows=40).assign(y=[7] * 36 + [3] * 4)
+    with pytest.raises(AutomlError) as raised:
+        infer(frame.assign(y=5.0), "y")
+    assert "np." not in str(raised.value)
+    inference = infer(frame, "y", task="binary")
+    assert inference.class_weight_reason == "imbalanced: the rarest class (3) is 10% of rows"

@@ -12,6 +12,8 @@ from automl.data.tabular import (
     NUMERIC_SHARE,
     check_target,
     infer_column_types,
+    plain,
+    same_value,
     target_classes,
 )
 from automl.errors import AutomlError
@@ -120,13 +122,17 @@ def infer_task(y: pd.Series, target: str, where: str = "the CSV") -> tuple[str, 
     """Two values: binary; a few labels: multiclass; numbers with many values: regression."""
     present = y.dropna()
     distinct = present.nunique()
+    numbers = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    if distinct < 2 and numbers:
+        raise AutomlError(same_value(present, target, where))
     if distinct < 2:
+        value = plain(present.iloc[0])
         raise AutomlError(
-            f"{where}: target '{target}' has a single class ({present.iloc[0]!r}); a model needs two or more values"
+            f"{where}: target '{target}' has a single class ({value!r}); a model needs two or more values"
         )
     if distinct == 2:
         return "binary", "two distinct values"
-    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+    if numbers:
         if (present % 1 == 0).all() and distinct <= MAX_INTEGER_CLASSES:
             return "multiclass", f"{distinct} whole-number labels"
         return "regression", f"numbers with {distinct} distinct values"
@@ -193,7 +199,7 @@ def suggest_class_weight(y: pd.Series) -> tuple[str, str]:
     ratio = counts.min() / counts.max()
     share = counts.min() / counts.sum()
     if ratio < IMBALANCE_RATIO:
-        return "balanced", f"imbalanced: the rarest class ({counts.idxmin()!r}) is {share:.0%} of rows"
+        return "balanced", f"imbalanced: the rarest class ({plain(counts.idxmin())!r}) is {share:.0%} of rows"
     return "none", f"classes are roughly balanced (the rarest is {share:.0%} of rows)"
 
 

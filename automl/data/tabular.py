@@ -117,6 +117,14 @@ def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
             )
         if not np.isfinite(numbers.to_numpy(dtype=float)).all():
             raise AutomlError(f"{where}: target '{target}' has infinite values; drop or fix those rows")
+        if numbers.nunique() == 1:
+            raise AutomlError(same_value(numbers, target, where))
+
+
+def same_value(y: pd.Series, target: str, where: str) -> str:
+    """The message for a numeric target with one value: there is no class, and nothing to predict."""
+    return f"{where}: the target '{target}' is the same value ({plain(y.dropna().iloc[0])!r}) on every row; " \
+        "there is nothing to predict"
 
 
 def target_classes(y: pd.Series, task: str, positive: str | int, where: str) -> list[Any]:
@@ -134,7 +142,7 @@ def target_classes(y: pd.Series, task: str, positive: str | int, where: str) -> 
             if positive not in classes:
                 raise AutomlError(f"{where}: positive class {positive!r} is not among the target's values {classes}")
             classes = [c for c in classes if c != positive] + [positive]
-    return [c.item() if hasattr(c, "item") else c for c in classes]
+    return [plain(c) for c in classes]
 
 
 def _encode_target(y: pd.Series, task: str, classes: list[Any]) -> np.ndarray:
@@ -197,7 +205,7 @@ def describe(
         kind = "int" if pd.api.types.is_integer_dtype(values) else "string"
         cleaned = values if kind == "int" else _as_text(values)
         vocabulary = sorted(pd.unique(cleaned).tolist())
-        schema.categorical[column] = {"dtype": kind, "vocabulary": [_plain(v) for v in vocabulary]}
+        schema.categorical[column] = {"dtype": kind, "vocabulary": [plain(v) for v in vocabulary]}
     if task == "regression":
         y = train_y.astype("float64")
         if target_transform == "log":
@@ -209,7 +217,8 @@ def describe(
     return schema
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (5.0, not np.float64(5.0)): for messages and JSON."""
     return value.item() if hasattr(value, "item") else value
 
 
@@ -235,7 +244,7 @@ def model_inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
         bad = values.isna() & frame[column].notna()
         if bad.any():
             raise AutomlError(
-                f"column '{column}' must be numeric but holds {frame[column][bad].iloc[0]!r}; fix the value"
+                f"column '{column}' must be numeric but holds {plain(frame[column][bad].iloc[0])!r}; fix the value"
             )
         inputs[column] = values.to_numpy(dtype="float32").reshape(-1, 1)
     for column, spec in schema.categorical.items():
