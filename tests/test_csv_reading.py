@@ -158,3 +158,59 @@ def test_messages_show_plain_values_not_numpy_reprs():
     assert "np." not in str(raised.value)
     inference = infer(frame, "y", task="binary")
     assert inference.class_weight_reason == "imbalanced: the rarest class (3) is 10% of rows"
+
+
+# --- blank targets: rows left out with a note, unless the target is blank on most rows ---
+
+def _blank_target(tmp_path: Path, blank: int, rows: int = 120) -> Path:
+    frame = make_table(rows=rows)
+    frame.loc[:blank - 1, "y"] = np.nan
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_rows_with_a_blank_target_are_left_out_with_a_note(tmp_path):
+    path = _blank_target(tmp_path, blank=7)
+    with pytest.warns(AutomlWarning, match=r"gaps\.csv: leaving out 7 of 120 rows whose target 'y' is blank "
+                                           r"\(line 2, 3, 4, 5, 6, \.\.\.\)"):
+        data = load_tabular(path, "y", "regression")
+    assert len(data.train.y) + len(data.validation.y) + len(data.test.y) == 113
+    assert not np.isnan(data.train.y).any()
+
+
+def test_the_track_and_the_search_see_the_same_rows(tmp_path):
+    path = _blank_target(tmp_path, blank=7)
+    with pytest.warns(AutomlWarning, match=r"leaving out 7 of 120 rows"):
+        inference = infer(_read_quietly(path), "y", where=path.name)
+    assert inference.rows == 113 and inference.task == "regression"
+
+
+def test_a_target_blank_on_half_the_rows_still_searches(tmp_path):
+    with pytest.warns(AutomlWarning, match=r"leaving out 60 of 120 rows"):
+        load_tabular(_blank_target(tmp_path, blank=60), "y", "regression")
+
+
+def test_a_target_blank_on_most_rows_is_refused(tmp_path):
+    with pytest.raises(AutomlError, match=r"gaps\.csv: target 'y' is blank on 61 of 120 rows \(more than 50%\); fill it in"):
+        load_tabular(_blank_target(tmp_path, blank=61), "y", "regression")
+
+
+def test_a_target_blank_on_every_row_is_refused(tmp_path):
+    path = _blank_target(tmp_path, blank=120)
+    with pytest.raises(AutomlError, match=r"target 'y' is blank on every row; choose another target column"):
+        load_tabular(path, "y", "regression")
+    with pytest.raises(AutomlError, match=r"target 'y' is empty \(all values missing\); choose another --target"):
+        infer(_read_quietly(path), "y")
+
+
+def test_lines_are_still_named_as_in_the_file_after_rows_are_left_out(tmp_path):
+    frame = make_table().astype({"x1": object})
+    frame.loc[0, "y"] = np.nan
+    frame.loc[9, "x1"] = "n/a?"
+    path = tmp_path / "gaps.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(AutomlError, match=r"column 'x1' is numeric but line 11 holds text \('n/a\?'\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AutomlWarning)
+            load_tabular(path, "y", "regression")

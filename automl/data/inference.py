@@ -13,6 +13,7 @@ from automl.data.tabular import (
     check_target,
     infer_column_types,
     plain,
+    rows_with_target,
     same_value,
     target_classes,
 )
@@ -88,11 +89,12 @@ def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: li
             f"{where}: column {', '.join(repr(c) for c in missing)} not found; "
             f"the columns are: {', '.join(map(str, frame.columns))}"
         )
+    if frame[target].isna().all():
+        raise AutomlError(f"{where}: target '{target}' is empty (all values missing); choose another --target")
+    frame = rows_with_target(frame, target, where)  # as the search will: the track must describe the same rows
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} row{'s' * (len(frame) != 1)}; a search needs at least {MIN_ROWS}")
     y = frame[target]
-    if y.isna().all():
-        raise AutomlError(f"{where}: target '{target}' is empty (all values missing); choose another --target")
     if task is None:
         task, task_reason = infer_task(y, target, where)
     else:

@@ -16,6 +16,7 @@ from automl.errors import AutomlError, AutomlWarning, first_line
 
 MIN_ROWS = 20
 NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
+BLANK_TARGET_SHARE = 0.5  # rows with a blank target are left out, unless more than this share of them
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -63,6 +64,7 @@ def load_tabular(
     frame = read_csv(path)
     where = f"{path.name}"
     _check_columns(frame, [target, *categorical, *drop], where)
+    frame = rows_with_target(frame, target, where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
     y_raw = frame[target]
@@ -99,14 +101,30 @@ def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
         )
 
 
-def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
-    missing = y.isna()
-    if missing.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(missing)[:5])
+def rows_with_target(frame: pd.DataFrame, target: str, where: str) -> pd.DataFrame:
+    """The rows whose target is filled in; the others are left out with a note, as AutoGluon does.
+
+    A target blank on most rows is refused instead: that is a wrong column or a broken file, not a few gaps.
+    The rows keep their index, so later messages still name a row by its line in the file.
+    """
+    blank = frame[target].isna()
+    if not blank.any():
+        return frame
+    count, rows = int(blank.sum()), len(frame)
+    if count == rows:
+        raise AutomlError(f"{where}: target '{target}' is blank on every row; choose another target column")
+    if count > BLANK_TARGET_SHARE * rows:
         raise AutomlError(
-            f"{where}: target '{target}' has {int(missing.sum())} missing values (line {rows}); "
-            "drop or fill those rows"
+            f"{where}: target '{target}' is blank on {count} of {rows} rows (more than {BLANK_TARGET_SHARE:.0%}); "
+            "fill it in, or choose another target column"
         )
+    lines = ", ".join(str(i + 2) for i in np.flatnonzero(blank)[:5]) + (", ..." if count > 5 else "")
+    warnings.warn(f"{where}: leaving out {count} of {rows} rows whose target '{target}' is blank (line {lines})",
+                  AutomlWarning, stacklevel=1)
+    return frame[~blank]
+
+
+def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
     if task == "regression":
         numbers = pd.to_numeric(y, errors="coerce")
         if numbers.isna().any():
