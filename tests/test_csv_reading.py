@@ -214,3 +214,18 @@ def test_lines_are_still_named_as_in_the_file_after_rows_are_left_out(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", AutomlWarning)
             load_tabular(path, "y", "regression")
+
+
+def test_utf16_file_from_excel_is_read_with_a_note(tmp_path):
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("nombre\tprecio\nPeña\t12,5\nLogroño\t7,25\n".encode("utf-16"))
+    with pytest.warns(AutomlWarning) as notes:
+        read = read_csv(path)
+    assert "unicode.txt: read as UTF-16" in [str(note.message) for note in notes]
+    assert read["precio"].tolist() == [12.5, 7.25] and read["nombre"].tolist() == ["Peña", "Logroño"]
+
+
+def test_zipped_csv_is_read_as_pandas_reads_it(tmp_path):
+    path = tmp_path / "table.csv.zip"
+    make_table(rows=30).to_csv(path, index=False)  # pandas zips by the file name
+    pd.testing.assert_frame_equal(read_csv(path), pd.read_csv(path))
