@@ -35,6 +35,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 _python_show_warning = warnings.showwarning
+_shown_notes: set[str] = set()  # each note once per command: `search --csv` reads the CSV twice, and says so once
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     warnings.showwarning = _show_warning
+    _shown_notes.clear()
     try:
         return args.run(args)
     except AutomlError as error:
@@ -60,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """automl's own warnings as one `automl: note:` line; others as Python prints them."""
     if issubclass(category, AutomlWarning):
-        print(f"automl: note: {message}", file=sys.stderr)
+        if str(message) not in _shown_notes:
+            _shown_notes.add(str(message))
+            print(f"automl: note: {message}", file=sys.stderr)
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
 
@@ -353,19 +357,34 @@ class SearchLog:
 @contextmanager
 def quiet_tensorflow() -> Iterator[None]:
     """Run the block with file descriptor 2 silenced: importing TensorFlow writes CUDA and oneDNN chatter
-    straight to it, past Python. An error raised in the block is printed after it, as usual."""
+    straight to it, past Python. An error raised in the block is printed after it, as usual, and so are
+    automl's notes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
+    # automl's notes from the block (how a CSV was read, ...) are held and shown after it, not lost on fd 2.
+    # Not warnings.catch_warnings: it would also undo the filters that modules imported in the block set.
+    show, held = warnings.showwarning, []
+
+    def hold(message, category, *where, **more) -> None:
+        if issubclass(category, AutomlWarning):
+            held.append((message, category, *where))
+        else:
+            show(message, category, *where, **more)
+
+    warnings.showwarning = hold
     try:
         yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+        warnings.showwarning = show
+        for note in held:
+            show(*note)
         if "tensorflow" in sys.modules:
             # TensorFlow's Python logger warns of tf.function retracing, which every search does by design.
             sys.modules["tensorflow"].get_logger().setLevel("ERROR")

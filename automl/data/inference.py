@@ -12,6 +12,9 @@ from automl.data.tabular import (
     NUMERIC_SHARE,
     check_target,
     infer_column_types,
+    plain,
+    rows_with_target,
+    same_value,
     target_classes,
 )
 from automl.errors import AutomlError
@@ -86,11 +89,12 @@ def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: li
             f"{where}: column {', '.join(repr(c) for c in missing)} not found; "
             f"the columns are: {', '.join(map(str, frame.columns))}"
         )
+    if frame[target].isna().all():
+        raise AutomlError(f"{where}: target '{target}' is empty (all values missing); choose another --target")
+    frame = rows_with_target(frame, target, where)  # as the search will: the track must describe the same rows
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} row{'s' * (len(frame) != 1)}; a search needs at least {MIN_ROWS}")
     y = frame[target]
-    if y.isna().all():
-        raise AutomlError(f"{where}: target '{target}' is empty (all values missing); choose another --target")
     if task is None:
         task, task_reason = infer_task(y, target, where)
     else:
@@ -120,13 +124,17 @@ def infer_task(y: pd.Series, target: str, where: str = "the CSV") -> tuple[str, 
     """Two values: binary; a few labels: multiclass; numbers with many values: regression."""
     present = y.dropna()
     distinct = present.nunique()
+    numbers = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    if distinct < 2 and numbers:
+        raise AutomlError(same_value(present, target, where))
     if distinct < 2:
+        value = plain(present.iloc[0])
         raise AutomlError(
-            f"{where}: target '{target}' has a single class ({present.iloc[0]!r}); a model needs two or more values"
+            f"{where}: target '{target}' has a single class ({value!r}); a model needs two or more values"
         )
     if distinct == 2:
         return "binary", "two distinct values"
-    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+    if numbers:
         if (present % 1 == 0).all() and distinct <= MAX_INTEGER_CLASSES:
             return "multiclass", f"{distinct} whole-number labels"
         return "regression", f"numbers with {distinct} distinct values"
@@ -193,7 +201,7 @@ def suggest_class_weight(y: pd.Series) -> tuple[str, str]:
     ratio = counts.min() / counts.max()
     share = counts.min() / counts.sum()
     if ratio < IMBALANCE_RATIO:
-        return "balanced", f"imbalanced: the rarest class ({counts.idxmin()!r}) is {share:.0%} of rows"
+        return "balanced", f"imbalanced: the rarest class ({plain(counts.idxmin())!r}) is {share:.0%} of rows"
     return "none", f"classes are roughly balanced (the rarest is {share:.0%} of rows)"
 
 

@@ -1,7 +1,8 @@
 """Tables: read a CSV, check it, infer column types, split it and describe it for the model."""
 from __future__ import annotations
 
-import zlib
+import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -9,24 +10,38 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from automl.data.dialect import UNREADABLE, decode, detect, read_bytes
 from automl.data.schema import Data, Schema, Split
-from automl.errors import AutomlError, first_line
+from automl.errors import AutomlError, AutomlWarning, first_line
 
 MIN_ROWS = 20
 NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
+BLANK_TARGET_SHARE = 0.5  # rows with a blank target are left out, unless more than this share of them
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV (plain or gzipped) with errors that say what is wrong with the file."""
+    """Read a CSV (plain or compressed) as saved: its encoding, separator and decimal mark are found by trying.
+
+    Anything but a UTF-8 comma CSV is read with a note saying how (`automl/data/dialect.py` has the rules);
+    a file that cannot be read is an error that says what is wrong with it.
+    """
     try:
-        frame = pd.read_csv(path)
+        text, encoding = decode(read_bytes(path), str(path))
     except FileNotFoundError:
         raise AutomlError(f"data file {path} does not exist; check the path") from None
+    except UNREADABLE as error:
+        raise AutomlError(f"cannot read {path} as CSV ({first_line(error)}); check the file format") from None
+    dialect = detect(text)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=dialect.sep, decimal=dialect.decimal)
     except pd.errors.EmptyDataError:
         raise AutomlError(f"data file {path} is empty; it needs a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error) as error:
-        reason = first_line(error)
-        raise AutomlError(f"cannot read {path} as CSV ({reason}); check the file format") from None
+    except pd.errors.ParserError as error:
+        raise AutomlError(f"cannot read {path} as CSV ({first_line(error)}); check the file format") from None
+    # Named by the file's name alone, the same however the path was written: `search --csv` reads it twice.
+    for note in (f"{path.name}: read as {encoding}" if encoding else None, dialect.note(path.name)):
+        if note:
+            warnings.warn(note, AutomlWarning, stacklevel=1)
     if frame.empty:
         raise AutomlError(f"data file {path} has a header but no rows; add data rows")
     return frame
@@ -49,6 +64,7 @@ def load_tabular(
     frame = read_csv(path)
     where = f"{path.name}"
     _check_columns(frame, [target, *categorical, *drop], where)
+    frame = rows_with_target(frame, target, where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
     y_raw = frame[target]
@@ -85,14 +101,30 @@ def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
         )
 
 
-def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
-    missing = y.isna()
-    if missing.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(missing)[:5])
+def rows_with_target(frame: pd.DataFrame, target: str, where: str) -> pd.DataFrame:
+    """The rows whose target is filled in; the others are left out with a note, as AutoGluon does.
+
+    A target blank on most rows is refused instead: that is a wrong column or a broken file, not a few gaps.
+    The rows keep their index, so later messages still name a row by its line in the file.
+    """
+    blank = frame[target].isna()
+    if not blank.any():
+        return frame
+    count, rows = int(blank.sum()), len(frame)
+    if count == rows:
+        raise AutomlError(f"{where}: target '{target}' is blank on every row; choose another target column")
+    if count > BLANK_TARGET_SHARE * rows:
         raise AutomlError(
-            f"{where}: target '{target}' has {int(missing.sum())} missing values (line {rows}); "
-            "drop or fill those rows"
+            f"{where}: target '{target}' is blank on {count} of {rows} rows (more than {BLANK_TARGET_SHARE:.0%}); "
+            "fill it in, or choose another target column"
         )
+    lines = ", ".join(str(i + 2) for i in np.flatnonzero(blank)[:5]) + (", ..." if count > 5 else "")
+    warnings.warn(f"{where}: leaving out {count} of {rows} rows whose target '{target}' is blank (line {lines})",
+                  AutomlWarning, stacklevel=1)
+    return frame[~blank]
+
+
+def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
     if task == "regression":
         numbers = pd.to_numeric(y, errors="coerce")
         if numbers.isna().any():
@@ -103,6 +135,14 @@ def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
             )
         if not np.isfinite(numbers.to_numpy(dtype=float)).all():
             raise AutomlError(f"{where}: target '{target}' has infinite values; drop or fix those rows")
+        if numbers.nunique() == 1:
+            raise AutomlError(same_value(numbers, target, where))
+
+
+def same_value(y: pd.Series, target: str, where: str) -> str:
+    """The message for a numeric target with one value: there is no class, and nothing to predict."""
+    return f"{where}: the target '{target}' is the same value ({plain(y.dropna().iloc[0])!r}) on every row; " \
+        "there is nothing to predict"
 
 
 def target_classes(y: pd.Series, task: str, positive: str | int, where: str) -> list[Any]:
@@ -120,7 +160,7 @@ def target_classes(y: pd.Series, task: str, positive: str | int, where: str) -> 
             if positive not in classes:
                 raise AutomlError(f"{where}: positive class {positive!r} is not among the target's values {classes}")
             classes = [c for c in classes if c != positive] + [positive]
-    return [c.item() if hasattr(c, "item") else c for c in classes]
+    return [plain(c) for c in classes]
 
 
 def _encode_target(y: pd.Series, task: str, classes: list[Any]) -> np.ndarray:
@@ -183,7 +223,7 @@ def describe(
         kind = "int" if pd.api.types.is_integer_dtype(values) else "string"
         cleaned = values if kind == "int" else _as_text(values)
         vocabulary = sorted(pd.unique(cleaned).tolist())
-        schema.categorical[column] = {"dtype": kind, "vocabulary": [_plain(v) for v in vocabulary]}
+        schema.categorical[column] = {"dtype": kind, "vocabulary": [plain(v) for v in vocabulary]}
     if task == "regression":
         y = train_y.astype("float64")
         if target_transform == "log":
@@ -195,7 +235,8 @@ def describe(
     return schema
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (5.0, not np.float64(5.0)): for messages and JSON."""
     return value.item() if hasattr(value, "item") else value
 
 
@@ -221,7 +262,7 @@ def model_inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
         bad = values.isna() & frame[column].notna()
         if bad.any():
             raise AutomlError(
-                f"column '{column}' must be numeric but holds {frame[column][bad].iloc[0]!r}; fix the value"
+                f"column '{column}' must be numeric but holds {plain(frame[column][bad].iloc[0])!r}; fix the value"
             )
         inputs[column] = values.to_numpy(dtype="float32").reshape(-1, 1)
     for column, spec in schema.categorical.items():
