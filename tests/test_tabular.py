@@ -9,7 +9,7 @@ import pytest
 from conftest import make_table
 
 from automl.data.tabular import load_tabular, model_inputs, read_csv
-from automl.errors import AutomlError
+from automl.errors import AutomlError, AutomlWarning
 
 
 def _csv(tmp_path: Path, frame: pd.DataFrame, name: str = "data.csv") -> Path:
@@ -60,11 +60,13 @@ def test_missing_target_column_lists_the_columns(tmp_path):
         load_tabular(_csv(tmp_path, make_table()), "price", "regression")
 
 
-def test_nan_in_the_target_is_refused_with_its_line(tmp_path):
+def test_rows_with_a_blank_target_are_left_out_with_a_note_naming_their_line(tmp_path):
+    # Issue 16: as AutoGluon does, rows without a target are left out and the search goes on (it used to stop).
     frame = make_table()
     frame.loc[4, "y"] = np.nan
-    with pytest.raises(AutomlError, match=r"target 'y' has 1 missing values \(line 6\); drop or fill those rows"):
-        load_tabular(_csv(tmp_path, frame), "y", "regression")
+    with pytest.warns(AutomlWarning, match=r"leaving out 1 of 120 rows whose target 'y' is blank \(line 6\)"):
+        data = load_tabular(_csv(tmp_path, frame), "y", "regression")
+    assert len(data.train) + len(data.validation) + len(data.test) == 119
 
 
 def test_text_in_a_numeric_column_names_the_value(tmp_path):
