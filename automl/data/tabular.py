@@ -1,6 +1,7 @@
 """Tables: read a CSV, check it, infer column types, split it and describe it for the model."""
 from __future__ import annotations
 
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from automl.data.schema import Data, Schema, Split
-from automl.errors import AutomlError, first_line
+from automl.data.text import MAX_TEXT_CHARS, as_text, describe_text
+from automl.errors import AutomlError, AutomlWarning, first_line
 
 MIN_ROWS = 20
 NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
@@ -38,6 +40,7 @@ def load_tabular(
     task: str,
     *,
     categorical: list[str] = (),
+    text: list[str] = (),
     drop: list[str] = (),
     positive: str | int = "",
     test: float = 0.2,
@@ -48,14 +51,14 @@ def load_tabular(
     """Read, check and split a table; the schema is learned on the training split only."""
     frame = read_csv(path)
     where = f"{path.name}"
-    _check_columns(frame, [target, *categorical, *drop], where)
+    _check_columns(frame, [target, *categorical, *text, *drop], where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
     y_raw = frame[target]
     check_target(y_raw, target, task, where)
     features = frame.drop(columns=[target, *drop])
-    numeric, categorical_columns = infer_column_types(features, categorical, where)
-    features = features[numeric + categorical_columns]
+    numeric, categorical_columns = infer_column_types(features.drop(columns=list(text)), categorical, where)
+    features = features[numeric + categorical_columns + list(text)]
 
     classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
@@ -72,6 +75,8 @@ def load_tabular(
 
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
+    check_text_columns(train_x, list(text), where)
+    schema.text = {column: describe_text(train_x[column]) for column in text}
     split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
     return Data(schema, split(train_idx), split(val_idx), split(test_idx))
 
@@ -83,6 +88,25 @@ def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
             f"{where}: column {', '.join(repr(c) for c in missing)} not found; "
             f"the columns are: {', '.join(map(str, frame.columns))}"
         )
+
+
+def check_text_columns(train_x: pd.DataFrame, text: list[str], where: str) -> None:
+    """Text columns hold words in the training split; numbers listed as text are the track's mistake."""
+    for column in text:
+        if not as_text(train_x[column]).str.strip().str.len().any():
+            raise AutomlError(f"{where}: text column '{column}' is empty in every training row; "
+                              "fill it, or remove it from data.text and add it to data.drop")
+        present = train_x[column].dropna()
+        if pd.api.types.is_numeric_dtype(train_x[column]) or (
+            len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= NUMERIC_SHARE
+        ):
+            raise AutomlError(f"{where}: column '{column}' is listed in data.text but holds numbers; remove it "
+                              "from data.text (numbers are read as numbers), or list it under data.categorical")
+        long = int((as_text(present).str.len() > MAX_TEXT_CHARS).sum())
+        if long:
+            warnings.warn(f"text column '{column}': {long} training text{'s' * (long > 1)} longer than "
+                          f"{MAX_TEXT_CHARS} characters; the model reads the first {MAX_TEXT_CHARS} of every text",
+                          AutomlWarning, stacklevel=2)
 
 
 def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
@@ -230,4 +254,6 @@ def model_inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
             inputs[column] = values.to_numpy(dtype="int64").reshape(-1, 1)
         else:
             inputs[column] = _as_text(frame[column]).to_numpy(dtype=object).reshape(-1, 1)
+    for column in schema.text:
+        inputs[column] = as_text(frame[column]).to_numpy(dtype=object).reshape(-1, 1)
     return inputs

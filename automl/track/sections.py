@@ -47,6 +47,8 @@ class DataSection(Section):
     path: str = ""
     target: str = ""
     categorical: list[str] = field(default_factory=list)
+    # Columns of free text: their words enter the model (automl/hypermodels/text_inputs.py).
+    text: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     positive: str | int = ""
 
