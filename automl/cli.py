@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from automl.data.home import IMPORTABLE
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.families import get_family
 from automl.monitoring.progress import duration as _duration
@@ -158,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     importing = data_commands.add_parser(
         "import", help="check a local copy of a dataset and store it where the loader finds it ($AUTOML_HOME/datasets)"
     )
-    importing.add_argument("name", choices=["cifar10"], help="the dataset")
-    importing.add_argument("path", help="an npz with x_train, y_train, x_test, y_test as keras.datasets returns them")
+    importing.add_argument("name", choices=list(IMPORTABLE), help="the dataset")
+    importing.add_argument("path", help="cifar10: an npz with x_train, y_train, x_test, y_test as keras.datasets "
+                           "returns them; told_br: told_br_toxic.csv (columns text, toxic)")
     importing.set_defaults(run=run_data_import)
     return parser
 
@@ -168,7 +170,7 @@ def run_data_import(args: argparse.Namespace) -> int:
     from automl.data.images import import_dataset
 
     stored = import_dataset(args.name, args.path)
-    print(f"automl: stored {args.name} in {stored}; tracks with data.kind = \"{args.name}\" now load it from there")
+    print(f"automl: stored {args.name} in {stored}; its track (--track {args.name}) now loads it from there")
     return 0
 
 

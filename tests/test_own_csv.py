@@ -120,7 +120,7 @@ def test_inference_of_a_realistic_csv(tmp_path):
     inference = infer(_read_back(tmp_path, _own_table()), "y")
     assert inference.task == "binary"
     assert inference.numeric == ["x1", "x2"] and inference.categorical == ["colour"]
-    assert inference.drop == ["row_id", "signed_up", "comment"]
+    assert inference.drop == ["row_id", "signed_up"] and inference.text == ["comment"]  # free text is kept
     assert any(n.startswith("dropping column 'signed_up': dates") for n in inference.notes)
 
 
@@ -136,7 +136,8 @@ def test_written_track_validates_and_says_what_was_inferred(tmp_path):
     written = track_from_csv(_csv(tmp_path, _own_table()), "y", tracks_dir=tmp_path / "tracks")
     track = load_track(written.path)
     assert (track.name, track.task, track.objective) == ("shop", "binary", "val_auc")
-    assert track.data["categorical"] == ["colour"] and track.data["drop"] == ["row_id", "signed_up", "comment"]
+    assert track.data["categorical"] == ["colour"] and track.data["drop"] == ["row_id", "signed_up"]
+    assert track.data["text"] == ["comment"]  # free text is kept
     assert track.data_path().resolve() == (tmp_path / "shop.csv").resolve()
     text = written.path.read_text()
     assert 'path = "../shop.csv"' in text

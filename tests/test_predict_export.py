@@ -59,7 +59,7 @@ def test_predict_writes_labels_and_probabilities_with_the_id_first(searched, tmp
     assert table["row_id"].tolist() == _rows()["row_id"].tolist()
     assert set(table["prediction"]) <= {"no", "yes"}
     np.testing.assert_allclose(table[["proba_no", "proba_yes"]].sum(axis=1), 1.0, rtol=1e-5)
-    assert "automl: note: ignoring columns the model does not use: signed_up, comment" in err
+    assert "automl: note: ignoring column the model does not use: signed_up" in err  # comment is text, used
     assert f"wrote 8 predictions to {out}" in stdout
 
 
@@ -115,7 +115,7 @@ def test_exported_keras_and_savedmodel_predict_like_the_model(searched, tmp_path
     loaded = tf.saved_model.load(str(served))
     np.testing.assert_allclose(loaded.serve(tensors).numpy(), expected, rtol=1e-5, atol=1e-6)
     signature = loaded.signatures["serving_default"]
-    assert set(signature.structured_input_signature[1]) == {"x1", "x2", "colour"}
+    assert set(signature.structured_input_signature[1]) == {"x1", "x2", "colour", "comment"}  # text is kept
 
 
 def test_export_refuses_to_overwrite(searched, tmp_path, capsys):
@@ -134,7 +134,7 @@ def test_search_csv_writes_the_track_then_reruns_by_name(tmp_path, capsys, monke
                             "--results-dir", "results")
     assert status == 0, err
     assert "automl: note: task: binary (two distinct values; target 'y')" in err
-    assert "automl: note: dropping column 'comment': free text" in err
+    assert "automl: note: text column 'comment': free text" in err  # kept: its words enter the model
     assert (tmp_path / "tracks" / "shop.toml").is_file() and "chosen: trial" in out
     status, out, err = _run(capsys, "search", "--track", "shop", "--time-limit", "1s", "--results-dir", "results")
     assert status == 0, err

@@ -1,9 +1,11 @@
-"""Images: find the CIFAR-10 arrays (a given file, an imported copy, or Keras' download), check them, split them."""
+"""Images: find the CIFAR-10 arrays (a given file, an imported copy, or Keras' download), check them, split them.
+
+`import_dataset` (`automl data import`) checks and stores every importable dataset, ToLD-BR's CSV too.
+"""
 from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,24 +13,16 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from automl.data.home import IMPORTABLE, imported_path, store_copy
 from automl.data.schema import Data, Schema, Split
+from automl.data.tabular import read_csv
 from automl.errors import AutomlError, first_line
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-DATASETS = {"cifar10": CIFAR10_CLASSES}  # what `automl data import` knows, with the class names
+TOLD_BR_COLUMNS = ("text", "toxic")  # ToLD-BR's binary file: tweets, and yes/no
 MIN_IMAGES = 20
 Arrays = dict[str, np.ndarray]
-
-
-def automl_home() -> Path:
-    """``$AUTOML_HOME``, else ``~/.automl``: where imported datasets are kept."""
-    return Path(os.environ.get("AUTOML_HOME") or "~/.automl").expanduser()
-
-
-def imported_path(name: str) -> Path:
-    """Where `import_dataset` stores a dataset and the loader looks for it."""
-    return automl_home() / "datasets" / f"{name}.npz"
 
 
 def read_npz(path: Path, classes: int | None = None) -> Arrays:
@@ -83,30 +77,31 @@ def check_arrays(arrays: Arrays, where: str, classes: int | None = None) -> None
 
 
 def import_dataset(name: str, path: str | os.PathLike) -> Path:
-    """Check an npz of a known dataset and copy it where the loader finds it; returns where it went.
-
-    The copy is written beside its destination and renamed into place, so a loader never sees half a file.
+    """Check a local copy of a known dataset and copy it where the loader finds it; returns where it went.
 
     Examples
     --------
     >>> import_dataset("cifar10", "../shared/data/cifar10/cifar10.npz")
     PosixPath('/home/me/.automl/datasets/cifar10.npz')
     """
-    if name not in DATASETS:
-        raise AutomlError(f"cannot import dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    if name not in IMPORTABLE:
+        raise AutomlError(f"cannot import dataset {name!r}; known datasets: {', '.join(IMPORTABLE)}")
     source = Path(path).expanduser()
-    read_npz(source, classes=len(DATASETS[name]))
-    target = imported_path(name)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")  # created with the usual permissions
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise AutomlError(f"cannot store the copy in {target.parent} ({error.strerror or error}); "
-                          "free disk space, fix permissions or set AUTOML_HOME") from None
-    return target
+    _CHECKS[name](source)
+    return store_copy(source, name)
+
+
+def _check_told_br(path: Path) -> None:
+    frame = read_csv(path)
+    missing = [c for c in TOLD_BR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise AutomlError(f"{path}: no column {', '.join(repr(c) for c in missing)}; ToLD-BR's binary file "
+                          f"(told_br_toxic.csv) has the columns {', '.join(TOLD_BR_COLUMNS)}")
+
+
+_CHECKS: dict[str, Callable[[Path], Any]] = {
+    "cifar10": lambda path: read_npz(path, classes=len(CIFAR10_CLASSES)), "told_br": _check_told_br,
+}
 
 
 def keras_cifar10() -> Arrays:

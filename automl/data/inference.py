@@ -1,4 +1,15 @@
-"""Guess what a user's own CSV is about: the task from its target, and the role of every other column."""
+"""Guess what a user's own CSV is about: the task from its target, and the role of every other column.
+
+The rule for a column of strings (not numbers, not dates), in order:
+
+1. **free text** when its values are long *and* many: at least `TEXT_MIN_WORDS` words per value on
+   average, at least `TEXT_MIN_DISTINCT` distinct values, and distinct values on at least
+   `TEXT_MIN_DISTINCT_SHARE` of its non-blank rows. Free text is kept: its words enter the model.
+2. **ID-like** when it holds a different short value on every row (codes, names), or more than
+   `MAX_CATEGORIES` short values that are mostly unique: dropped.
+3. **categorical** otherwise: a column with few distinct values is a category however many words its
+   values have ("1. < HS Grad", "4. College Grad", ... is a category).
+"""
 from __future__ import annotations
 
 import re
@@ -23,8 +34,10 @@ from automl.errors import AutomlError
 MAX_INTEGER_CLASSES = 10      # a whole-number target with 3..10 values is a class label, beyond that a quantity
 MAX_TEXT_CLASSES = 50         # a text target with more labels than this is not a classification we guess
 MAX_INTEGER_CATEGORIES = 10   # a whole-number feature with at most this many values is a category (codes, counts)
-FREE_TEXT_WORDS = 3.0         # text averaging this many words or more per value is free text, not a category
-MAX_CATEGORIES = 100          # a text feature with more values than this, each seen about once, is free text too
+TEXT_MIN_WORDS = 3.0          # free text averages this many words per value or more ...
+TEXT_MIN_DISTINCT = 20        # ... has at least this many distinct values ...
+TEXT_MIN_DISTINCT_SHARE = 0.5  # ... and distinct values on at least this share of its non-blank rows
+MAX_CATEGORIES = 100          # short strings with more values than this, each seen about once, are ID-like
 DATE_SHARE = 0.9              # a text column is a date column when this share of its values are dates
 IMBALANCE_RATIO = 1 / 3       # rarest class under a third of the commonest: weight classes ("balanced")
 
@@ -36,7 +49,6 @@ _DATE = (
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|key|uuid|guid|index)$|^(id|key|uuid|guid)([_\s.-]|$)", re.IGNORECASE)
 DROPPED = {
     "id": "ID-like",
-    "text": "free text",
     "date": "dates (automl does not derive date parts; add year/month columns yourself to use them)",
     "constant": "the same value on every row",
     "user": "dropped with --drop",
@@ -69,8 +81,17 @@ class Inference:
         return self.columns("categorical")
 
     @property
+    def text(self) -> list[str]:
+        return self.columns("text")
+
+    @property
     def drop(self) -> list[str]:
         return self.columns(*DROPPED)
+
+    @property
+    def family(self) -> str:
+        """"text" when text columns are the only signal, else "mlp" (text columns inside the MLP)."""
+        return "text" if self.text and not (self.numeric or self.categorical) else "mlp"
 
 
 def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: list[str] = (),
@@ -109,7 +130,7 @@ def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: li
             inference.roles[column] = ("user", DROPPED["user"])
         else:
             inference.roles[column] = column_role(frame[column], str(column), where)
-    if not inference.numeric and not inference.categorical:
+    if not inference.numeric and not inference.categorical and not inference.text:
         raise AutomlError(f"{where}: no column is left to learn from (all are dropped: "
                           f"{', '.join(map(str, inference.drop))}); check the CSV")
     # The same checks the search makes (e.g. stray text in a numeric column), made before a track is written.
@@ -171,12 +192,16 @@ def column_role(values: pd.Series, name: str, where: str = "the CSV") -> tuple[s
     if _looks_like_dates(text):
         return "date", DROPPED["date"]
     words = float(text.str.split().str.len().mean())
-    if words >= FREE_TEXT_WORDS:
-        return "text", f"free text ({words:.1f} words per value on average)"
+    share = distinct / len(present)
+    if words >= TEXT_MIN_WORDS and distinct >= TEXT_MIN_DISTINCT and share >= TEXT_MIN_DISTINCT_SHARE:
+        return "text", (f"free text ({words:.1f} words per value on average, {distinct} distinct values "
+                        f"in {len(present)} rows); its words are used")
     if distinct == len(values):
         return "id", "ID-like: a different value on every row"
-    if distinct > MAX_CATEGORIES and distinct > len(present) / 2:
-        return "text", f"free text ({distinct} distinct values, too many to be categories)"
+    if distinct > MAX_CATEGORIES and share > TEXT_MIN_DISTINCT_SHARE:
+        return "id", f"ID-like: {distinct} short values, mostly unique, too many to be categories"
+    if words >= TEXT_MIN_WORDS:
+        return "categorical", f"text with {distinct} distinct values, too few to be free text"
     return "categorical", f"text with {distinct} distinct values"
 
 
@@ -211,6 +236,10 @@ def _notes(inference: Inference) -> list[str]:
         notes.append(f"numeric columns: {', '.join(inference.numeric)}")
     if inference.categorical:
         notes.append(f"categorical columns: {', '.join(inference.categorical)}")
+    for column in inference.text:
+        notes.append(f"text column '{column}': {inference.roles[column][1]}")
+    if inference.family == "text":
+        notes.append('family: "text" (the only columns to learn from are text)')
     for column, (role, reason) in inference.roles.items():
         if role in DROPPED and role != "user":
             notes.append(f"dropping column '{column}': {reason}")

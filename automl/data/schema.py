@@ -20,6 +20,9 @@ class Schema:
     target: str
     numeric: dict[str, dict[str, float]] = field(default_factory=dict)
     categorical: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Free-text columns: their lengths (`automl.data.text.describe_text`) and the vocabularies learned on
+    # the training split (`automl.hypermodels.text_inputs.learn_vocabularies`); raw strings go in.
+    text: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Numeric columns with blanks in the training split: the model also sees a 0/1 "was missing" flag.
     missing_indicators: list[str] = field(default_factory=list)
     classes: list[Any] = field(default_factory=list)
@@ -33,7 +36,7 @@ class Schema:
 
     @property
     def columns(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
+        return [*self.numeric, *self.categorical, *self.text]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

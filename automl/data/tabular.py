@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from automl.data.dialect import UNREADABLE, decode, detect, read_bytes
 from automl.data.schema import Data, Schema, Split
+from automl.data.text import MAX_TEXT_CHARS, as_text, describe_text
 from automl.errors import AutomlError, AutomlWarning, first_line
 
 MIN_ROWS = 20
@@ -53,6 +54,7 @@ def load_tabular(
     task: str,
     *,
     categorical: list[str] = (),
+    text: list[str] = (),
     drop: list[str] = (),
     positive: str | int = "",
     test: float = 0.2,
@@ -63,15 +65,15 @@ def load_tabular(
     """Read, check and split a table; the schema is learned on the training split only."""
     frame = read_csv(path)
     where = f"{path.name}"
-    _check_columns(frame, [target, *categorical, *drop], where)
+    _check_columns(frame, [target, *categorical, *text, *drop], where)
     frame = rows_with_target(frame, target, where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
     y_raw = frame[target]
     check_target(y_raw, target, task, where)
     features = frame.drop(columns=[target, *drop])
-    numeric, categorical_columns = infer_column_types(features, categorical, where)
-    features = features[numeric + categorical_columns]
+    numeric, categorical_columns = infer_column_types(features.drop(columns=list(text)), categorical, where)
+    features = features[numeric + categorical_columns + list(text)]
 
     classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
@@ -88,6 +90,8 @@ def load_tabular(
 
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
+    check_text_columns(train_x, list(text), where)
+    schema.text = {column: describe_text(train_x[column]) for column in text}
     split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
     return Data(schema, split(train_idx), split(val_idx), split(test_idx))
 
@@ -122,6 +126,25 @@ def rows_with_target(frame: pd.DataFrame, target: str, where: str) -> pd.DataFra
     warnings.warn(f"{where}: leaving out {count} of {rows} rows whose target '{target}' is blank (line {lines})",
                   AutomlWarning, stacklevel=1)
     return frame[~blank]
+
+
+def check_text_columns(train_x: pd.DataFrame, text: list[str], where: str) -> None:
+    """Text columns hold words in the training split; numbers listed as text are the track's mistake."""
+    for column in text:
+        if not as_text(train_x[column]).str.strip().str.len().any():
+            raise AutomlError(f"{where}: text column '{column}' is empty in every training row; "
+                              "fill it, or remove it from data.text and add it to data.drop")
+        present = train_x[column].dropna()
+        if pd.api.types.is_numeric_dtype(train_x[column]) or (
+            len(present) and pd.to_numeric(present, errors="coerce").notna().mean() >= NUMERIC_SHARE
+        ):
+            raise AutomlError(f"{where}: column '{column}' is listed in data.text but holds numbers; remove it "
+                              "from data.text (numbers are read as numbers), or list it under data.categorical")
+        long = int((as_text(present).str.len() > MAX_TEXT_CHARS).sum())
+        if long:
+            warnings.warn(f"text column '{column}': {long} training text{'s' * (long > 1)} longer than "
+                          f"{MAX_TEXT_CHARS} characters; the model reads the first {MAX_TEXT_CHARS} of every text",
+                          AutomlWarning, stacklevel=2)
 
 
 def check_target(y: pd.Series, target: str, task: str, where: str) -> None:
@@ -271,4 +294,6 @@ def model_inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, np.ndarray]:
             inputs[column] = values.to_numpy(dtype="int64").reshape(-1, 1)
         else:
             inputs[column] = _as_text(frame[column]).to_numpy(dtype=object).reshape(-1, 1)
+    for column in schema.text:
+        inputs[column] = as_text(frame[column]).to_numpy(dtype=object).reshape(-1, 1)
     return inputs

@@ -19,6 +19,7 @@ from automl.families.base import Family
 MODULES = {  # a track's family name -> the module whose FAMILY it is
     "mlp": "automl.families.mlp",
     "cnn": "automl.families.cnn",
+    "text": "automl.families.text",
 }
 _registered: dict[str, Family] = {}
 

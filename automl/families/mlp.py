@@ -12,6 +12,7 @@ from automl.data.tabular import load_tabular, model_inputs, read_csv
 from automl.errors import AutomlError
 from automl.families.base import Family
 from automl.hypermodels.mlp import MLPHyperModel, to_dataset
+from automl.hypermodels.text_inputs import learn_vocabularies
 from automl.track.sections import Track
 
 PREDICT_BATCH = 1024
@@ -30,11 +31,13 @@ class MLPFamily(Family):
 
     def load(self, track: Track) -> Data:
         data = track.data
-        return load_tabular(
-            track.data_path(), data.target, track.task, categorical=data.categorical, drop=data.drop,
-            positive=data.positive, test=track.split.test, validation=track.split.validation,
+        loaded = load_tabular(
+            track.data_path(), data.target, track.task, categorical=data.categorical, text=data.text,
+            drop=data.drop, positive=data.positive, test=track.split.test, validation=track.split.validation,
             seed=track.split.seed, target_transform=track.model.target_transform,
         )
+        learn_vocabularies(loaded.schema, loaded.train.x)  # on the training split only
+        return loaded
 
     def space_options(self, track: Track) -> dict[str, Any]:
         return {"max_layers": track.model.max_layers, "max_units": track.model.max_units}
@@ -70,7 +73,8 @@ class MLPFamily(Family):
 
     def signature(self, schema: Schema) -> str:
         kinds = {**{c: "float32" for c in schema.numeric},
-                 **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()}}
+                 **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()},
+                 **{c: "string (raw text)" for c in schema.text}}
         return "takes, each shaped (batch, 1): " + ", ".join(f"{c} {kind}" for c, kind in kinds.items())
 
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
+
+from automl.data.text import MAX_TEXT_CHARS
 
 
 @keras.saving.register_keras_serializable(package="automl")
@@ -19,3 +22,16 @@ class MissingIndicator(layers.Layer):
 
     def call(self, inputs):
         return ops.cast(ops.isnan(inputs), self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="automl")
+def standardize_text(texts):
+    """A text's first MAX_TEXT_CHARS characters, lowercased, punctuation made a space: for TextVectorization.
+
+    Keras' own "lower_and_strip_punctuation" lowercases ASCII letters only ("É" stays "É") and strips ASCII
+    punctuation only ("¡", "¿", "«" stay glued to words); here both follow Unicode, and accented letters
+    (ação, niño) are kept as they are.
+    """
+    texts = tf.strings.substr(texts, 0, MAX_TEXT_CHARS, unit="UTF8_CHAR")
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    return tf.strings.regex_replace(texts, r"\p{P}+", " ")

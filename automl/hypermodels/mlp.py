@@ -12,9 +12,13 @@ from keras import layers
 from automl.data.schema import Schema
 from automl.hypermodels.base import SearchSpace
 from automl.hypermodels.layers import FillMissing, MissingIndicator
+from automl.hypermodels.text_inputs import bag_of_words, text_input
 from automl.hypermodels.training import OPTIMIZERS, make_optimizer
 
 EMBEDDING_THRESHOLD = 12  # categories with more values than this may be embedded instead of one-hot
+# A text column inside a table: TF-IDF over its 5,000 commonest words and word pairs. The text family
+# (hypermodels/text.py) searches the encoding and its size; a table's MLP keeps one, fast and strong.
+TABLE_TEXT_TOKENS = 5_000
 
 
 class MLPHyperModel(SearchSpace):
@@ -23,7 +27,8 @@ class MLPHyperModel(SearchSpace):
     The model takes one named input per column (numbers as float32, categories as strings or
     integers) and carries its preprocessing: Normalization with the training statistics, missing
     values filled (plus a 0/1 missing flag for columns that had blanks in training), categories looked
-    up (unseen ones go to an out-of-vocabulary slot) and one-hot encoded or embedded. For regression the
+    up (unseen ones go to an out-of-vocabulary slot) and one-hot encoded or embedded, free text (raw
+    strings) as TF-IDF of its words and word pairs (`text_features`). For regression the
     target is standardized for training and the scaling is undone inside the model, so predictions come
     out in the target's units.
 
@@ -144,7 +149,15 @@ class MLPHyperModel(SearchSpace):
                         inputs[column]
                     )
                 )
+        for column in schema.text:
+            inputs[column] = text_input(column)
+        features += self.text_features(hp, {column: inputs[column] for column in schema.text})
         return inputs, features
+
+    def text_features(self, hp: kt.HyperParameters, texts: dict[str, keras.KerasTensor]) -> list:
+        """The features of the text columns (named string inputs): here a bag of words per column."""
+        return [bag_of_words(column, self.schema.text[column], text, TABLE_TEXT_TOKENS)
+                for column, text in texts.items()]
 
     def _head(self, x):
         schema = self.schema

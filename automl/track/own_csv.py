@@ -102,13 +102,14 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
         f"name = {_toml(name)}",
         f"description = {_toml(f'{inference.target} from {csv.name}')}",
         f"task = {_toml(inference.task):<30} # inferred: {inference.task_reason}; regression | binary | multiclass",
-        'family = "mlp"',
+        f"family = {_toml(inference.family):<28} # mlp: a table (text columns inside); text: only text to learn from",
         "",
         "[data]",
         'kind = "csv"',
         f"path = {_toml(_relative(csv, directory)):<30} # relative to this file",
         f"target = {_toml(inference.target)}",
         f"categorical = {_toml(inference.categorical)}",
+        f"text = {_toml(inference.text):<28} # free text: its words enter the model",
         f"drop = {_toml(inference.drop)}",
     ]
     positive = inference.classes[-1] if inference.task == "binary" else None

@@ -144,6 +144,24 @@ def _validate(path: Path, section: str | None, given: dict, fields: dict[str, tu
     return values
 
 
+def _check_columns(track: Track) -> None:
+    """A column goes in one list of [data] at most, and the target in none."""
+    data, where = track.data, str(track.source)
+    lists = {"categorical": data.categorical, "text": data.text, "drop": data.drop}
+    for key, columns in lists.items():
+        if not all(isinstance(c, str) for c in columns):
+            raise AutomlError(f"{where}: 'data.{key}' must be a list of column names (strings), got {columns!r}")
+        if data.target and data.target in columns:
+            raise AutomlError(f"{where}: the target '{data.target}' is listed in 'data.{key}'; remove it from there")
+    seen: dict[str, str] = {}
+    for key, columns in lists.items():
+        for column in columns:
+            if column in seen:
+                raise AutomlError(f"{where}: column '{column}' is in both 'data.{seen[column]}' and 'data.{key}'; "
+                                  "keep it in one")
+            seen[column] = key
+
+
 def _article(type_name: str) -> str:
     return {"int": "an integer", "float": "a number", "str": "a string", "list": "a list"}.get(
         type_name, f"a {type_name}"
@@ -198,6 +216,7 @@ def _check_values(track: Track) -> None:
     if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")
     parse_duration(search.time_limit, where=f"{track.source}: search.time_limit")  # validates it
+    _check_columns(track)
     for name in track.families:
         family = get_family(name)
         family.check(track)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automl.data.home import IMPORTABLE, imported_dir
 from automl.errors import AutomlError
 from automl.track.duration import parse_duration
 
@@ -47,6 +48,8 @@ class DataSection(Section):
     path: str = ""
     target: str = ""
     categorical: list[str] = field(default_factory=list)
+    # Columns of free text: their words enter the model (automl/hypermodels/text_inputs.py).
+    text: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     positive: str | int = ""
 
@@ -167,14 +170,16 @@ def infer_direction(objective: str) -> str:
 
 
 def resolve_data_path(path: str, track_dir: Path, track_name: str) -> Path:
-    """A data path as written in a track, looked up beside the track file, then in the bundled datasets."""
+    """A data path as written in a track, looked up beside the track file, in the bundled datasets, then in
+    the imported ones (``$AUTOML_HOME/datasets``, `automl data import`)."""
     candidate = Path(path).expanduser()
-    search = [candidate] if candidate.is_absolute() else [track_dir / candidate, BUNDLED_DATA_DIR / candidate]
+    search = [candidate] if candidate.is_absolute() else [
+        track_dir / candidate, BUNDLED_DATA_DIR / candidate, imported_dir() / candidate]
     for place in search:
         if place.is_file():
             return place
     tried = ", ".join(str(p) for p in search)
-    raise AutomlError(
-        f"track '{track_name}': data file '{path}' not found (looked in {tried}); "
-        "fix data.path in the track file"
-    )
+    name = candidate.name.removesuffix(candidate.suffix)
+    fix = (f"import a local copy once with `automl data import {name} PATH`, or set data.path in the track file "
+           "to a local copy" if name in IMPORTABLE else "fix data.path in the track file")
+    raise AutomlError(f"track '{track_name}': data file '{path}' not found (looked in {tried}); {fix}")
