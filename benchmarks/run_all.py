@@ -43,7 +43,7 @@ from runs import (
     stamp,
 )
 
-PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "ensemble", "cifar10")
+PARTS = ("quality", "latency", "efficiency", "overhead", "memory", "disk", "ensemble", "cifar10", "text")
 # key -> (what, goal as text, test of the value (given all the figures) or None)
 GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
     "boston_rmse_ratio_vs_gbm": ("1. Boston test RMSE, automl / GBM", "≤ 1.00 (5-min search)", lambda v, _: v <= 1.00),
@@ -59,6 +59,8 @@ GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
     "used_cars_search_disk_mb": ("5. Disk of a used-cars search (MB)", "≤ k × model size (k checkpoints kept)",
                                  lambda v, f: v <= (f.get("used_cars_k_times_model_mb") or 0)),
     "cifar10_test_accuracy": ("7. CIFAR-10 test accuracy (automl)", "", None),
+    "told_br_auc_minus_tfidf": ("8. ToLD-BR test ROC AUC, automl − TF-IDF + logistic regression", "≥ 0",
+                                lambda v, _: v >= 0),
 }
 
 
@@ -129,6 +131,8 @@ def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Names
         return memory(ctx)
     if part == "cifar10":
         return cifar10(ctx, args.run_cifar10, args.cifar10_json)
+    if part == "text":
+        return text(ctx)
     from quality import done_tracks
 
     # another run pinned to the other core may have finished tracks that results.json does not have yet
@@ -179,6 +183,26 @@ def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
                         "cifar10_plain_kt_test_accuracy": bench.get("baseline_test_accuracy")},
             "details": {"how": how, "benchmark_json": str(path), "plot": str(plot) if plot.is_file() else None,
                         **{k: bench.get(k) for k in keys}}}
+
+
+def text(ctx: Context) -> dict[str, Any]:
+    """ToLD-BR: the reference run's test ROC AUC (search_results/told_br, 15 minutes) against the TF-IDF +
+    logistic regression a user would reach for, fitted here on the same split."""
+    from text_baseline import baseline
+
+    from automl.errors import AutomlError
+
+    if ctx.quick:
+        return {"figures": {"told_br_auc_minus_tfidf": None}, "details": {"skipped": "not run in --quick"}}
+    try:
+        result = baseline("told_br", ctx.results_dir)
+    except AutomlError as error:  # the data is not imported on this machine
+        return {"figures": {"told_br_auc_minus_tfidf": None}, "details": {"skipped": str(error)}}
+    ctx.commands.append("python benchmarks/text_baseline.py --track told_br")
+    return {"figures": {"told_br_auc_minus_tfidf": result.get("told_br_auc_minus_tfidf"),
+                        "told_br_tfidf_test_roc_auc": result["tfidf_test_roc_auc"],
+                        "told_br_test_roc_auc": result.get("automl_test_roc_auc")},
+            "details": result}
 
 
 def commit() -> str | None:
