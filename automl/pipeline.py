@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +18,14 @@ from typing import Any
 import pandas as pd
 
 from automl.data.schema import Data, Schema
+from automl.errors import AutomlWarning
 from automl.families import get_family
 from automl.families.base import Family
 from automl.reporting.files import write_report
 from automl.selection.choice import Choice
+from automl.selection.explain import Explanation, explain
 from automl.selection.measures import LATENCY_ROWS
-from automl.selection.scoring import evaluate
+from automl.selection.scoring import evaluate, model_outputs, test_figures
 from automl.selection.table import report_table
 from automl.selection.trials import no_model_to_choose
 from automl.serving.models import load_trial_model
@@ -57,11 +60,12 @@ class Hooks:
 @dataclass
 class Finished:
     """What `finish` wrote: the test figures (the chosen model's, and the top one's under ``"top"``), the table,
-    and the choice."""
+    the choice, and the chosen model explained."""
 
     metrics: dict[str, Any]
     table: pd.DataFrame
     choice: Choice
+    explanation: Explanation | None = None
 
 
 @dataclass
@@ -125,7 +129,8 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
         model, final_fit = final_model(track, store, choice.trial_id, score, data, budget)
     model = model or load_trial_model(track, choice.trial_id, store)
     model.save(store.path(BEST_MODEL_FILE))
-    chosen_metrics, predicted = evaluate(model, family, schema, data.test.x, data.test.y)
+    test_outputs = model_outputs(model, family, schema, data.test.x)
+    chosen_metrics, predicted = test_figures(schema, data.test.y, test_outputs)
     if choice.top_trial_id == choice.trial_id and not (final_fit and final_fit["used"]):
         shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
         top_metrics = chosen_metrics
@@ -137,8 +142,20 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     if final_fit is not None:
         metrics["final_fit"] = final_fit
     store.write_json(TEST_METRICS, metrics)
-    write_report(track, table, choice, metrics, store, schema, data.test.y, predicted)
-    return Finished(metrics, table, choice)
+    explanation = explain(model, family, schema, data, objective=track.objective, test_outputs=test_outputs,
+                          model_name=chosen_name(choice.trial_id, final_fit))
+    for leak in explanation.leaks:
+        warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
+    write_report(track, table, choice, metrics, store, schema, data.test.y, predicted, explanation)
+    return Finished(metrics, table, choice, explanation)
+
+
+def chosen_name(trial_id: str, final_fit: dict[str, Any] | None) -> str:
+    """The chosen model in words, for the page: the trial's own weights, or its final fit. Both trained on the
+    training split only, so the validation split is unseen by either."""
+    if final_fit and final_fit["used"]:
+        return f"the final fit of trial {trial_id} (retrained on the training split)"
+    return f"trial {trial_id}'s model (trained on the training split)"
 
 
 def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Choice | None]:

@@ -10,8 +10,10 @@ import pandas as pd
 from automl.data.schema import Schema
 from automl.families import get_family
 from automl.reporting import markup, plots
+from automl.reporting.explanation import explanation_sections
 from automl.selection.choice import Choice
 from automl.selection.diagnosis import LABELS
+from automl.selection.explain import Explanation
 from automl.selection.measures import THROUGHPUT_BATCH, TIMED_CALLS
 from automl.selection.table import thresholds_for
 from automl.store import PLOTS_DIR, RUNS_JSON, Store
@@ -111,7 +113,8 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
 
 
 def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], store: Store,
-                schema: Schema, y_test: np.ndarray, predicted: np.ndarray) -> str:
+                schema: Schema, y_test: np.ndarray, predicted: np.ndarray,
+                explanation: Explanation | None = None) -> str:
     """report.html's text; draws its figures under ``plots/``."""
     figures = make_figures(track, table, choice, store, schema, y_test, predicted)
     thresholds = thresholds_for(track).__dict__
@@ -128,6 +131,7 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
         trials=table[[c for c in HTML_COLUMNS if c in table.columns]].rename(columns={"score": track.objective}),
         chosen=choice.trial_id,
         top=choice.top_trial_id,
+        sections=explanation_sections(explanation, store),
     )
 
 

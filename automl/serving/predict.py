@@ -10,10 +10,11 @@ from automl.data.schema import Schema
 from automl.families.base import Family
 
 
-def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool = False) -> np.ndarray | pd.DataFrame:
+def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool = False,
+                 batch_size: int | None = None) -> np.ndarray | pd.DataFrame:
     """Model inputs (`Family.model_inputs` of raw rows or images) in, predictions out: values (regression),
-    class labels, or class probabilities with `proba`."""
-    outputs = model.predict(family.dataset(inputs), verbose=0)
+    class labels, or class probabilities with `proba`; `batch_size` None takes the family's."""
+    outputs = model.predict(family.dataset(inputs, batch_size), verbose=0)
     if schema.task == "regression":
         return outputs.reshape(-1)
     if schema.task == "binary":

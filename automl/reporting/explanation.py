@@ -1,0 +1,80 @@
+"""The report's sections about the chosen model: what it relies on (and possible leakage), for the page and
+summary.md; draws their figures under ``plots/``."""
+from __future__ import annotations
+
+import pandas as pd
+
+from automl.reporting import markup, plots
+from automl.selection.explain import Explanation
+from automl.selection.importance import NEGLIGIBLE_SHARE, Importance, negligible_columns
+from automl.store import PLOTS_DIR, Store
+
+IMPORTANCE_PNG = "importance.png"
+
+
+def explanation_sections(explanation: Explanation | None, store: Store) -> list[markup.Section]:
+    """The page's sections for `explanation`, their figures drawn; none for a report without one."""
+    if explanation is None:
+        return []
+    return [section for section in (importance_section(explanation, store),) if section is not None]
+
+
+def importance_section(explanation: Explanation, store: Store) -> markup.Section | None:
+    importance = explanation.importance
+    if importance is None:
+        return None
+    flagged = [leak.column for leak in explanation.leaks]
+    plots.importance_bars(importance.table, importance.metric, flagged, store.path(PLOTS_DIR) / IMPORTANCE_PNG)
+    caption = (f"Permutation importance on the validation split: how much {importance.metric} worsens when one "
+               f"column is shuffled (mean of {importance.repeats} shuffles, whiskers one standard deviation). "
+               "Grey: columns the model could do without; red: possible leakage.")
+    return markup.Section(
+        heading="What the model relies on",
+        section_id="importance",
+        warnings=[f"Possible leakage: {leak.message()}." for leak in explanation.leaks],
+        paragraphs=importance_lines(explanation.model, importance),
+        tables=[("importance", importance_frame(importance))],
+        figures=[markup.Figure(f"{PLOTS_DIR}/{IMPORTANCE_PNG}", caption)],
+    )
+
+
+def importance_lines(model: str, importance: Importance) -> list[str]:
+    """What the importance figures are of, and the columns the model could do without."""
+    lines = [f"Model: {model}, on the validation split ({importance.rows:,} rows). Validation "
+             f"{importance.metric} {importance.baseline:.4g}; a constant guess scores {importance.constant:.4g}. "
+             f"Each column is shuffled {importance.repeats} times and the worsening of {importance.metric} "
+             "averaged; 'share' is that worsening as a part of what the model gains over the constant guess."]
+    unused = negligible_columns(importance)
+    if unused:
+        lines.append(f"The model could do without {', '.join(unused)}: shuffling "
+                     f"{'them changes' if len(unused) > 1 else 'it changes'} {importance.metric} by no more than "
+                     f"the spread between shuffles, or under {NEGLIGIBLE_SHARE:.0%} of the top column's importance.")
+    return lines
+
+
+def importance_frame(importance: Importance) -> pd.DataFrame:
+    """importance.csv and the page's table: one row per column, most important first."""
+    table = importance.table.copy()
+    table["could_do_without"] = table.pop("negligible")
+    return table.rename(columns={"importance": f"{importance.metric}_worsening"})
+
+
+def explanation_markdown(explanation: Explanation | None) -> list[str]:
+    """summary.md's lines for `explanation`: the importance table and any leakage warning."""
+    if explanation is None or explanation.importance is None:
+        return []
+    importance = explanation.importance
+    frame = importance_frame(importance)
+    lines = ["## What the model relies on", "",
+             *[f"**Possible leakage:** {leak.message()}." for leak in explanation.leaks],
+             *([""] if explanation.leaks else []),
+             *importance_lines(explanation.model, importance), "",
+             "| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns),
+             *["| " + " | ".join(_text(v) for v in row) + " |" for row in frame.itertuples(index=False)], ""]
+    return lines
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    return markup.number(value) if isinstance(value, float) else str(value)

@@ -1,0 +1,54 @@
+"""The report explains the chosen model: a tiny search through the command line, on a table that leaks its target."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_table, write_track
+
+from automl.cli import main
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory) -> tuple[Path, Path, str]:
+    """A search of a table that carries log(target) as another column: (track, results folder, stderr)."""
+    directory = tmp_path_factory.mktemp("leaky")
+    frame = make_table("regression", rows=200)
+    frame["log_y"] = np.log(frame["y"])
+    track = write_track(directory, name="leaky", frame=frame)
+    err = io.StringIO()  # a module-scoped fixture cannot take capsys
+    with contextlib.redirect_stderr(err):
+        status = main(["search", "--track", str(track), "--results-dir", str(directory / "results")])
+    assert status == 0, err.getvalue()
+    return track, directory / "results" / "leaky", err.getvalue()
+
+
+def test_a_log_of_the_target_column_gets_the_leakage_note_in_the_terminal(leaky):
+    _, _, err = leaky
+    notes = [line for line in err.splitlines() if line.startswith("automl: note: column 'log_y' may leak")]
+    assert notes, err
+
+
+def test_the_page_shows_the_leakage_warning_and_the_importance(leaky):
+    _, root, _ = leaky
+    page = (root / "report.html").read_text()
+    assert "Possible leakage: column &#x27;log_y&#x27; may leak the target" in page
+    assert 'id="importance"' in page and "plots/importance.png" in page
+
+
+def test_importance_csv_lists_every_raw_column_beside_report_csv(leaky):
+    _, root, _ = leaky
+    table = pd.read_csv(root / "importance.csv")
+    assert set(table["column"]) == {"x1", "x2", "colour", "log_y"}
+    assert {"mae_worsening", "std", "share", "could_do_without"} <= set(table.columns)
+    assert table["mae_worsening"].is_monotonic_decreasing
+
+
+def test_summary_md_has_the_importance_table(leaky):
+    _, root, _ = leaky
+    summary = (root / "summary.md").read_text()
+    assert "## What the model relies on" in summary and "**Possible leakage:**" in summary
