@@ -12,6 +12,25 @@ from conftest import make_table, write_track
 
 from automl.cli import main
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _search(directory: Path, track: Path) -> str:
+    """Search a tiny track through the command line; its stderr (a module-scoped fixture cannot take capsys)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main(["search", "--track", str(track), "--results-dir", str(directory / "results")])
+    assert status == 0, err.getvalue()
+    return err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def binary(tmp_path_factory) -> Path:
+    """The results folder of a tiny binary search."""
+    directory = tmp_path_factory.mktemp("binary")
+    _search(directory, write_track(directory, name="yesno", task="binary", objective="val_auc"))
+    return directory / "results" / "yesno"
+
 
 @pytest.fixture(scope="module")
 def leaky(tmp_path_factory) -> tuple[Path, Path, str]:
@@ -20,11 +39,7 @@ def leaky(tmp_path_factory) -> tuple[Path, Path, str]:
     frame = make_table("regression", rows=200)
     frame["log_y"] = np.log(frame["y"])
     track = write_track(directory, name="leaky", frame=frame)
-    err = io.StringIO()  # a module-scoped fixture cannot take capsys
-    with contextlib.redirect_stderr(err):
-        status = main(["search", "--track", str(track), "--results-dir", str(directory / "results")])
-    assert status == 0, err.getvalue()
-    return track, directory / "results" / "leaky", err.getvalue()
+    return track, directory / "results" / "leaky", _search(directory, track)
 
 
 def test_a_log_of_the_target_column_gets_the_leakage_note_in_the_terminal(leaky):
@@ -52,3 +67,15 @@ def test_summary_md_has_the_importance_table(leaky):
     _, root, _ = leaky
     summary = (root / "summary.md").read_text()
     assert "## What the model relies on" in summary and "**Possible leakage:**" in summary
+
+
+def test_a_classifiers_page_has_the_brier_scores_and_the_reliability_diagram(binary):
+    page = (binary / "report.html").read_text()
+    assert 'id="calibration"' in page and "plots/calibration.png" in page
+    assert "Brier score" in page and "validation 0." in page and "test 0." in page
+    assert (binary / "plots" / "calibration.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_a_regression_page_has_no_calibration(leaky):
+    _, root, _ = leaky
+    assert 'id="calibration"' not in (root / "report.html").read_text()

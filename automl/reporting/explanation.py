@@ -10,13 +10,15 @@ from automl.selection.importance import NEGLIGIBLE_SHARE, Importance, negligible
 from automl.store import PLOTS_DIR, Store
 
 IMPORTANCE_PNG = "importance.png"
+CALIBRATION_PNG = "calibration.png"
 
 
 def explanation_sections(explanation: Explanation | None, store: Store) -> list[markup.Section]:
     """The page's sections for `explanation`, their figures drawn; none for a report without one."""
     if explanation is None:
         return []
-    return [section for section in (importance_section(explanation, store),) if section is not None]
+    sections = (importance_section(explanation, store), calibration_section(explanation, store))
+    return [section for section in sections if section is not None]
 
 
 def importance_section(explanation: Explanation, store: Store) -> markup.Section | None:
@@ -36,6 +38,28 @@ def importance_section(explanation: Explanation, store: Store) -> markup.Section
         tables=[("importance", importance_frame(importance))],
         figures=[markup.Figure(f"{PLOTS_DIR}/{IMPORTANCE_PNG}", caption)],
     )
+
+
+def calibration_section(explanation: Explanation, store: Store) -> markup.Section | None:
+    found = explanation.calibration
+    if found is None:
+        return None
+    plots.reliability_diagram(found.curves, found.probability, store.path(PLOTS_DIR) / CALIBRATION_PNG)
+    caption = (f"Reliability of the chosen model: observed frequency against the predicted {found.probability}, "
+               "in 10 bins (marker size: rows in the bin); on the diagonal, a probability means what it says.")
+    return markup.Section(
+        heading="How far its probabilities can be trusted",
+        section_id="calibration",
+        paragraphs=[calibration_line(explanation)],
+        figures=[markup.Figure(f"{PLOTS_DIR}/{CALIBRATION_PNG}", caption)],
+    )
+
+
+def calibration_line(explanation: Explanation) -> str:
+    found = explanation.calibration
+    scores = ", ".join(f"{split} {score:.4f}" for split, score in found.brier.items())
+    return (f"Model: {explanation.model}. Brier score (mean squared error of the class probabilities; 0 is "
+            f"perfect, lower is better): {scores}.")
 
 
 def importance_lines(model: str, importance: Importance) -> list[str]:
@@ -61,11 +85,16 @@ def importance_frame(importance: Importance) -> pd.DataFrame:
 
 def explanation_markdown(explanation: Explanation | None) -> list[str]:
     """summary.md's lines for `explanation`: the importance table and any leakage warning."""
-    if explanation is None or explanation.importance is None:
+    if explanation is None:
         return []
+    lines = []
+    if explanation.calibration is not None:
+        lines += ["## Calibration", "", calibration_line(explanation), ""]
+    if explanation.importance is None:
+        return lines
     importance = explanation.importance
     frame = importance_frame(importance)
-    lines = ["## What the model relies on", "",
+    lines += ["## What the model relies on", "",
              *[f"**Possible leakage:** {leak.message()}." for leak in explanation.leaks],
              *([""] if explanation.leaks else []),
              *importance_lines(explanation.model, importance), "",

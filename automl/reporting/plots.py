@@ -164,3 +164,24 @@ def importance_bars(table: pd.DataFrame, metric: str, flagged: Sequence[str], pa
     axis.grid(alpha=0.3, axis="x")
     figure.tight_layout()
     return _save(figure, path)
+
+
+def reliability_diagram(curves: Mapping[str, Any], probability: str, path: Path) -> Path:
+    """Observed frequency against predicted probability per split (bins with their rows as marker size),
+    with the diagonal of a perfectly calibrated model."""
+    figure = Figure(figsize=(5.5, 5))
+    axis = figure.subplots()
+    axis.plot([0, 1], [0, 1], color="black", linewidth=1, label="perfectly calibrated")
+    for name, curve in curves.items():
+        sizes = 20 + 200 * curve.rows / max(curve.rows.max(), 1)
+        axis.plot(curve.predicted, curve.observed, marker=None, label=name)
+        axis.scatter(curve.predicted, curve.observed, s=sizes, alpha=0.6)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel(f"predicted {probability}")
+    axis.set_ylabel("observed frequency")
+    axis.set_title("chosen model: reliability")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)

@@ -1,4 +1,5 @@
-"""What the report says about the chosen model beyond its scores: what it relies on, and possible leakage.
+"""What the report says about the chosen model beyond its scores: what it relies on, possible leakage, and how
+far its probabilities can be trusted.
 
 Everything here is computed on predictions of splits the model did not train on: importance on the
 validation split, the test figures on the test split (used once, as the rest of the report does).
@@ -11,8 +12,9 @@ import numpy as np
 
 from automl.data.schema import Data, Schema
 from automl.families.base import Family
+from automl.selection.calibration import Calibration, calibration
 from automl.selection.importance import Importance, Leak, leaks, permutation_importance
-from automl.selection.scoring import objective_measure
+from automl.selection.scoring import model_outputs, objective_measure
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Explanation:
     model: str
     importance: Importance | None = None
     leaks: list[Leak] = field(default_factory=list)
+    calibration: Calibration | None = None
 
 
 def explain(model, family: Family, schema: Schema, data: Data, *, objective: str, model_name: str,
@@ -31,7 +34,10 @@ def explain(model, family: Family, schema: Schema, data: Data, *, objective: str
     `test_outputs` are its outputs on the test split, already computed for the test figures.
     """
     validation = data.validation
+    outputs = model_outputs(model, family, schema, validation.x)
     importance = permutation_importance(model, family, schema, validation.x, validation.y,
-                                        objective_measure(objective, schema.task))
+                                        objective_measure(objective, schema.task), outputs=outputs)
     return Explanation(model=model_name, importance=importance,
-                       leaks=leaks(importance, validation.x, validation.y, schema.task))
+                       leaks=leaks(importance, validation.x, validation.y, schema.task),
+                       calibration=calibration({"validation": (validation.y, outputs),
+                                                "test": (data.test.y, test_outputs)}))

@@ -59,9 +59,10 @@ class Leak:
 
 
 def permutation_importance(model, family: Family, schema: Schema, x: pd.DataFrame, y: np.ndarray, measure: Measure,
-                           *, repeats: int = REPEATS, seed: int = 0) -> Importance | None:
+                           *, repeats: int = REPEATS, seed: int = 0,
+                           outputs: np.ndarray | None = None) -> Importance | None:
     """Each raw column's permutation importance for `model` on rows `x` (a split the model did not train
-    on); None when the family's inputs are not columns.
+    on); None when the family's inputs are not columns. `outputs`: the model's outputs on `x`, if at hand.
 
     All shuffled copies (repeats x columns) are stacked into one frame and predicted together, in large
     batches: one pass through the model instead of one per copy.
@@ -70,7 +71,9 @@ def permutation_importance(model, family: Family, schema: Schema, x: pd.DataFram
     if not columns or len(y) < 2:
         return None
     x = x.reset_index(drop=True)
-    baseline = float(measure.score(y, model_outputs(model, family, schema, x, BATCH)))
+    if outputs is None:
+        outputs = model_outputs(model, family, schema, x, BATCH)
+    baseline = float(measure.score(y, outputs))
     rng = np.random.default_rng(seed)
     copies = []
     for _ in range(repeats):
@@ -78,8 +81,8 @@ def permutation_importance(model, family: Family, schema: Schema, x: pd.DataFram
             copy = x.copy()
             copy[column] = x[column].to_numpy()[rng.permutation(len(x))]
             copies.append(copy)
-    outputs = model_outputs(model, family, schema, pd.concat(copies, ignore_index=True), BATCH)
-    chunks = np.split(outputs, len(copies))
+    shuffled = model_outputs(model, family, schema, pd.concat(copies, ignore_index=True), BATCH)
+    chunks = np.split(shuffled, len(copies))
     losses = np.array([measure.loss(baseline, float(measure.score(y, chunk))) for chunk in chunks])
     losses = losses.reshape(repeats, len(columns))
     constant = float(measure.score(y, constant_outputs(schema.task, y, len(y), len(schema.classes))))
