@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_table, write_track
+from test_cnn import write_image_track
 
 from automl.cli import main
 
@@ -79,3 +80,25 @@ def test_a_classifiers_page_has_the_brier_scores_and_the_reliability_diagram(bin
 def test_a_regression_page_has_no_calibration(leaky):
     _, root, _ = leaky
     assert 'id="calibration"' not in (root / "report.html").read_text()
+
+
+def test_a_regression_page_has_the_residuals_and_the_rows_with_the_largest_errors(leaky):
+    _, root, _ = leaky
+    page = (root / "report.html").read_text()
+    assert 'id="mistakes"' in page and 'id="worst_rows"' in page and "plots/residuals.png" in page
+    assert (root / "plots" / "residuals.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_a_classifiers_page_has_the_most_confused_class_pairs(binary):
+    page = (binary / "report.html").read_text()
+    assert 'id="mistakes"' in page and ('id="confused_pairs"' in page or "confuses most" in page)
+
+
+@pytest.mark.slow
+def test_an_image_page_has_the_worst_mistakes_grid_and_no_importance(tmp_path):
+    _search(tmp_path, write_image_track(tmp_path))
+    root = tmp_path / "results" / "tiny_images"
+    page = (root / "report.html").read_text()
+    assert "plots/worst_mistakes.png" in page and 'id="confused_pairs"' in page and "plots/calibration.png" in page
+    assert 'id="importance"' not in page and not (root / "importance.csv").exists()
+    assert (root / "plots" / "worst_mistakes.png").read_bytes()[:8] == PNG_SIGNATURE

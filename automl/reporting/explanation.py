@@ -1,5 +1,5 @@
-"""The report's sections about the chosen model: what it relies on (and possible leakage), for the page and
-summary.md; draws their figures under ``plots/``."""
+"""The report's sections about the chosen model: what it relies on (and possible leakage), its calibration and
+its mistakes, for the page and summary.md; draws their figures under ``plots/``."""
 from __future__ import annotations
 
 import pandas as pd
@@ -11,13 +11,16 @@ from automl.store import PLOTS_DIR, Store
 
 IMPORTANCE_PNG = "importance.png"
 CALIBRATION_PNG = "calibration.png"
+RESIDUALS_PNG = "residuals.png"
+MISTAKES_PNG = "worst_mistakes.png"
 
 
 def explanation_sections(explanation: Explanation | None, store: Store) -> list[markup.Section]:
     """The page's sections for `explanation`, their figures drawn; none for a report without one."""
     if explanation is None:
         return []
-    sections = (importance_section(explanation, store), calibration_section(explanation, store))
+    sections = (importance_section(explanation, store), calibration_section(explanation, store),
+                mistakes_section(explanation, store))
     return [section for section in sections if section is not None]
 
 
@@ -53,6 +56,30 @@ def calibration_section(explanation: Explanation, store: Store) -> markup.Sectio
         paragraphs=[calibration_line(explanation)],
         figures=[markup.Figure(f"{PLOTS_DIR}/{CALIBRATION_PNG}", caption)],
     )
+
+
+def mistakes_section(explanation: Explanation, store: Store) -> markup.Section | None:
+    found = explanation.mistakes
+    if found is None:
+        return None
+    folder = store.path(PLOTS_DIR)
+    figures, tables = [], []
+    if found.residuals is not None:
+        plots.residuals(found.predicted, found.residuals, found.target, folder / RESIDUALS_PNG)
+        figures.append(markup.Figure(f"{PLOTS_DIR}/{RESIDUALS_PNG}", "Residuals (actual - predicted) against the "
+                                     "prediction on the test split: a funnel or a bend shows where the model fails."))
+    if found.worst_rows is not None:
+        tables.append(("worst_rows", found.worst_rows))
+    if found.confused is not None and len(found.confused):
+        tables.append(("confused_pairs", found.confused))
+    if found.pictures is not None:
+        plots.picture_grid(found.pictures, found.captions, folder / MISTAKES_PNG)
+        figures.append(markup.Figure(f"{PLOTS_DIR}/{MISTAKES_PNG}", "The test images the model got wrong most "
+                                     "confidently, with their true and predicted classes (and its probability)."))
+    what = ("the test rows with the largest errors, with their raw columns" if found.worst_rows is not None
+            else "the class pairs it confuses most on the test split (true class, predicted as)")
+    return markup.Section(heading="Where it goes wrong", section_id="mistakes",
+                          paragraphs=[f"Model: {explanation.model}. Below: {what}."], tables=tables, figures=figures)
 
 
 def calibration_line(explanation: Explanation) -> str:

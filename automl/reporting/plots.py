@@ -185,3 +185,31 @@ def reliability_diagram(curves: Mapping[str, Any], probability: str, path: Path)
     axis.grid(alpha=0.3)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def residuals(predicted: np.ndarray, errors: np.ndarray, target: str, path: Path) -> Path:
+    """Actual minus predicted against predicted on the test split: a funnel or a curve shows where it fails."""
+    figure = Figure(figsize=(6, 4.5))
+    axis = figure.subplots()
+    axis.scatter(predicted, errors, s=12, alpha=0.5)
+    axis.axhline(0, color="black", linewidth=1)
+    axis.set_xlabel(f"predicted {target}")
+    axis.set_ylabel("residual (actual - predicted)")
+    axis.set_title("chosen model, test split")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def picture_grid(pictures: np.ndarray, captions: Sequence[str], path: Path, columns: int = 4) -> Path:
+    """Pictures in a grid, each with its caption (true and predicted class)."""
+    rows = max(1, math.ceil(len(pictures) / columns))
+    figure = Figure(figsize=(2.2 * columns, 2.5 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, picture, caption in zip(axes.flat, pictures, captions, strict=False):
+        axis.imshow(picture.squeeze(), cmap="gray" if picture.shape[-1] == 1 else None)
+        axis.set_title(caption, fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)

@@ -1,5 +1,5 @@
-"""What the report says about the chosen model beyond its scores: what it relies on, possible leakage, and how
-far its probabilities can be trusted.
+"""What the report says about the chosen model beyond its scores: what it relies on, possible leakage, how
+far its probabilities can be trusted, and where it goes wrong.
 
 Everything here is computed on predictions of splits the model did not train on: importance on the
 validation split, the test figures on the test split (used once, as the rest of the report does).
@@ -14,6 +14,7 @@ from automl.data.schema import Data, Schema
 from automl.families.base import Family
 from automl.selection.calibration import Calibration, calibration
 from automl.selection.importance import Importance, Leak, leaks, permutation_importance
+from automl.selection.mistakes import Mistakes, mistakes
 from automl.selection.scoring import model_outputs, objective_measure
 
 
@@ -25,6 +26,7 @@ class Explanation:
     importance: Importance | None = None
     leaks: list[Leak] = field(default_factory=list)
     calibration: Calibration | None = None
+    mistakes: Mistakes | None = None
 
 
 def explain(model, family: Family, schema: Schema, data: Data, *, objective: str, model_name: str,
@@ -40,4 +42,5 @@ def explain(model, family: Family, schema: Schema, data: Data, *, objective: str
     return Explanation(model=model_name, importance=importance,
                        leaks=leaks(importance, validation.x, validation.y, schema.task),
                        calibration=calibration({"validation": (validation.y, outputs),
-                                                "test": (data.test.y, test_outputs)}))
+                                                "test": (data.test.y, test_outputs)}),
+                       mistakes=mistakes(family, schema, data.test.x, data.test.y, test_outputs))
