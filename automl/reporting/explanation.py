@@ -1,5 +1,5 @@
-"""The report's sections about the chosen model: what it relies on (and possible leakage), its calibration and
-its mistakes, for the page and summary.md; draws their figures under ``plots/``."""
+"""The report's sections about the chosen model: what it relies on (and possible leakage), its calibration, its
+decision threshold and its mistakes, for the page and summary.md; draws their figures under ``plots/``."""
 from __future__ import annotations
 
 import pandas as pd
@@ -20,7 +20,7 @@ def explanation_sections(explanation: Explanation | None, store: Store) -> list[
     if explanation is None:
         return []
     sections = (importance_section(explanation, store), calibration_section(explanation, store),
-                mistakes_section(explanation, store))
+                threshold_section(explanation), mistakes_section(explanation, store))
     return [section for section in sections if section is not None]
 
 
@@ -56,6 +56,30 @@ def calibration_section(explanation: Explanation, store: Store) -> markup.Sectio
         paragraphs=[calibration_line(explanation)],
         figures=[markup.Figure(f"{PLOTS_DIR}/{CALIBRATION_PNG}", caption)],
     )
+
+
+def threshold_section(explanation: Explanation) -> markup.Section | None:
+    found = explanation.threshold
+    if found is None:
+        return None
+    table = found.test.rename(columns={"at_0.5": "at 0.5", "at_threshold": f"at {found.value:.4g}"})
+    table.index = table.index.str.replace("_", " ")
+    return markup.Section(heading="Decision threshold", section_id="decision-threshold",
+                          paragraphs=threshold_lines(explanation),
+                          tables=[("decision_threshold", table.rename_axis("test split").reset_index())])
+
+
+def threshold_lines(explanation: Explanation) -> list[str]:
+    """What the decision threshold is, where it came from and who uses it; not the choice rule's score threshold."""
+    found = explanation.threshold
+    metric = found.metric.replace("_", " ")
+    return [f"The decision threshold is the probability of '{found.positive}' from which the model says "
+            f"'{found.positive}': {found.value:.4g}. It maximises {metric} on the validation split "
+            f"({found.validation_rows:,} rows; {found.validation['at_threshold']:.4g} there, against "
+            f"{found.validation['at_0.5']:.4g} at 0.5), for {explanation.model}. It is stored in best_model.keras, "
+            "where automl predict and the exported SavedModel's 'decision' output find it. (Not to be confused "
+            "with the choice rule's score threshold.)",
+            "Below, the test figures at 0.5 and at the decision threshold, side by side."]
 
 
 def mistakes_section(explanation: Explanation, store: Store) -> markup.Section | None:
@@ -117,6 +141,12 @@ def explanation_markdown(explanation: Explanation | None) -> list[str]:
     lines = []
     if explanation.calibration is not None:
         lines += ["## Calibration", "", calibration_line(explanation), ""]
+    if explanation.threshold is not None:
+        found = explanation.threshold
+        at = found.test["at_threshold"]
+        lines += ["## Decision threshold", "", f"{threshold_lines(explanation)[0]} On test: balanced accuracy "
+                  f"{found.test.loc['balanced_accuracy', 'at_0.5']:.4g} at 0.5, {at['balanced_accuracy']:.4g} at "
+                  f"{found.value:.4g} (F1 {found.test.loc['f1', 'at_0.5']:.4g}, {at['f1']:.4g}).", ""]
     if explanation.importance is None:
         return lines
     importance = explanation.importance

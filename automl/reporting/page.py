@@ -32,7 +32,8 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
     rows = {trial_id: table[table["trial_id"] == trial_id].iloc[0]
             for trial_id in (choice.trial_id, choice.top_trial_id)}
     chosen, top = rows[choice.trial_id], rows[choice.top_trial_id]
-    tests = [k for k in metrics if k not in ("trial_id", "top", "final_fit")]
+    # The figures both models have; the chosen model's decision threshold has a section of its own.
+    tests = [k for k in metrics if k in metrics["top"] and k != "trial_id"]
     lines = [(f"{objective} (validation)", chosen["score"], top["score"])]
     lines += [(f"test {k}", metrics[k], metrics["top"][k]) for k in tests]
     for column, label in (("latency_p50_ms", "CPU latency p50, ms per row (batch 1)"),

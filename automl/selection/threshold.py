@@ -2,14 +2,20 @@
 
 0.5 is right only when the classes are balanced and errors cost the same; with 6 % positives (caravan)
 a model rarely says more than 0.5, and balanced accuracy at 0.5 is poor although its ranking (AUC) is
-good. The threshold that maximises the decision metric on validation is the one to use in production.
-Not yet wired into the pipeline: see the report of issue 19 for the design (stored in the .keras file).
+good. The threshold that maximises the decision metric on validation is the one to use in production:
+the pipeline stores it in the chosen model (`automl.hypermodels.layers.DecisionThreshold`), where
+`automl predict` and the exported SavedModel find it, and reports the test figures at 0.5 and at it.
 """
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-DECISION_METRICS = ("balanced_accuracy", "f1")
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from automl.data.schema import Schema
+from automl.track.sections import DECISION_METRICS
 
 
 def decision_threshold(y: np.ndarray, probability: np.ndarray,
@@ -41,3 +47,56 @@ def decision_threshold(y: np.ndarray, probability: np.ndarray,
     best = np.flatnonzero(np.isclose(values, values.max()))
     pick = best[np.argmin(np.abs(thresholds[best] - 0.5))]
     return float(thresholds[pick]), float(values[pick])
+
+
+_DECISION_SCORES = {
+    "accuracy": lambda y, said: float(skm.accuracy_score(y, said)),
+    "balanced_accuracy": lambda y, said: float(skm.balanced_accuracy_score(y, said)),
+    "f1": lambda y, said: float(skm.f1_score(y, said, zero_division=0)),
+}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A binary model's chosen decision threshold, and the test figures at 0.5 and at it."""
+
+    metric: str  # the decision metric it maximises on validation
+    value: float
+    positive: str  # the class said from the threshold on
+    validation_rows: int
+    validation: dict[str, float]  # the decision metric at 0.5 and at the threshold, on validation
+    test: pd.DataFrame  # accuracy, balanced accuracy and F1 (rows) at 0.5 and at the threshold (columns)
+
+    def test_metrics(self) -> dict[str, float]:
+        """What `test_metrics.json` records of it."""
+        return {"decision_threshold": self.value,
+                "balanced_accuracy_at_threshold": float(self.test.loc["balanced_accuracy", "at_threshold"])}
+
+
+def binary_threshold(schema: Schema, metric: str, validation: tuple[np.ndarray, np.ndarray],
+                     test: tuple[np.ndarray, np.ndarray]) -> Threshold | None:
+    """The decision threshold of a binary model from its (labels, class probabilities) on validation, with its
+    effect on test; None for other tasks, which say their most probable class.
+
+    The threshold is rounded to float32, the precision of the model's output, so that a probability compares
+    alike in numpy, in `automl predict` and in the exported SavedModel.
+    """
+    if schema.task != "binary":
+        return None
+    (y_validation, p_validation), (y_test, p_test) = validation, test
+    value, _ = decision_threshold(y_validation, p_validation[:, 1], metric)
+    value = float(np.float32(value))
+    score = _DECISION_SCORES[metric]
+    return Threshold(
+        metric=metric, value=value, positive=str(schema.classes[1]), validation_rows=len(y_validation),
+        validation={"at_0.5": score(y_validation, p_validation[:, 1] >= 0.5),
+                    "at_threshold": score(y_validation, p_validation[:, 1] >= value)},
+        test=pd.DataFrame({"at_0.5": figures_at(y_test, p_test[:, 1], 0.5),
+                           "at_threshold": figures_at(y_test, p_test[:, 1], value)}),
+    )
+
+
+def figures_at(y: np.ndarray, probability: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, balanced accuracy and F1 of saying yes where `probability` reaches `threshold`."""
+    said = probability >= threshold
+    return {name: score(y, said) for name, score in _DECISION_SCORES.items()}
