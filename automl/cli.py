@@ -289,11 +289,14 @@ def run_export(args: argparse.Namespace) -> int:
     store = Store(track.name, args.results_dir)
     store.require_search()
     with quiet_tensorflow():
-        from automl.serving.export import export
+        from automl.serving.export import export, served_outputs
+        from automl.serving.models import load_best_model
     path = export(track, args.directory, format=args.format, results_dir=args.results_dir, overwrite=args.overwrite)
     print(f"automl: wrote {path}")
     if args.format == "savedmodel":
-        print(f"automl: signature 'serving_default' {get_family(track.family).signature(store.schema())}")
+        # The inputs are the family's; the outputs the model's (a binary one returns its decision too).
+        outputs = served_outputs(load_best_model(track, args.results_dir))
+        print(f"automl: signature 'serving_default' {get_family(track.family).signature(store.schema())}; {outputs}")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +18,17 @@ from typing import Any
 import pandas as pd
 
 from automl.data.schema import Data, Schema
+from automl.errors import AutomlWarning
 from automl.families import get_family
 from automl.families.base import Family
+from automl.hypermodels.layers import with_decision_threshold
 from automl.reporting.files import write_report
 from automl.selection.choice import Choice
+from automl.selection.explain import Explanation, explain
 from automl.selection.measures import LATENCY_ROWS
-from automl.selection.scoring import evaluate
+from automl.selection.scoring import evaluate, model_outputs, test_figures
 from automl.selection.table import report_table
+from automl.selection.threshold import binary_threshold
 from automl.selection.trials import no_model_to_choose
 from automl.serving.models import load_trial_model
 from automl.store import BEST_MODEL_FILE, TEST_METRICS, TOP_MODEL_FILE, Store
@@ -57,11 +62,12 @@ class Hooks:
 @dataclass
 class Finished:
     """What `finish` wrote: the test figures (the chosen model's, and the top one's under ``"top"``), the table,
-    and the choice."""
+    the choice, and the chosen model explained."""
 
     metrics: dict[str, Any]
     table: pd.DataFrame
     choice: Choice
+    explanation: Explanation | None = None
 
 
 @dataclass
@@ -124,8 +130,14 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
         score = float(table.loc[table["trial_id"] == choice.trial_id, "score"].iloc[0])
         model, final_fit = final_model(track, store, choice.trial_id, score, data, budget)
     model = model or load_trial_model(track, choice.trial_id, store)
-    model.save(store.path(BEST_MODEL_FILE))
-    chosen_metrics, predicted = evaluate(model, family, schema, data.test.x, data.test.y)
+    validation_outputs = model_outputs(model, family, schema, data.validation.x)
+    test_outputs = model_outputs(model, family, schema, data.test.x)
+    # Binary: the decision threshold, from the chosen model's own validation outputs (a final fit's, when it is
+    # the model: it trained on the training split only), goes into the file production loads.
+    threshold = binary_threshold(schema, track.search.decision_metric, (data.validation.y, validation_outputs),
+                                 (data.test.y, test_outputs))
+    (model if threshold is None else with_decision_threshold(model, threshold.value)).save(store.path(BEST_MODEL_FILE))
+    chosen_metrics, predicted = test_figures(schema, data.test.y, test_outputs)
     if choice.top_trial_id == choice.trial_id and not (final_fit and final_fit["used"]):
         shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
         top_metrics = chosen_metrics
@@ -136,9 +148,24 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
     if final_fit is not None:
         metrics["final_fit"] = final_fit
+    if threshold is not None:
+        metrics.update(threshold.test_metrics())
     store.write_json(TEST_METRICS, metrics)
-    write_report(track, table, choice, metrics, store, schema, data.test.y, predicted)
-    return Finished(metrics, table, choice)
+    explanation = explain(model, family, schema, data, objective=track.objective, test_outputs=test_outputs,
+                          validation_outputs=validation_outputs, threshold=threshold,
+                          model_name=chosen_name(choice.trial_id, final_fit))
+    for leak in explanation.leaks:
+        warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
+    write_report(track, table, choice, metrics, store, schema, data.test.y, predicted, explanation)
+    return Finished(metrics, table, choice, explanation)
+
+
+def chosen_name(trial_id: str, final_fit: dict[str, Any] | None) -> str:
+    """The chosen model in words, for the page: the trial's own weights, or its final fit. Both trained on the
+    training split only, so the validation split is unseen by either."""
+    if final_fit and final_fit["used"]:
+        return f"the final fit of trial {trial_id} (retrained on the training split)"
+    return f"trial {trial_id}'s model (trained on the training split)"
 
 
 def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Choice | None]:

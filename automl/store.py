@@ -13,6 +13,7 @@
       final_model.keras  final_fit.json       the final fit (tracks with search.final_fit)
       test_metrics.json                       the test figures, used once
       report.csv  report.html  summary.md  plots/
+      importance.csv                          what the chosen model relies on (tables)
       search.log  search.lock  logs/          the run's lines, the lock, TensorBoard
 
 Reading is tolerant where a file may be half-written by a process killed mid-write (a trial's record is
@@ -48,6 +49,7 @@ FINAL_MODEL_FILE = "final_model.keras"
 FINAL_FIT_JSON = "final_fit.json"
 TEST_METRICS = "test_metrics.json"
 REPORT_CSV = "report.csv"
+IMPORTANCE_CSV = "importance.csv"  # permutation importance of the chosen model's raw columns (tables)
 REPORT_HTML = "report.html"
 SUMMARY_MD = "summary.md"
 PLOTS_DIR = "plots"

@@ -138,3 +138,15 @@ def test_report_html_renders_to_a_screenshot(searched, tmp_path):
     shot = tmp_path / "report.png"
     _run_chromium(root / "report.html", tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000")
     assert shot.read_bytes()[:8] == PNG_SIGNATURE and shot.stat().st_size > 20_000
+
+
+def test_report_html_shows_what_the_chosen_model_relies_on_and_where_it_goes_wrong(searched, tmp_path):
+    _, root = searched
+    dom = _run_chromium(root / "report.html", tmp_path / "profile", "--dump-dom").stdout
+    parsed = _Page()
+    parsed.feed(dom)
+    assert {Path(src).name for src in parsed.images} >= {"importance.png", "residuals.png"}
+    for name in ("importance.png", "residuals.png"):
+        assert (root / "plots" / name).read_bytes()[:8] == PNG_SIGNATURE, name
+    assert parsed.rows["importance"] == 3 and parsed.rows["worst_rows"] > 0
+    assert (root / "importance.csv").is_file()

@@ -79,6 +79,16 @@ class Family:
         """The raw inputs in a file given to `automl predict`, checked, and the notes to show about them."""
         raise NotImplementedError
 
+    def columns(self, schema: Schema) -> list[str]:
+        """The raw input columns, by name, of a table the family reads: each can be shuffled on its own
+        (permutation importance) and shown beside a row's error. None for inputs that are not columns."""
+        return []
+
+    def pictures(self, raw: Any, indices: Any) -> Any:
+        """The raw inputs at `indices` as uint8 pictures to show (worst mistakes), or None for inputs that
+        are not pictures."""
+        return None
+
     def describe_data(self, track: Track, schema: Schema) -> str:
         """One line for the report: what the data is and what is predicted."""
         raise NotImplementedError

@@ -67,6 +67,9 @@ class CNNFamily(Family):
                               "or an .npz with x_test") from None
         return images.image_inputs(arrays, schema), []
 
+    def pictures(self, raw: np.ndarray, indices: Any) -> np.ndarray:
+        return raw[np.asarray(indices, dtype="int64")]
+
     def describe_data(self, track: Track, schema: Schema) -> str:
         source = track.data.path or track.data.kind
         shape = "x".join(map(str, schema.image_shape))

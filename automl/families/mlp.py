@@ -68,6 +68,9 @@ class MLPFamily(Family):
             return frame, []
         return frame, [f"ignoring column{'s' * (len(ignored) > 1)} the model does not use: {', '.join(ignored)}"]
 
+    def columns(self, schema: Schema) -> list[str]:
+        return schema.columns
+
     def describe_data(self, track: Track, schema: Schema) -> str:
         return f"data: {track.data.path}, target {track.data.target}"
 

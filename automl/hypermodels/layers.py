@@ -1,4 +1,5 @@
-"""The preprocessing layers automl adds to Keras', registered so that `.keras` files load with ``safe_mode=True``."""
+"""The layers automl adds to Keras', registered so that `.keras` files load with ``safe_mode=True``: missing values
+inside the model, the standardization of free text, and the decision threshold a binary model carries to production."""
 from __future__ import annotations
 
 import keras
@@ -35,3 +36,48 @@ def standardize_text(texts):
     texts = tf.strings.substr(texts, 0, MAX_TEXT_CHARS, unit="UTF8_CHAR")
     texts = tf.strings.lower(texts, encoding="utf-8")
     return tf.strings.regex_replace(texts, r"\p{P}+", " ")
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class DecisionThreshold(layers.Layer):
+    """The probability of the positive class, unchanged, carrying the decision threshold: say yes from `threshold` on.
+
+    The threshold is chosen after the search (`automl.selection.threshold`) and must travel with the model to
+    production; as a layer's setting it lives in the `.keras` file itself (no side file), loads in safe mode,
+    and leaves the model's output, and so every caller of ``model.predict``, as it was.
+    """
+
+    def __init__(self, threshold: float, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold = float(threshold)
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+DECISION_THRESHOLD_LAYER = "decision_threshold"
+
+
+def with_decision_threshold(model: keras.Model, threshold: float) -> keras.Model:
+    """`model` (a binary classifier, one probability out) with `threshold` stored in a last `DecisionThreshold`.
+
+    ``model.input`` keeps the inputs' structure (a dict of named columns, or one image tensor), so the wrapped
+    model is called exactly as the original; its layers are the original's, not copies.
+    """
+    # float32 whatever the global policy: an identity layer must not cast the probability to bfloat16.
+    marked = DecisionThreshold(threshold, name=DECISION_THRESHOLD_LAYER, dtype="float32")(model.outputs[0])
+    return keras.Model(model.input, marked, name=model.name)
+
+
+def decision_threshold_of(model: keras.Model) -> float | None:
+    """The decision threshold stored in `model`, or None: not binary, or saved before thresholds were stored."""
+    for layer in model.layers:
+        if isinstance(layer, DecisionThreshold):
+            return layer.threshold
+    return None

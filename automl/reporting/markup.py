@@ -19,6 +19,7 @@ tr.chosen { background: #fff3d6; } tr.top { background: #e8f0fe; }
 figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #ddd; }
 .reason { font-size: 1.1em; background: #f7f7f7; border-left: 4px solid #d9822b; padding: 0.6em 1em; }
 .wide { overflow-x: auto; }
+.warning { background: #fdecea; border-left: 4px solid #c0392b; padding: 0.6em 1em; }
 """
 
 
@@ -30,9 +31,22 @@ class Figure:
     caption: str
 
 
+@dataclass(frozen=True)
+class Section:
+    """A part of the page about the chosen model: a heading, paragraphs, warnings, small tables and figures."""
+
+    heading: str
+    section_id: str
+    paragraphs: Sequence[str] = ()
+    warnings: Sequence[str] = ()
+    tables: Sequence[tuple[str, pd.DataFrame]] = ()  # (table id, frame)
+    figures: Sequence[Figure] = ()
+
+
 def render(*, title: str, summary: Sequence[str], reason: str, rule: str, measured_note: str,
            comparison: pd.DataFrame, diagnoses: Mapping[str, int], thresholds: Mapping[str, Any],
-           figures: Sequence[Figure], trials: pd.DataFrame, chosen: str, top: str) -> str:
+           figures: Sequence[Figure], trials: pd.DataFrame, chosen: str, top: str,
+           sections: Sequence[Section] = ()) -> str:
     """The report page as an HTML string; every piece of text is escaped."""
     parts = [
         "<!DOCTYPE html>",
@@ -47,20 +61,31 @@ def render(*, title: str, summary: Sequence[str], reason: str, rule: str, measur
         "<h3>Chosen and top-scoring models side by side</h3>",
         "<p>Test split figures: the test split is used here only, after the choice.</p>",
         _table(comparison, table_id="comparison"),
+        *[_section(section) for section in sections],
         "<h2>Diagnoses</h2>",
         "<p>" + escape(", ".join(f"{label}: {count}" for label, count in diagnoses.items())) + "</p>",
         "<p>Thresholds: " + escape(", ".join(f"{k} = {v}" for k, v in thresholds.items())) + " (see the README).</p>",
         "<h2>Figures</h2>",
-        *[
-            f'<figure><img src="{escape(f.src)}" alt="{escape(f.caption)}">'
-            f"<figcaption>{escape(f.caption)}</figcaption></figure>"
-            for f in figures
-        ],
+        *[_figure(f) for f in figures],
         f"<h2>All trials ({len(trials)})</h2>",
         '<div class="wide">' + _table(trials, table_id="trials", chosen=chosen, top=top) + "</div>",
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _section(section: Section) -> str:
+    parts = [f'<h2 id="{escape(section.section_id)}">{escape(section.heading)}</h2>',
+             *[f'<p class="warning">{escape(text)}</p>' for text in section.warnings],
+             *[f"<p>{escape(text)}</p>" for text in section.paragraphs],
+             *[_table(frame, table_id=table_id) for table_id, frame in section.tables],
+             *[_figure(f) for f in section.figures]]
+    return "\n".join(parts)
+
+
+def _figure(figure: Figure) -> str:
+    return (f'<figure><img src="{escape(figure.src)}" alt="{escape(figure.caption)}">'
+            f"<figcaption>{escape(figure.caption)}</figcaption></figure>")
 
 
 def _table(frame: pd.DataFrame, *, table_id: str, chosen: str | None = None, top: str | None = None) -> str:

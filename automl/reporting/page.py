@@ -10,8 +10,10 @@ import pandas as pd
 from automl.data.schema import Schema
 from automl.families import get_family
 from automl.reporting import markup, plots
+from automl.reporting.explanation import explanation_sections
 from automl.selection.choice import Choice
 from automl.selection.diagnosis import LABELS
+from automl.selection.explain import Explanation
 from automl.selection.measures import THROUGHPUT_BATCH, TIMED_CALLS
 from automl.selection.table import thresholds_for
 from automl.store import PLOTS_DIR, RUNS_JSON, Store
@@ -30,7 +32,8 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
     rows = {trial_id: table[table["trial_id"] == trial_id].iloc[0]
             for trial_id in (choice.trial_id, choice.top_trial_id)}
     chosen, top = rows[choice.trial_id], rows[choice.top_trial_id]
-    tests = [k for k in metrics if k not in ("trial_id", "top", "final_fit")]
+    # The figures both models have; the chosen model's decision threshold has a section of its own.
+    tests = [k for k in metrics if k in metrics["top"] and k != "trial_id"]
     lines = [(f"{objective} (validation)", chosen["score"], top["score"])]
     lines += [(f"test {k}", metrics[k], metrics["top"][k]) for k in tests]
     for column, label in (("latency_p50_ms", "CPU latency p50, ms per row (batch 1)"),
@@ -111,7 +114,8 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
 
 
 def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], store: Store,
-                schema: Schema, y_test: np.ndarray, predicted: np.ndarray) -> str:
+                schema: Schema, y_test: np.ndarray, predicted: np.ndarray,
+                explanation: Explanation | None = None) -> str:
     """report.html's text; draws its figures under ``plots/``."""
     figures = make_figures(track, table, choice, store, schema, y_test, predicted)
     thresholds = thresholds_for(track).__dict__
@@ -128,6 +132,7 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
         trials=table[[c for c in HTML_COLUMNS if c in table.columns]].rename(columns={"score": track.objective}),
         chosen=choice.trial_id,
         top=choice.top_trial_id,
+        sections=explanation_sections(explanation, store),
     )
 
 

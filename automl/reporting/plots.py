@@ -148,3 +148,68 @@ def _save(figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI)
     return path
+
+
+def importance_bars(table: pd.DataFrame, metric: str, flagged: Sequence[str], path: Path) -> Path:
+    """Permutation importance per column, most important on top, one standard deviation as whiskers; columns
+    the model could do without in grey, possible leaks in red."""
+    rows = table.iloc[::-1]  # barh draws from the bottom up
+    colours = ["tab:red" if c in flagged else "tab:gray" if n else "tab:blue"
+               for c, n in zip(rows["column"], rows["negligible"], strict=True)]
+    figure = Figure(figsize=(7, 1.2 + 0.35 * len(rows)))
+    axis = figure.subplots()
+    axis.barh([str(c) for c in rows["column"]], rows["importance"], xerr=rows["std"], color=colours, capsize=3)
+    axis.axvline(0, color="black", linewidth=0.8)
+    axis.set_xlabel(f"validation {metric} worsening when the column is shuffled")
+    axis.grid(alpha=0.3, axis="x")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def reliability_diagram(curves: Mapping[str, Any], probability: str, path: Path) -> Path:
+    """Observed frequency against predicted probability per split (bins with their rows as marker size),
+    with the diagonal of a perfectly calibrated model."""
+    figure = Figure(figsize=(5.5, 5))
+    axis = figure.subplots()
+    axis.plot([0, 1], [0, 1], color="black", linewidth=1, label="perfectly calibrated")
+    for name, curve in curves.items():
+        sizes = 20 + 200 * curve.rows / max(curve.rows.max(), 1)
+        axis.plot(curve.predicted, curve.observed, marker=None, label=name)
+        axis.scatter(curve.predicted, curve.observed, s=sizes, alpha=0.6)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel(f"predicted {probability}")
+    axis.set_ylabel("observed frequency")
+    axis.set_title("chosen model: reliability")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def residuals(predicted: np.ndarray, errors: np.ndarray, target: str, path: Path) -> Path:
+    """Actual minus predicted against predicted on the test split: a funnel or a curve shows where it fails."""
+    figure = Figure(figsize=(6, 4.5))
+    axis = figure.subplots()
+    axis.scatter(predicted, errors, s=12, alpha=0.5)
+    axis.axhline(0, color="black", linewidth=1)
+    axis.set_xlabel(f"predicted {target}")
+    axis.set_ylabel("residual (actual - predicted)")
+    axis.set_title("chosen model, test split")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def picture_grid(pictures: np.ndarray, captions: Sequence[str], path: Path, columns: int = 4) -> Path:
+    """Pictures in a grid, each with its caption (true and predicted class)."""
+    rows = max(1, math.ceil(len(pictures) / columns))
+    figure = Figure(figsize=(2.2 * columns, 2.5 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, picture, caption in zip(axes.flat, pictures, captions, strict=False):
+        axis.imshow(picture.squeeze(), cmap="gray" if picture.shape[-1] == 1 else None)
+        axis.set_title(caption, fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)

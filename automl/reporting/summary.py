@@ -8,8 +8,10 @@ import pandas as pd
 
 from automl.data.schema import Schema
 from automl.reporting import markup
+from automl.reporting.explanation import explanation_markdown
 from automl.reporting.page import comparison, diagnosis_counts, final_fit_lines, summary_lines
 from automl.selection.choice import Choice
+from automl.selection.explain import Explanation
 from automl.selection.trials import sort_by_score
 from automl.store import REPORT_CSV, REPORT_HTML, RUNS_JSON, Store
 from automl.track.sections import Track
@@ -34,7 +36,7 @@ def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS)
 
 
 def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], store: Store,
-                     schema: Schema) -> str:
+                     schema: Schema, explanation: Explanation | None = None) -> str:
     """summary.md: the same story as report.html in plain text, for reading in a terminal or a diff."""
     runs = store.read_json(RUNS_JSON, default=[])
     side_by_side = comparison(table, choice, metrics, track.objective)
@@ -67,6 +69,7 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         "|---|---|---|",
         *[f"| {m} | {_fmt(a)} | {_fmt(b)} |" for m, a, b in side_by_side.itertuples(index=False)],
         "",
+        *explanation_markdown(explanation),
         "## Top trials",
         "",
         "```",

@@ -1,6 +1,13 @@
-"""Test figures of a model: scored once, on the test split, after the choice."""
+"""Scores of predictions: the test figures, used once, and the track's objective computed on any split.
+
+The search's objective (``val_mae``, ``val_auc``, ...) is a Keras metric on the validation split during
+training; after the search, explaining the chosen model (permutation importance, the decision
+threshold) needs the same figure on predictions of altered inputs, so it is computed here with sklearn.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,28 +18,104 @@ from automl.families.base import Family
 from automl.serving.predict import predict_with
 
 
+def model_outputs(model, family: Family, schema: Schema, x: Any, batch_size: int | None = None) -> np.ndarray:
+    """What the model says about raw inputs `x`: values (regression, shape (n,)) or class probabilities
+    (classification, shape (n, classes))."""
+    outputs = predict_with(model, family, schema, family.model_inputs(x, schema), proba=True, batch_size=batch_size)
+    return np.asarray(outputs, dtype="float64")
+
+
 def evaluate(model, family: Family, schema: Schema, x: Any, y: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
     """Test figures and predictions of raw inputs `x`: RMSE, MAE, R² and values (regression); accuracy,
     balanced accuracy, F1, ROC AUC and class indices (classification)."""
-    inputs = family.model_inputs(x, schema)
+    return test_figures(schema, y, model_outputs(model, family, schema, x))
+
+
+def test_figures(schema: Schema, y: np.ndarray, outputs: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """`evaluate`'s figures from the model's outputs (`model_outputs`)."""
     if schema.task == "regression":
-        predicted = predict_with(model, family, schema, inputs)
         return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
-            "mae": float(skm.mean_absolute_error(y, predicted)),
-            "r2": float(skm.r2_score(y, predicted)),
+            "rmse": float(np.sqrt(skm.mean_squared_error(y, outputs))),
+            "mae": float(skm.mean_absolute_error(y, outputs)),
+            "r2": float(skm.r2_score(y, outputs)),
             "rows": len(y),
-        }, predicted
-    probabilities = predict_with(model, family, schema, inputs, proba=True).to_numpy()
-    predicted = probabilities.argmax(axis=1)
+        }, outputs
+    predicted = outputs.argmax(axis=1)
     binary = schema.task == "binary"
     return {
         "accuracy": float(skm.accuracy_score(y, predicted)),
         "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
         "f1": float(skm.f1_score(y, predicted, average="binary" if binary else "macro")),
         "roc_auc": float(
-            skm.roc_auc_score(y, probabilities[:, 1]) if binary
-            else skm.roc_auc_score(y, probabilities, multi_class="ovr", labels=list(range(len(schema.classes))))
+            skm.roc_auc_score(y, outputs[:, 1]) if binary
+            else skm.roc_auc_score(y, outputs, multi_class="ovr", labels=list(range(len(schema.classes))))
         ),
         "rows": len(y),
     }, predicted
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A figure of predictions, named as the track names its objective (without ``val_``), and its direction."""
+
+    name: str
+    direction: str  # "min" or "max"
+    score: Callable[[np.ndarray, np.ndarray], float]  # (y, model outputs) -> the figure
+
+    def loss(self, baseline: float, other: float) -> float:
+        """How much worse `other` is than `baseline`, positive when worse, in the figure's units."""
+        return other - baseline if self.direction == "min" else baseline - other
+
+
+def _classes(outputs: np.ndarray) -> np.ndarray:
+    return outputs.argmax(axis=1)
+
+
+def _auc(y: np.ndarray, outputs: np.ndarray) -> float:
+    if outputs.shape[1] == 2:
+        return skm.roc_auc_score(y, outputs[:, 1])
+    return skm.roc_auc_score(y, outputs, multi_class="ovr", labels=list(range(outputs.shape[1])))
+
+
+def _log_loss(y: np.ndarray, outputs: np.ndarray) -> float:
+    return skm.log_loss(y, np.clip(outputs, 1e-7, 1.0), labels=list(range(outputs.shape[1])))
+
+
+def _binary(score: Callable) -> Callable:
+    # F1, precision and recall of the positive class for two classes, macro-averaged for more.
+    return lambda y, o: score(y, _classes(o), average="binary" if o.shape[1] == 2 else "macro", zero_division=0)
+
+
+REGRESSION_MEASURES = {
+    "mae": Measure("mae", "min", skm.mean_absolute_error),
+    "rmse": Measure("rmse", "min", lambda y, o: float(np.sqrt(skm.mean_squared_error(y, o)))),
+    "mse": Measure("mse", "min", skm.mean_squared_error),
+    "loss": Measure("mse", "min", skm.mean_squared_error),
+    "r2": Measure("r2", "max", skm.r2_score),
+}
+CLASSIFICATION_MEASURES = {
+    "auc": Measure("auc", "max", _auc),
+    "accuracy": Measure("accuracy", "max", lambda y, o: skm.accuracy_score(y, _classes(o))),
+    "balanced_accuracy": Measure("balanced_accuracy", "max", lambda y, o: skm.balanced_accuracy_score(y, _classes(o))),
+    "f1": Measure("f1", "max", _binary(skm.f1_score)),
+    "precision": Measure("precision", "max", _binary(skm.precision_score)),
+    "recall": Measure("recall", "max", _binary(skm.recall_score)),
+    "loss": Measure("log_loss", "min", _log_loss),
+}
+
+
+def objective_measure(objective: str, task: str) -> Measure:
+    """The track's objective as a `Measure` of predictions; an objective sklearn has no twin for is
+    measured by the task's usual figure (MAE, or accuracy), whose name the measure then carries."""
+    name = objective.removeprefix("val_")
+    measures = REGRESSION_MEASURES if task == "regression" else CLASSIFICATION_MEASURES
+    return measures.get(name, measures["mae" if task == "regression" else "accuracy"])
+
+
+def constant_outputs(task: str, y_train_like: np.ndarray, rows: int, classes: int) -> np.ndarray:
+    """What a model that ignores its inputs would say: the median (regression) or the class shares of
+    `y_train_like`, for `rows` rows; the floor against which importance is a share."""
+    if task == "regression":
+        return np.full(rows, float(np.median(y_train_like)))
+    shares = np.bincount(y_train_like.astype("int64"), minlength=classes) / max(len(y_train_like), 1)
+    return np.tile(shares, (rows, 1))

@@ -5,7 +5,11 @@ import os
 import shutil
 from pathlib import Path
 
+import keras
+import tensorflow as tf
+
 from automl.errors import AutomlError
+from automl.hypermodels.layers import decision_threshold_of
 from automl.serving.models import load_best_model
 from automl.store import BEST_MODEL_FILE, Store
 from automl.track.parse import load_track
@@ -22,7 +26,10 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
     ``savedmodel``: `directory` itself becomes a SavedModel whose ``serve`` (and ``serving_default``)
     signature takes one named tensor per raw column, shaped ``(batch, 1)``: float32 numbers (NaN for
     a blank), strings (or int64 codes) for categories; TensorFlow Serving loads it as a model version,
-    e.g. ``models/<track>/1``. Nothing existing is overwritten unless `overwrite` is true.
+    e.g. ``models/<track>/1``. Both return the model's output; for a binary model with a decision
+    threshold, ``serving_default`` returns ``probability`` (of the positive class) and ``decision``
+    (probability >= threshold) instead, both ``(batch, 1)`` (`served_outputs`). Nothing existing is
+    overwritten unless `overwrite` is true.
 
     Examples
     --------
@@ -44,10 +51,45 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
         else:
             if target.exists():
                 shutil.rmtree(target)
-            model.export(str(target), format="tf_saved_model", verbose=False)
+            save_serving(model, target)
     except OSError as error:
         raise AutomlError(f"cannot write {target} ({error.strerror}); free disk space or fix permissions") from None
     return target
+
+
+def save_serving(model: keras.Model, target: Path) -> None:
+    """`model` as a SavedModel in `target`: Keras' own export, or, for a model with a decision threshold, the
+    same plus a ``serving_default`` signature that returns the probability and the decision as named outputs
+    (a server then needs no threshold of its own, and applies the report's)."""
+    threshold = decision_threshold_of(model)
+    if threshold is None:
+        model.export(str(target), format="tf_saved_model", verbose=False)
+        return
+
+    def decide(inputs):
+        probability = model(inputs, training=False)
+        return {"probability": probability, "decision": probability >= threshold}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # One positional argument shaped like the model's inputs (a dict of named columns, or one tensor), with a
+    # free batch size: the input signature `model.export` writes, so both endpoints take the same requests.
+    signature = [keras.tree.map_structure(
+        lambda tensor: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name), model.input)]
+    # `serve` stays what Keras' export gives (the probability tensor), so callers of `.serve(...)` keep working;
+    # TensorFlow Serving and saved_model_cli use `serving_default`, which says the decision too.
+    archive.add_endpoint("serve", lambda inputs: model(inputs, training=False), input_signature=signature)
+    archive.add_endpoint("serving_default", decide, input_signature=signature)
+    archive.write_out(str(target), verbose=False)
+
+
+def served_outputs(model: keras.Model) -> str:
+    """What the exported SavedModel's ``serving_default`` signature returns, in words."""
+    threshold = decision_threshold_of(model)
+    if threshold is None:
+        return "returns the model's output ('output_0')"
+    return (f"returns 'probability' float32 (batch, 1) and 'decision' bool (batch, 1): probability >= "
+            f"{threshold:.4g}, the decision threshold")
 
 
 def _exists(path: Path) -> bool:

@@ -1,4 +1,9 @@
-"""Predict with a search's model: raw inputs in (rows, images), values, class labels or probabilities out."""
+"""Predict with a search's model: raw inputs in (rows, images), values, class labels or probabilities out.
+
+A binary model that carries a decision threshold (`automl.hypermodels.layers.DecisionThreshold`) says its
+positive class from that probability on; other classifiers, and models saved before thresholds were stored,
+say the most probable class.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -8,12 +13,14 @@ import pandas as pd
 
 from automl.data.schema import Schema
 from automl.families.base import Family
+from automl.hypermodels.layers import decision_threshold_of
 
 
-def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool = False) -> np.ndarray | pd.DataFrame:
+def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool = False,
+                 batch_size: int | None = None) -> np.ndarray | pd.DataFrame:
     """Model inputs (`Family.model_inputs` of raw rows or images) in, predictions out: values (regression),
-    class labels, or class probabilities with `proba`."""
-    outputs = model.predict(family.dataset(inputs), verbose=0)
+    class labels, or class probabilities with `proba`; `batch_size` None takes the family's."""
+    outputs = model.predict(family.dataset(inputs, batch_size), verbose=0)
     if schema.task == "regression":
         return outputs.reshape(-1)
     if schema.task == "binary":
@@ -23,7 +30,17 @@ def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool
         probabilities = outputs
     if proba:
         return pd.DataFrame(probabilities, columns=[str(c) for c in schema.classes])
-    return np.asarray(schema.classes, dtype=object)[probabilities.argmax(axis=1)]
+    return class_labels(schema, probabilities, decision_threshold_of(model))
+
+
+def class_labels(schema: Schema, probabilities: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """The classes said for rows of class `probabilities`: the positive (second) class where its probability
+    reaches `threshold`, if one is given (binary), else the most probable class."""
+    if threshold is not None:
+        chosen = (probabilities[:, 1] >= threshold).astype("int64")
+    else:
+        chosen = probabilities.argmax(axis=1)
+    return np.asarray(schema.classes, dtype=object)[chosen]
 
 
 def prediction_table(model, family: Family, schema: Schema, raw: Any, *, proba: bool = False,
@@ -37,7 +54,7 @@ def prediction_table(model, family: Family, schema: Schema, raw: Any, *, proba: 
         table["prediction"] = predict_with(model, family, schema, inputs)
         return table
     probabilities = predict_with(model, family, schema, inputs, proba=True)
-    table["prediction"] = np.asarray(schema.classes, dtype=object)[probabilities.to_numpy().argmax(axis=1)]
+    table["prediction"] = class_labels(schema, probabilities.to_numpy(), decision_threshold_of(model))
     if proba:
         for column in probabilities.columns:
             table[f"proba_{column}"] = probabilities[column].to_numpy()

@@ -15,12 +15,14 @@ from automl.errors import AutomlError
 from automl.families import family_names, get_family
 from automl.track.duration import parse_duration
 from automl.track.sections import (
+    DECISION_METRICS,
     DISTRIBUTIONS,
     PACKAGE_DIR,
     REQUIRED_KEYS,
     SECTIONS,
     TOP_LEVEL,
     TUNERS,
+    SearchSection,
     Section,
     Track,
     infer_direction,
@@ -207,6 +209,10 @@ def _check_values(track: Track) -> None:
         raise AutomlError(f"{where}: 'search.factor' is {search.factor}; use an integer of 2 or more")
     one_of("search.distribution", search.distribution, DISTRIBUTIONS)
     one_of("search.direction", search.direction, ("min", "max"))
+    one_of("search.decision_metric", search.decision_metric, DECISION_METRICS)
+    if track.task != "binary" and search.decision_metric != SearchSection.decision_metric:
+        raise AutomlError(f"{where}: 'search.decision_metric' sets a yes/no model's decision threshold; task "
+                          f"{track.task!r} has none: remove it")
     if not track.objective.startswith("val_"):
         raise AutomlError(
             f"{where}: 'search.objective' is '{track.objective}'; select on validation data, "

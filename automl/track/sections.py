@@ -17,6 +17,7 @@ from automl.track.duration import parse_duration
 
 TUNERS = ("hyperband", "random", "bayesian")
 DISTRIBUTIONS = ("auto", "mirrored", "none")
+DECISION_METRICS = ("balanced_accuracy", "f1")  # what a binary model's decision threshold maximises on validation
 MAXIMISED = ("auc", "accuracy", "precision", "recall", "f1", "r2")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 BUNDLED_DATA_DIR = PACKAGE_DIR / "data" / "datasets"
@@ -85,6 +86,9 @@ class SearchSection(Section):
     # whole training split with the time left (automl/tuning/final_fit.py); 0: none, the chosen trial's
     # own weights are the model. Only families that can train on the clock take it (the CNN).
     final_fit: float = 0.0
+    # Binary tracks: the decision threshold (the probability from which the model says yes) is the one that
+    # maximises this on the validation split (automl/selection/threshold.py); stored in the chosen model.
+    decision_metric: str = "balanced_accuracy"
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,9 @@ TOP_LEVEL: dict[str, Any] = {"name": None, "description": "", "task": None, "fam
 REQUIRED_KEYS = {"search": ("objective",)}
 # Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
 # The distribution only spreads a trial's work over devices: a search may resume across it too.
-# The final fit comes after the trials and does not change them: a search may resume across it too.
-SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit")}
+# The final fit comes after the trials and does not change them: a search may resume across it too, and
+# so may the decision metric, which only sets the chosen model's decision threshold.
+SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit", "decision_metric")}
 
 
 @dataclass(frozen=True)
