@@ -6,7 +6,7 @@ import pandas as pd
 
 from automl.data.schema import Schema
 from automl.families import get_family
-from automl.selection.importance import leaks, negligible_columns, permutation_importance
+from automl.selection.importance import Importance, leaks, negligible_columns, permutation_importance
 from automl.selection.scoring import objective_measure
 
 
@@ -98,3 +98,11 @@ def test_importance_in_the_objectives_direction_for_a_maximised_objective():
                                    objective_measure("val_auc", "binary"))
     assert found.metric == "auc" and found.table["column"].iloc[0] == "signal"
     assert found.table["importance"].iloc[0] > 0.3  # AUC falls from about 0.97 to about 0.5
+
+
+def test_a_model_of_a_single_column_is_not_flagged_for_relying_on_it():
+    # One text column carries all a text model knows: "far above the next column" needs a next column.
+    table = pd.DataFrame({"column": ["text"], "importance": [0.3], "std": [0.01], "share": [1.0], "negligible": [False]})
+    importance = Importance(table, "auc", 0.8, 0.5, 100, 3)
+    x = pd.DataFrame({"text": ["a b c"] * 100})
+    assert leaks(importance, x, np.zeros(100), "binary") == []

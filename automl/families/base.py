@@ -63,6 +63,16 @@ class Family:
         """The track's settings this family's space takes besides the shared ones."""
         return {}
 
+    @property
+    def main_hyperparameters(self) -> tuple[str, ...]:
+        """Its search space's hyperparameters a reader compares first (the report's columns and plots)."""
+        return self.space.main_hyperparameters
+
+    @property
+    def compared_by(self) -> str | None:
+        """The hyperparameter that picks the kind of network in its space, if any: the report compares kinds."""
+        return self.space.compared_by
+
     def active_hyperparameters(self, values: dict[str, Any]) -> dict[str, Any]:
         return self.space.active_hyperparameters(values)
 

@@ -1,7 +1,7 @@
 """What every family's HyperModel shares: its settings, and `fit` over tf.data pipelines with the standard callbacks."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import keras_tuner as kt
@@ -29,6 +29,13 @@ class SearchSpace(kt.HyperModel):
     patience : int
         EarlyStopping's patience, in epochs.
     """
+
+    # The hyperparameters of this space a reader compares first, most telling first: the report's columns and
+    # plots show them beside the ones every space shares (learning rate, batch size, optimizer).
+    main_hyperparameters: ClassVar[tuple[str, ...]] = ()
+    # The hyperparameter that picks the kind of network, if the space searches several (a text encoder): the
+    # report compares the best trial of each kind.
+    compared_by: ClassVar[str | None] = None
 
     def __init__(self, schema: Schema, objective: str, direction: str, *, batch_sizes: list[int],
                  patience: int, seed: int = 42, name: str | None = None) -> None:

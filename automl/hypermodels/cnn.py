@@ -49,6 +49,8 @@ class CNNHyperModel(SearchSpace):
     >>> model = hypermodel.build(keras_tuner.HyperParameters())
     """
 
+    main_hyperparameters = ("num_blocks", "filters", "convs_per_block", "downsample", "kernel_size", "dropout")
+
     def __init__(
         self,
         schema: Schema,

@@ -45,6 +45,8 @@ class MLPHyperModel(SearchSpace):
     >>> model = hypermodel.build(keras_tuner.HyperParameters())
     """
 
+    main_hyperparameters = ("num_layers", "units_0", "dropout", "activation", "batch_norm", "l2")
+
     def __init__(
         self,
         schema: Schema,

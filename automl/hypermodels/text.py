@@ -40,6 +40,10 @@ class TextHyperModel(MLPHyperModel):
     >>> model = TextHyperModel(schema, objective="val_auc", direction="max").build(keras_tuner.HyperParameters())
     """
 
+    compared_by = "text_encoder"
+    main_hyperparameters = ("text_encoder", "vocabulary_size", "embedding_dim", "pooling", "num_layers", "units_0",
+                            "dropout")
+
     def text_features(self, hp: kt.HyperParameters, texts: dict[str, keras.KerasTensor]) -> list:
         schema = self.schema
         encoder = hp.Choice("text_encoder", list(ENCODERS))

@@ -12,6 +12,7 @@ from automl.families import get_family
 from automl.reporting import markup, plots
 from automl.reporting.explanation import explanation_sections
 from automl.selection.choice import Choice
+from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import LABELS
 from automl.selection.explain import Explanation
 from automl.selection.measures import THROUGHPUT_BATCH, TIMED_CALLS
@@ -20,11 +21,16 @@ from automl.store import PLOTS_DIR, RUNS_JSON, Store
 from automl.track.sections import Track
 
 CURVE_TRIALS = 4  # learning curves of the top trials: enough to compare, few enough to read
-MAIN_HYPERPARAMETERS = ["learning_rate", "num_layers", "units_0", "dropout", "batch_size", "optimizer",
-                        "activation", "batch_norm", "l2", "num_blocks", "filters", "convs_per_block", "kernel_size"]
+SHARED_HYPERPARAMETERS = ("learning_rate", "batch_size", "optimizer")  # every search space has them
 HTML_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_tolerance", "diagnosis",
                 "latency_p50_ms", "latency_p95_ms", "rows_per_second", "model_bytes", "params", "seconds",
-                "best_epoch", "epochs_run", *MAIN_HYPERPARAMETERS, "diagnosis_detail", "message"]
+                "best_epoch", "epochs_run"]  # then the main hyperparameters, then:
+LAST_HTML_COLUMNS = ["diagnosis_detail", "message"]
+
+
+def main_hyperparameters(track: Track) -> list[str]:
+    """The hyperparameters the report shows: the track's family's main ones, then those every space shares."""
+    return list(dict.fromkeys([*get_family(track.family).main_hyperparameters, *SHARED_HYPERPARAMETERS]))
 
 
 def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], objective: str) -> pd.DataFrame:
@@ -94,7 +100,8 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
                                f"Validation {objective} against CPU latency for the measured trials; the band is "
                                f"the {choice.tolerance:.1%} tolerance, the star the chosen model, "
                                "the ring the top score."))
-    columns = [c for c in MAIN_HYPERPARAMETERS if c in table and table.loc[table["score"].notna(), c].nunique() > 1]
+    columns = [c for c in main_hyperparameters(track)
+               if c in table and table.loc[table["score"].notna(), c].nunique() > 1]
     if columns:
         plots.score_vs_hyperparameters(table, columns, choice.trial_id, objective,
                                        folder / "score_vs_hyperparameters.png")
@@ -129,11 +136,39 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
         diagnoses=diagnosis_counts(table),
         thresholds=thresholds,
         figures=figures,
-        trials=table[[c for c in HTML_COLUMNS if c in table.columns]].rename(columns={"score": track.objective}),
+        trials=table[[c for c in [*HTML_COLUMNS, *main_hyperparameters(track), *LAST_HTML_COLUMNS]
+                      if c in table.columns]].rename(columns={"score": track.objective}),
         chosen=choice.trial_id,
         top=choice.top_trial_id,
-        sections=explanation_sections(explanation, store),
+        sections=[*kinds_sections(track, table), *explanation_sections(explanation, store)],
     )
+
+
+def kinds_lines(track: Track, table: pd.DataFrame) -> tuple[list[str], pd.DataFrame] | None:
+    """Which kind of network won (each text encoder, ...) and at what latency: the best trial of each kind, side by
+    side; None when the family's space searches one kind."""
+    by = get_family(track.family).compared_by
+    best = best_of_each(table, by, track.direction)
+    if len(best) < 2:
+        return None
+    won, others = best.iloc[0], best.iloc[1:]
+    speed = lambda row: (f", p50 latency {row['latency_p50_ms']:.3g} ms"  # noqa: E731
+                         if pd.notna(row.get("latency_p50_ms")) else "")
+    lines = [f"The search compared {len(best)} kinds of network ({by}); the best trial of each, best validation "
+             f"{track.objective} first. {won[by]} won: trial {won['trial_id']}, {track.objective} "
+             f"{won['score']:.4g}{speed(won)}; "
+             + "; ".join(f"{row[by]}: trial {row['trial_id']}, {row['score']:.4g}{speed(row)}"
+                         for _, row in others.iterrows()) + "."]
+    return lines, best.rename(columns={"score": track.objective})
+
+
+def kinds_sections(track: Track, table: pd.DataFrame) -> list[markup.Section]:
+    found = kinds_lines(track, table)
+    if found is None:
+        return []
+    lines, best = found
+    return [markup.Section(heading="Networks compared", section_id="networks-compared", paragraphs=lines,
+                           tables=[("networks_compared", best)])]
 
 
 def final_fit_lines(fit: dict[str, Any] | None, objective: str) -> list[str]:

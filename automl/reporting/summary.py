@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 
 from automl.data.schema import Schema
+from automl.families import get_family
 from automl.reporting import markup
 from automl.reporting.explanation import explanation_markdown
-from automl.reporting.page import comparison, diagnosis_counts, final_fit_lines, summary_lines
+from automl.reporting.page import comparison, diagnosis_counts, final_fit_lines, kinds_lines, summary_lines
 from automl.selection.choice import Choice
 from automl.selection.explain import Explanation
 from automl.selection.trials import sort_by_score
@@ -17,6 +18,7 @@ from automl.store import REPORT_CSV, REPORT_HTML, RUNS_JSON, Store
 from automl.track.sections import Track
 
 TERMINAL_ROWS = 15
+TERMINAL_HYPERPARAMETERS = 3
 
 
 def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS) -> pd.DataFrame:
@@ -25,8 +27,9 @@ def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS)
     if "chosen" in top:
         top["pick"] = [("chosen" if c else "") + ("," if c and t else "") + ("top" if t else "")
                        for c, t in zip(top["chosen"].fillna(False), top["top_score"].fillna(False), strict=True)]
-    wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run", "num_layers", "units_0",
-              "num_blocks", "filters", "convs_per_block",
+    # The family's three most telling hyperparameters, then those every search space has.
+    wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run",
+              *get_family(track.family).main_hyperparameters[:TERMINAL_HYPERPARAMETERS],
               "optimizer", "learning_rate", "batch_size", "params", "latency_p50_ms", "seconds"]
     top = top[[c for c in wanted if c in top.columns]]
     for column in ("score", "learning_rate", "latency_p50_ms"):
@@ -69,6 +72,7 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         "|---|---|---|",
         *[f"| {m} | {_fmt(a)} | {_fmt(b)} |" for m, a, b in side_by_side.itertuples(index=False)],
         "",
+        *kinds_markdown(track, table),
         *explanation_markdown(explanation),
         "## Top trials",
         "",
@@ -84,3 +88,14 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
 
 def _fmt(value: Any) -> str:
     return markup.number(value) if isinstance(value, (float, np.floating)) else str(value)
+
+
+def kinds_markdown(track: Track, table: pd.DataFrame) -> list[str]:
+    """The networks the search compared, for summary.md; nothing when it searched one kind."""
+    found = kinds_lines(track, table)
+    if found is None:
+        return []
+    lines, best = found
+    return ["## Networks compared", "", *lines, "", "| " + " | ".join(map(str, best.columns)) + " |",
+            "|" + "---|" * len(best.columns),
+            *["| " + " | ".join(_fmt(v) for v in row) + " |" for row in best.itertuples(index=False)], ""]

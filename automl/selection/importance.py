@@ -109,7 +109,9 @@ def leaks(importance: Importance | None, x: pd.DataFrame, y: np.ndarray, task: s
     table = importance.table
     top = table.iloc[0]
     runner_up = float(table["importance"].iloc[1]) if len(table) > 1 else 0.0
-    if top["importance"] > 0 and top["importance"] > LEAK_RATIO * max(runner_up, 0.0) and top["share"] >= LEAK_SHARE:
+    # Far above the next column: only where there is a next column (a model of one text column relies on it wholly).
+    if (len(table) > 1 and top["importance"] > 0 and top["importance"] > LEAK_RATIO * max(runner_up, 0.0)
+            and top["share"] >= LEAK_SHARE):
         found[top["column"]] = (
             f"shuffling it worsens validation {importance.metric} from {importance.baseline:.4g} by "
             f"{top['importance']:.4g}, {_times(top['importance'], runner_up)} the next column, "

@@ -6,7 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from automl.families import get_family
 from automl.selection.choice import MEASURED_TOP, Choice, choose, score_threshold
+from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import Thresholds, diagnose_trials
 from automl.selection.measures import measure_trials
 from automl.selection.trials import best_trial_id, sort_by_score, trials_table
@@ -51,12 +53,14 @@ def report_table(track: Track, store: Store, rows: Callable[[], Any]) -> tuple[p
 
 
 def trials_to_measure(table: pd.DataFrame, track: Track) -> list[str]:
-    """The completed trials within the tolerance of the best score, plus the `MEASURED_TOP` best."""
+    """The completed trials within the tolerance of the best score, plus the `MEASURED_TOP` best, plus the best of
+    each kind of network the family's space compares (so the report can set their speeds side by side)."""
     completed = sort_by_score(table[table["status"].eq("completed") & table["score"].notna()], track.direction)
     best = float(completed["score"].iloc[0])
     threshold = score_threshold(best, track.direction, track.search.tolerance)
     within = completed["score"] <= threshold if track.direction == "min" else completed["score"] >= threshold
-    return list(dict.fromkeys([*completed[within]["trial_id"], *completed["trial_id"].head(MEASURED_TOP)]))
+    kinds = best_of_each(completed, get_family(track.family).compared_by, track.direction)["trial_id"]
+    return list(dict.fromkeys([*completed[within]["trial_id"], *completed["trial_id"].head(MEASURED_TOP), *kinds]))
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
