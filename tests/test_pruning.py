@@ -159,3 +159,10 @@ def test_keep_checkpoints_keeps_them_all(tmp_path, results_dir, monkeypatch):
     track = write_track(tmp_path, search_extra="tolerance = 0.0")
     search(str(track), results_dir=results_dir, keep_checkpoints=True)
     assert _checkpoints(results_dir) == set(_trial_records(results_dir))
+
+
+def test_the_best_trial_of_each_kind_of_network_keeps_its_checkpoint_for_the_comparison():
+    trials = [TrialState("0", "COMPLETED", 1.0, None, "cnn"), TrialState("1", "COMPLETED", 1.01, None, "cnn"),
+              TrialState("2", "COMPLETED", 3.0, None, "bag"), TrialState("3", "COMPLETED", 4.0, None, "bag")]
+    keep = checkpoints_to_keep(trials, {}, "min", 0.02, keep_top=1)
+    assert keep == {"0", "1", "2"}  # 0 and 1 within the tolerance; 2 the best bag; 3 goes

@@ -148,7 +148,8 @@ def fit_arguments(track: Track, data: Data, verbose: bool = False,
 def _pruner(track: Track, store: Store) -> Callable[[], None]:
     def prune() -> None:
         try:
-            prune_checkpoints(store, track.direction, track.search.tolerance)
+            prune_checkpoints(store, track.direction, track.search.tolerance,
+                              compared_by=get_family(track.family).compared_by)
         except (OSError, AutomlError) as error:  # disk a trial freed is a saving, not a reason to stop the search
             warnings.warn(f"checkpoints not pruned ({error})", AutomlWarning, stacklevel=2)
     return prune

@@ -40,14 +40,17 @@ class TrialState:
     status: str
     score: float | None
     continues: str | None  # tuner/trial_id: the trial whose checkpoint this one starts from
+    kind: str | None = None  # the value of the space's `compared_by` hyperparameter (a text encoder), if any
 
 
-def prune_checkpoints(store: Store, direction: str, tolerance: float, keep_top: int | None = None) -> list[str]:
+def prune_checkpoints(store: Store, direction: str, tolerance: float, keep_top: int | None = None,
+                      compared_by: str | None = None) -> list[str]:
     """Delete the checkpoints no longer needed (see the module's docstring); returns the pruned trial ids.
 
     Reads the search's state from disk, ``oracle.json`` before the trials: the oracle writes a new
     trial's ``trial.json`` before recording it in ``oracle.json``, so a continuation recorded there is
-    always seen. Anything unreadable (a file being written) prunes nothing this time.
+    always seen. Anything unreadable (a file being written) prunes nothing this time. With `compared_by` (the
+    hyperparameter that picks the kind of network), the best trial of each kind stays too: the report measures it.
     """
     state = store.oracle_state()
     if state is None:
@@ -55,7 +58,8 @@ def prune_checkpoints(store: Store, direction: str, tolerance: float, keep_top: 
     files = store.trials()
     if any(t.record is None for t in files):
         return []
-    trials = [TrialState(t.trial_id, t.status, t.score, _continued(t.values)) for t in files]
+    trials = [TrialState(t.trial_id, t.status, t.score, _continued(t.values),
+                         str(t.values[compared_by]) if compared_by in t.values else None) for t in files]
     keep = checkpoints_to_keep(trials, state, direction, tolerance, KEEP_TOP if keep_top is None else keep_top)
     threshold = _threshold(trials, direction, tolerance)
     pruned = []
@@ -90,6 +94,11 @@ def checkpoints_to_keep(trials: list[TrialState], oracle_state: dict[str, Any], 
         keep |= {t.trial_id for t in scored
                  if (t.score <= threshold if direction == "min" else t.score >= threshold)}
         keep |= {t.trial_id for t in scored[:keep_top]}
+        best_of_kind: dict[str, str] = {}
+        for t in scored:
+            if t.kind is not None:
+                best_of_kind.setdefault(t.kind, t.trial_id)
+        keep |= set(best_of_kind.values())
     return keep
 
 
