@@ -32,26 +32,15 @@ def evaluate(model, family: Family, schema: Schema, x: Any, y: np.ndarray) -> tu
 
 
 def test_figures(schema: Schema, y: np.ndarray, outputs: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    """`evaluate`'s figures from the model's outputs (`model_outputs`)."""
+    """`evaluate`'s figures from the model's outputs (`model_outputs`), with the same measures as the objective's:
+    RMSE, MAE, R² and the values (regression); accuracy, balanced accuracy, F1, ROC AUC and class indices."""
     if schema.task == "regression":
-        return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y, outputs))),
-            "mae": float(skm.mean_absolute_error(y, outputs)),
-            "r2": float(skm.r2_score(y, outputs)),
-            "rows": len(y),
-        }, outputs
-    predicted = outputs.argmax(axis=1)
-    binary = schema.task == "binary"
-    return {
-        "accuracy": float(skm.accuracy_score(y, predicted)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
-        "f1": float(skm.f1_score(y, predicted, average="binary" if binary else "macro")),
-        "roc_auc": float(
-            skm.roc_auc_score(y, outputs[:, 1]) if binary
-            else skm.roc_auc_score(y, outputs, multi_class="ovr", labels=list(range(len(schema.classes))))
-        ),
-        "rows": len(y),
-    }, predicted
+        names = {"rmse": "rmse", "mae": "mae", "r2": "r2"}
+        measures, said = REGRESSION_MEASURES, outputs
+    else:
+        names = {"accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1": "f1", "roc_auc": "auc"}
+        measures, said = CLASSIFICATION_MEASURES, _classes(outputs)
+    return {**{key: float(measures[name].score(y, outputs)) for key, name in names.items()}, "rows": len(y)}, said
 
 
 @dataclass(frozen=True)
