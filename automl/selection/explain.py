@@ -15,7 +15,7 @@ from automl.families.base import Family
 from automl.selection.calibration import Calibration, calibration
 from automl.selection.importance import Importance, Leak, leaks, permutation_importance
 from automl.selection.mistakes import Mistakes, mistakes
-from automl.selection.scoring import model_outputs, objective_measure
+from automl.selection.scoring import objective_measure
 from automl.selection.threshold import Threshold
 
 
@@ -32,16 +32,14 @@ class Explanation:
 
 
 def explain(model, family: Family, schema: Schema, data: Data, *, objective: str, model_name: str,
-            test_outputs: np.ndarray, validation_outputs: np.ndarray | None = None,
+            validation_outputs: np.ndarray, test_outputs: np.ndarray,
             threshold: Threshold | None = None) -> Explanation:
     """Explain `model` (the chosen one, named `model_name` for the page) on `data`'s validation split.
 
-    `test_outputs` are its outputs on the test split, already computed for the test figures;
-    `validation_outputs` its outputs on validation, if already computed (for the decision `threshold`).
+    `validation_outputs` and `test_outputs` are its outputs on those splits (`model_outputs`), already
+    computed by the pipeline for the decision threshold and the test figures: nothing is predicted twice.
     """
-    validation = data.validation
-    outputs = validation_outputs if validation_outputs is not None else model_outputs(model, family, schema,
-                                                                                       validation.x)
+    validation, outputs = data.validation, validation_outputs
     importance = permutation_importance(model, family, schema, validation.x, validation.y,
                                         objective_measure(objective, schema.task), outputs=outputs)
     return Explanation(model=model_name, importance=importance,
