@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from automl.errors import AutomlError
-from automl.families import get_family
+from automl.families import family_of
 from automl.store import Store
 from automl.track.parse import known_tracks, load_track
 from automl.track.sections import Track
@@ -102,7 +102,7 @@ def predict(track: str | Track, data: Any, *, proba: bool = False, by: str = "ch
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
-    schema, family = store.schema(), get_family(track.family)
+    schema, family = store.schema(), family_of(track)
     inputs = family.model_inputs(data, schema)  # a wrong input is the user's mistake, found before the model loads
     model = best_model(track, by=by, results_dir=results_dir)
     return predict_with(model, family, schema, inputs, proba=proba)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from automl.data.home import IMPORTABLE
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
-from automl.families import get_family
+from automl.families import family_of
 from automl.monitoring.progress import duration as _duration
 from automl.store import (
     BEST_MODEL_FILE,
@@ -269,7 +269,7 @@ def run_predict(args: argparse.Namespace) -> int:
     with quiet_tensorflow():
         from automl.serving.models import load_best_model
         from automl.serving.predict import prediction_table
-        family = get_family(track.family)
+        family = family_of(track)
     schema = store.schema()
     raw, notes = family.read_inputs(Path(args.input), schema, track_name=track.name, id_column=args.id_column)
     _notes(notes)
@@ -296,7 +296,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.format == "savedmodel":
         # The inputs are the family's; the outputs the model's (a binary one returns its decision too).
         outputs = served_outputs(load_best_model(track, args.results_dir))
-        print(f"automl: signature 'serving_default' {get_family(track.family).signature(store.schema())}; {outputs}")
+        print(f"automl: signature 'serving_default' {family_of(track).signature(store.schema())}; {outputs}")
     return 0
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from automl.data.schema import Data, Schema
 from automl.errors import AutomlWarning
-from automl.families import get_family
+from automl.families import family_of
 from automl.families.base import Family
 from automl.hypermodels.layers import with_decision_threshold
 from automl.reporting.files import write_report
@@ -117,7 +117,7 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
-    family = get_family(track.family)
+    family = family_of(track)
     data = data or family.load(track)
     schema = store.schema()
     table, choice = report_table(track, store, latency_rows(family, schema, lambda: data))
@@ -174,7 +174,7 @@ def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> 
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
-    family = get_family(track.family)
+    family = family_of(track)
     return report_table(track, store, latency_rows(family, store.schema(), lambda: family.load(track)))
 
 

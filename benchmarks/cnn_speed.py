@@ -19,7 +19,8 @@ import numpy as np
 
 from automl.data.images import CIFAR10_CLASSES
 from automl.data.schema import Schema
-from automl.hypermodels.cnn import CNNHyperModel, image_dataset
+from automl.hypermodels.cnn import CNNHyperModel
+from automl.hypermodels.image_inputs import image_dataset
 
 CANDIDATES = {
     "lightest": {"num_blocks": 2, "filters": 16, "convs_per_block": 1, "kernel_size": 3, "pooling": "global_average",

@@ -25,14 +25,14 @@ def ensemble(ctx: Context, quality_details: dict[str, Any] | None, k: int = TOP_
         return {"figures": {}, "details": {"skipped": "needs the quality part's searches"}}
     import keras
 
-    from automl.families import get_family
+    from automl.families import family_of
 
     figures: dict[str, Any] = {}
     details: dict[str, Any] = {}
     for name, detail in quality_details.items():
         runs = []
         first = load_track(ctx.track_file(name, seed=detail["seeds"][0]))
-        data = get_family(first.family).load(first)  # every seed shares the split
+        data = family_of(first).load(first)  # every seed shares the split
         for run in detail["automl_runs"]:
             runs.append(top_k_run(load_track(ctx.track_file(name, seed=run["seed"])), run["results_dir"], data, k))
             keras.backend.clear_session()
@@ -51,14 +51,14 @@ def ensemble(ctx: Context, quality_details: dict[str, Any] | None, k: int = TOP_
 
 def top_k_run(track, results_dir: str, data, k: int) -> dict[str, Any]:
     """One search's k best trials (with a checkpoint), their mean test prediction and its scores."""
-    from automl.families import get_family
+    from automl.families import family_of
     from automl.selection.trials import trials_table
     from automl.serving.models import load_trial_model
     from automl.serving.predict import predict_with
     from automl.store import Store
 
     store = Store(track.name, results_dir)
-    schema, family = store.schema(), get_family(track.family)
+    schema, family = store.schema(), family_of(track)
     table = trials_table(track, results_dir)
     table = table[(table["status"] == "completed") & ~table["pruned"]]
     table = table.sort_values("score", ascending=track.direction == "min").head(k)

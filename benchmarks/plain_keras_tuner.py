@@ -113,7 +113,7 @@ def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
 
 def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str, Any]:
     """automl's first-seed used-cars search (from the quality part) against the plain search with its wall time."""
-    from automl.families import get_family
+    from automl.families import family_of
     from automl.serving.models import load_best_model
     from automl.serving.predict import predict_with
     from automl.store import Store
@@ -123,7 +123,7 @@ def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str
         return {"figures": {}, "details": {"skipped": "needs the quality part's used_cars searches"}}
     run = runs[0]
     track = load_track(ctx.track_file(TRACK, seed=run["seed"]))
-    family = get_family(track.family)
+    family = family_of(track)
     data = family.load(track)
     store = Store(track.name, run["results_dir"])
     chosen = load_best_model(track, run["results_dir"])

@@ -75,10 +75,10 @@ def done_tracks(ctx: Context) -> dict[str, dict[str, Any]]:
 
 
 def track_quality(ctx: Context, name: str) -> dict[str, Any]:
-    from automl.families import get_family
+    from automl.families import family_of
 
     base = load_track(ctx.track_file(name))
-    data = get_family(base.family).load(base)  # the split every model of this track uses
+    data = family_of(base).load(base)  # the split every model of this track uses
     runs, baselines = [], []
     for seed in ctx.search_seeds(name):
         runs.append(automl_run(ctx, name, seed))

@@ -16,7 +16,7 @@ import keras
 import keras_tuner as kt
 
 from automl.data.tabular import model_inputs
-from automl.families import get_family
+from automl.families import family_of
 from automl.track import load_track
 
 # One ordinary configuration from the space; the question is the seed's effect, not the best model.
@@ -27,12 +27,12 @@ CONFIGURATION = {"num_layers": 2, "units_0": 64, "units_1": 64, "activation": "r
 
 def main(track_name: str = "boston", seeds: int = 5) -> dict:
     track = load_track(track_name)
-    data = get_family(track.family).load(track)
+    data = family_of(track).load(track)
     x, x_val = model_inputs(data.train.x, data.schema), model_inputs(data.validation.x, data.schema)
     scores = []
     for seed in range(seeds):
         keras.utils.set_random_seed(seed)
-        hypermodel = get_family(track.family).hypermodel(track, data.schema)
+        hypermodel = family_of(track).hypermodel(track, data.schema)
         hypermodel.seed = seed
         hp = kt.HyperParameters()
         hypermodel.build(hp)  # declares the space, then fix the values

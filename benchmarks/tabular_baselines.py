@@ -28,7 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from automl.data.tabular import model_inputs
-from automl.families import get_family
+from automl.families import family_of
 from automl.hypermodels.mlp import to_dataset
 from automl.track import load_track
 
@@ -66,7 +66,7 @@ def sklearn_models(task: str, categorical: list[str], numeric: list[str]) -> dic
 def default_mlp(track, data, seed: int = 0, epochs: int = 200) -> np.ndarray:
     """The course's default MLP trained on the training split (early-stopped on validation); its test predictions."""
     keras.utils.set_random_seed(seed)
-    hypermodel = get_family(track.family).hypermodel(track, data.schema)
+    hypermodel = family_of(track).hypermodel(track, data.schema)
     hp = kt.HyperParameters()
     hypermodel.build(hp)
     hp.values.update({k: v for k, v in DEFAULT_MLP.items() if k in hp.values})
@@ -79,7 +79,7 @@ def default_mlp(track, data, seed: int = 0, epochs: int = 200) -> np.ndarray:
 
 def benchmark(track_name: str) -> dict:
     track = load_track(track_name)
-    data = get_family(track.family).load(track)
+    data = family_of(track).load(track)
     categorical, numeric = list(data.schema.categorical), list(data.schema.numeric)
 
     def typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from automl.families import get_family
+from automl.families import family_of
 from automl.track import load_track
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ def joined(x: pd.DataFrame, columns: list[str]) -> list[str]:
 
 def baseline(track_name: str, results_dir: Path) -> dict:
     track = load_track(track_name)
-    data = get_family(track.family).load(track)
+    data = family_of(track).load(track)
     columns = list(track.data.text)
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
                           LogisticRegression(max_iter=2000))

@@ -12,9 +12,13 @@ exist must answer without it. This is the one lazy import of automl's own module
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from automl.errors import AutomlError
 from automl.families.base import Family
+
+if TYPE_CHECKING:
+    from automl.track.sections import Track
 
 MODULES = {  # a track's family name -> the module whose FAMILY it is
     "mlp": "automl.families.mlp",
@@ -43,3 +47,12 @@ def get_family(name: str) -> Family:
             raise AutomlError(f"unknown model family {name!r}; known families: {', '.join(family_names())}")
         register_family(importlib.import_module(MODULES[name]).FAMILY)
     return _registered[name]
+
+
+def family_of(track: Track) -> Family:
+    """The family that searches `track`: its one family, or all of them as one (``family = ["cnn", "backbone"]``)."""
+    if len(track.families) == 1:
+        return get_family(track.family)
+    from automl.families.several import SeveralFamilies  # brings TensorFlow, as every family does
+
+    return SeveralFamilies(tuple(get_family(name) for name in track.families))

@@ -11,6 +11,7 @@ from keras import layers
 
 from automl.data.schema import Schema
 from automl.hypermodels.base import SearchSpace
+from automl.hypermodels.image_inputs import VALIDATION_BATCH, image_dataset, image_input
 from automl.hypermodels.training import (
     OPTIMIZERS,
     TimeBudgetSchedule,
@@ -21,7 +22,6 @@ from automl.hypermodels.training import (
 # blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a
 # 290k-parameter network; one Hyperband epoch of it took 8 minutes.
 MAX_FILTERS = 128
-VALIDATION_BATCH = 256
 FINAL_FIT_MAX_EPOCHS = 10_000  # the final fit ends on time, not on a count of epochs
 
 
@@ -67,8 +67,8 @@ class CNNHyperModel(SearchSpace):
         self.images_per_epoch = images_per_epoch
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        inputs = keras.Input(shape=tuple(self.schema.image_shape), dtype="uint8", name="image")
-        x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
+        inputs, x = image_input(self.schema)
+        x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
         # Augmentation: active in training only; cheap geometric changes that keep the label.
         x = layers.RandomFlip("horizontal", seed=self.seed, name="flip")(x)
         x = layers.RandomTranslation(0.1, 0.1, seed=self.seed + 1, name="translation")(x)
@@ -155,18 +155,6 @@ class CNNHyperModel(SearchSpace):
 def steps_per_epoch(images: int, batch_size: int) -> int:
     return max(1, math.ceil(images / batch_size))
 
-
-def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
-                  shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """uint8 images (and labels) as a tf.data pipeline; with `shuffle_seed`, an endless reshuffled stream.
-
-    No Python loop touches an image: the arrays are sliced by tf.data, batched and prefetched
-    while the model trains on the previous batch.
-    """
-    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).cache()
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def learning_rate(hp: kt.HyperParameters) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import AutomlError, AutomlWarning, first_line, last_line
-from automl.families import get_family
+from automl.families import family_of
 from automl.monitoring.events import SearchEvents, best_on_disk, trial_record
 from automl.serving.models import load_best_model
 from automl.serving.predict import predict_with
@@ -105,7 +105,7 @@ def _epoch_rows(history: dict[str, Any]) -> list[tuple[int, str, float]]:
 
 def _chosen_example(track: Track, results_dir):
     """A few raw validation rows and the chosen model's predictions for them: the model's signature."""
-    family = get_family(track.family)
+    family = family_of(track)
     schema = Store(track.name, results_dir).schema()
     rows = family.load(track).validation.x[:SIGNATURE_ROWS]
     model = load_best_model(track, results_dir)

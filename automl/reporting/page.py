@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.schema import Schema
-from automl.families import get_family
+from automl.families import family_of
 from automl.reporting import markup, plots
 from automl.reporting.explanation import explanation_sections
 from automl.selection.choice import Choice
@@ -30,7 +30,7 @@ LAST_HTML_COLUMNS = ["diagnosis_detail", "message"]
 
 def main_hyperparameters(track: Track) -> list[str]:
     """The hyperparameters the report shows: the track's family's main ones, then those every space shares."""
-    return list(dict.fromkeys([*get_family(track.family).main_hyperparameters, *SHARED_HYPERPARAMETERS]))
+    return list(dict.fromkeys([*family_of(track).main_hyperparameters, *SHARED_HYPERPARAMETERS]))
 
 
 def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], objective: str) -> pd.DataFrame:
@@ -57,7 +57,7 @@ def summary_lines(track: Track, table: pd.DataFrame, store: Store, schema: Schem
     runs = store.read_json(RUNS_JSON, default=[])
     counts = table["status"].value_counts().to_dict()
     return [
-        f"Task: {track.task}; {get_family(track.family).describe_data(track, schema)}",
+        f"Task: {track.task}; {family_of(track).describe_data(track, schema)}",
         (f"Tuner: {track.search.tuner} (max_epochs {track.search.max_epochs}, "
          f"factor {track.search.factor}); objective {track.objective} ({track.direction})"),
         f"Trials: {len(table)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})",
@@ -147,7 +147,7 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
 def kinds_lines(track: Track, table: pd.DataFrame) -> tuple[list[str], pd.DataFrame] | None:
     """Which kind of network won (each text encoder, ...) and at what latency: the best trial of each kind, side by
     side; None when the family's space searches one kind."""
-    by = get_family(track.family).compared_by
+    by = family_of(track).compared_by
     best = best_of_each(table, by, track.direction)
     if len(best) < 2:
         return None

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from automl.data.schema import Schema
-from automl.families import get_family
+from automl.families import family_of
 from automl.reporting import markup
 from automl.reporting.explanation import explanation_markdown
 from automl.reporting.page import comparison, diagnosis_counts, final_fit_lines, kinds_lines, summary_lines
@@ -29,7 +29,7 @@ def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS)
                        for c, t in zip(top["chosen"].fillna(False), top["top_score"].fillna(False), strict=True)]
     # The family's three most telling hyperparameters, then those every search space has.
     wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run",
-              *get_family(track.family).main_hyperparameters[:TERMINAL_HYPERPARAMETERS],
+              *family_of(track).main_hyperparameters[:TERMINAL_HYPERPARAMETERS],
               "optimizer", "learning_rate", "batch_size", "params", "latency_p50_ms", "seconds"]
     top = top[[c for c in wanted if c in top.columns]]
     for column in ("score", "learning_rate", "latency_p50_ms"):

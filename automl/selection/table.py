@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from automl.families import get_family
+from automl.families import family_of
 from automl.selection.choice import MEASURED_TOP, Choice, choose, score_threshold
 from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import Thresholds, diagnose_trials
@@ -59,7 +59,7 @@ def trials_to_measure(table: pd.DataFrame, track: Track) -> list[str]:
     best = float(completed["score"].iloc[0])
     threshold = score_threshold(best, track.direction, track.search.tolerance)
     within = completed["score"] <= threshold if track.direction == "min" else completed["score"] >= threshold
-    kinds = best_of_each(completed, get_family(track.family).compared_by, track.direction)["trial_id"]
+    kinds = best_of_each(completed, family_of(track).compared_by, track.direction)["trial_id"]
     return list(dict.fromkeys([*completed[within]["trial_id"], *completed["trial_id"].head(MEASURED_TOP), *kinds]))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from automl.errors import SearchFailed, last_line
-from automl.families import get_family
+from automl.families import family_of
 from automl.store import Store, TrialFile
 from automl.track.parse import load_track
 from automl.track.sections import Track
@@ -36,7 +36,7 @@ def trials_table(track: str | Track, results_dir: str | os.PathLike | None = Non
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
-    family = get_family(track.family)
+    family = family_of(track)
     rows = [_trial_row(trial, family.active_hyperparameters) for trial in store.trials() if trial.record is not None]
     table = pd.DataFrame(rows)
     if table.empty:

@@ -9,7 +9,7 @@ import keras_tuner as kt
 
 import automl.hypermodels.layers  # noqa: F401  registers automl's layers, so that saved models load
 from automl.errors import AutomlError, last_line
-from automl.families import get_family
+from automl.families import family_of
 from automl.store import CHECKPOINT_FILE, MODEL_FILES, PRUNED_FILE, TRIAL_FILE, Store, read_json_file
 from automl.track.parse import load_track
 from automl.track.sections import Track
@@ -30,7 +30,7 @@ def load_trial_model(track: Track, trial_id: str, store: Store) -> keras.Model:
     if not checkpoint.is_file():
         raise AutomlError(f"trial {trial_id} has no checkpoint in {trial_dir}; rerun the search to retrain it")
     trial = kt.engine.trial.Trial.load(str(trial_dir / TRIAL_FILE))
-    model = get_family(track.family).hypermodel(track, store.schema()).build(trial.hyperparameters)
+    model = family_of(track).hypermodel(track, store.schema()).build(trial.hyperparameters)
     try:
         model.load_weights(str(checkpoint))
     except (OSError, ValueError) as error:

@@ -19,7 +19,7 @@ import keras_tuner as kt
 
 from automl.data.schema import Data
 from automl.errors import AutomlWarning
-from automl.families import get_family
+from automl.families import family_of
 from automl.store import FINAL_FIT_JSON, FINAL_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
@@ -94,7 +94,7 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
 def train(track: Track, store: Store, trial_id: str, trial_score: float, data: Data, seconds: float):
     """Build the trial's configuration with fresh weights and train it for `seconds` on the training split."""
     trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
-    hypermodel = get_family(track.family).hypermodel(track, store.schema())
+    hypermodel = family_of(track).hypermodel(track, store.schema())
     model = hypermodel.build(trial.hyperparameters)
     started = time.monotonic()
     history = hypermodel.fit_final(trial.hyperparameters, model, data.train.x, data.train.y,

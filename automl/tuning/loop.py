@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from automl.data.schema import Data
 from automl.errors import AutomlError, AutomlWarning, SearchFailed, last_line
-from automl.families import get_family
+from automl.families import family_of
 from automl.hypermodels.training import StopAtDeadline
 from automl.store import RUNS_JSON, SCHEMA_JSON, TENSORBOARD_DIR, TRACK_JSON, Store
 from automl.track.parse import load_track
@@ -91,7 +91,7 @@ def search(
     store = Store(track.name, results_dir)
     if role.is_worker and restart:
         raise AutomlError("--restart goes to the chief (or a search of one machine), not to a worker")
-    family = get_family(track.family)
+    family = family_of(track)
     # One search per directory; workers share the chief's, so only the chief (or a local search) locks it.
     lock = contextlib.nullcontext() if role.is_worker else search_lock(store.root)
     with lock, distributed.keras_tuner_environment(role):
@@ -130,7 +130,7 @@ def fit_arguments(track: Track, data: Data, verbose: bool = False,
 
     `verbose` shows Keras' per-epoch progress bars.
     """
-    family, schema = get_family(track.family), data.schema
+    family, schema = family_of(track), data.schema
     kwargs: dict[str, Any] = {
         "validation_data": (family.model_inputs(data.validation.x, schema), data.validation.y),
         "verbose": 1 if verbose else 0,
@@ -149,7 +149,7 @@ def _pruner(track: Track, store: Store) -> Callable[[], None]:
     def prune() -> None:
         try:
             prune_checkpoints(store, track.direction, track.search.tolerance,
-                              compared_by=get_family(track.family).compared_by)
+                              compared_by=family_of(track).compared_by)
         except (OSError, AutomlError) as error:  # disk a trial freed is a saving, not a reason to stop the search
             warnings.warn(f"checkpoints not pruned ({error})", AutomlWarning, stacklevel=2)
     return prune

@@ -1,0 +1,38 @@
+"""How uint8 images enter every image model: the ``image`` input, and tf.data pipelines over image arrays."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from automl.data.schema import Schema
+
+VALIDATION_BATCH = 256
+
+
+def image_input(schema: Schema) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The model's ``image`` input (uint8, named so), and the tensor a family's network starts from.
+
+    Arrays of one size (CIFAR-10, an npz) go in as they are: (batch, height, width, 3). Images read from
+    files (``schema.kind == "image_files"``) may come in any height and width: `Resizing` to the size the
+    model trained on sits inside the model, so the exported file takes them as they are.
+    """
+    height, width, channels = schema.image_shape
+    if schema.kind != "image_files":
+        inputs = keras.Input(shape=(height, width, channels), dtype="uint8", name="image")
+        return inputs, inputs
+    inputs = keras.Input(shape=(None, None, channels), dtype="uint8", name="image")
+    return inputs, keras.layers.Resizing(height, width, name="resizing")(inputs)
+
+
+def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
+                  shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """uint8 images (and labels) as a tf.data pipeline; with `shuffle_seed`, an endless reshuffled stream.
+
+    No Python loop touches an image: the arrays are sliced by tf.data, batched and prefetched
+    while the model trains on the previous batch.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).cache()
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
