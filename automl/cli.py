@@ -319,7 +319,8 @@ def _print_report(track, results_dir, finished) -> int:
     top = metrics["top"]
 
     def figures(values: dict) -> str:
-        return ", ".join(f"{k} {v:.4g}" for k, v in values.items() if k not in ("trial_id", "rows", "top", "final_fit"))
+        return ", ".join(f"{k} {v:.4g}" for k, v in values.items()
+                         if k not in ("trial_id", "rows") and isinstance(v, (int, float)))
 
     print(f"chosen: trial {metrics['trial_id']}; test split ({metrics['rows']} rows): {figures(metrics)}")
     if top["trial_id"] != metrics["trial_id"]:

@@ -18,12 +18,13 @@ from typing import Any
 import pandas as pd
 
 from automl.data.schema import Data, Schema
-from automl.errors import AutomlWarning
+from automl.errors import AutomlError, AutomlWarning
 from automl.families import family_of
 from automl.families.base import Family
 from automl.hypermodels.layers import with_decision_threshold
 from automl.reporting.files import write_report
 from automl.selection.choice import Choice
+from automl.selection.compare import best_of_each
 from automl.selection.explain import Explanation, explain
 from automl.selection.measures import LATENCY_ROWS
 from automl.selection.scoring import evaluate, model_outputs, test_figures
@@ -146,6 +147,12 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
         top_model.save(store.path(TOP_MODEL_FILE))
         top_metrics, _ = evaluate(top_model, family, schema, data.test.x, data.test.y)
     metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
+    own = {choice.top_trial_id: top_metrics}  # test figures of trials' own weights already measured
+    if not (final_fit and final_fit["used"]):
+        own[choice.trial_id] = chosen_metrics
+    compared = kinds_on_test(track, store, family, schema, table, data, own)
+    if compared:
+        metrics["compared"] = compared
     if final_fit is not None:
         metrics["final_fit"] = final_fit
     if threshold is not None:
@@ -158,6 +165,27 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
         warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
     write_report(track, table, choice, metrics, store, schema, data.test.y, predicted, explanation)
     return Finished(metrics, table, choice, explanation)
+
+
+def kinds_on_test(track: Track, store: Store, family: Family, schema: Schema, table: pd.DataFrame, data: Data,
+                  measured: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The test figures of the best trial of each kind of network the search compared (each family, each text
+    encoder), by kind; `measured` holds those already known by trial id. Empty when the search had one kind.
+    A kind whose best trial's weights were pruned is left out."""
+    best = best_of_each(table, family.compared_by, track.direction)
+    if len(best) < 2:
+        return {}
+    compared = {}
+    for _, row in best.iterrows():
+        trial_id = str(row["trial_id"])
+        if trial_id not in measured:
+            try:
+                model = load_trial_model(track, trial_id, store)
+            except AutomlError:
+                continue
+            measured[trial_id], _ = evaluate(model, family, schema, data.test.x, data.test.y)
+        compared[str(row[family.compared_by])] = {"trial_id": trial_id, **measured[trial_id]}
+    return compared
 
 
 def chosen_name(trial_id: str, final_fit: dict[str, Any] | None) -> str:

@@ -64,6 +64,10 @@ class SearchSpace(kt.HyperModel):
     def validation_data(self, x: Any, y: Any, batch_size: int) -> tf.data.Dataset:
         raise NotImplementedError
 
+    def can_fit_final(self, hp: kt.HyperParameters) -> bool:
+        """Whether the configuration `hp` can be retrained on a time budget (`fit_final`, the final fit)."""
+        return callable(getattr(self, "fit_final", None))
+
     @staticmethod
     def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
         """The trial's hyperparameters, with those its architecture did not use blanked (None).

@@ -140,17 +140,22 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
                       if c in table.columns]].rename(columns={"score": track.objective}),
         chosen=choice.trial_id,
         top=choice.top_trial_id,
-        sections=[*kinds_sections(track, table), *explanation_sections(explanation, store)],
+        sections=[*kinds_sections(track, table, choice, metrics), *explanation_sections(explanation, store)],
     )
 
 
-def kinds_lines(track: Track, table: pd.DataFrame) -> tuple[list[str], pd.DataFrame] | None:
-    """Which kind of network won (each text encoder, ...) and at what latency: the best trial of each kind, side by
-    side; None when the family's space searches one kind."""
+def kinds_lines(track: Track, table: pd.DataFrame, choice: Choice,
+                metrics: dict[str, Any]) -> tuple[list[str], pd.DataFrame] | None:
+    """Which kind of network won (each family, each text encoder, ...), at what latency, and which went to
+    production: the best trial of each kind side by side, with its test figures where they were measured
+    (``metrics["compared"]``); None when the search had one kind."""
     by = family_of(track).compared_by
     best = best_of_each(table, by, track.direction)
     if len(best) < 2:
         return None
+    tested = metrics.get("compared", {})
+    for key in dict.fromkeys(k for figures in tested.values() for k in figures if k not in ("trial_id", "rows")):
+        best[f"test_{key}"] = [tested.get(str(kind), {}).get(key, np.nan) for kind in best[by]]
     won, others = best.iloc[0], best.iloc[1:]
     speed = lambda row: (f", p50 latency {row['latency_p50_ms']:.3g} ms"  # noqa: E731
                          if pd.notna(row.get("latency_p50_ms")) else "")
@@ -159,11 +164,17 @@ def kinds_lines(track: Track, table: pd.DataFrame) -> tuple[list[str], pd.DataFr
              f"{won['score']:.4g}{speed(won)}; "
              + "; ".join(f"{row[by]}: trial {row['trial_id']}, {row['score']:.4g}{speed(row)}"
                          for _, row in others.iterrows()) + "."]
+    chosen = table.loc[table["trial_id"] == choice.trial_id].iloc[0]
+    if by in chosen and pd.notna(chosen[by]):
+        lines.append(f"To production: {chosen[by]} (trial {choice.trial_id}). {choice.reason}")
+    if tested:
+        lines.append("The test figures are each kind's best trial's own weights, on the test split the search never "
+                     "saw; they are shown, not used to choose.")
     return lines, best.rename(columns={"score": track.objective})
 
 
-def kinds_sections(track: Track, table: pd.DataFrame) -> list[markup.Section]:
-    found = kinds_lines(track, table)
+def kinds_sections(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any]) -> list[markup.Section]:
+    found = kinds_lines(track, table, choice, metrics)
     if found is None:
         return []
     lines, best = found

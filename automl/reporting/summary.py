@@ -72,7 +72,7 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         "|---|---|---|",
         *[f"| {m} | {_fmt(a)} | {_fmt(b)} |" for m, a, b in side_by_side.itertuples(index=False)],
         "",
-        *kinds_markdown(track, table),
+        *kinds_markdown(track, table, choice, metrics),
         *explanation_markdown(explanation),
         "## Top trials",
         "",
@@ -90,9 +90,9 @@ def _fmt(value: Any) -> str:
     return markup.number(value) if isinstance(value, (float, np.floating)) else str(value)
 
 
-def kinds_markdown(track: Track, table: pd.DataFrame) -> list[str]:
+def kinds_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any]) -> list[str]:
     """The networks the search compared, for summary.md; nothing when it searched one kind."""
-    found = kinds_lines(track, table)
+    found = kinds_lines(track, table, choice, metrics)
     if found is None:
         return []
     lines, best = found

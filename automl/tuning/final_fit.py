@@ -78,7 +78,13 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
                       "weights are the model (rerun with a longer --time-limit to retrain it)",
                       AutomlWarning, stacklevel=2)
         return None, None
-    model, fit = train(track, store, trial_id, trial_score, data, seconds)
+    trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
+    hypermodel = family_of(track).hypermodel(track, store.schema())
+    if not hypermodel.can_fit_final(trial.hyperparameters):
+        warnings.warn(f"trial {trial_id}'s kind of network has no final fit: its own weights are the model",
+                      AutomlWarning, stacklevel=2)
+        return None, None
+    model, fit = train(track, trial, hypermodel, trial_score, data, seconds)
     if fit.used:
         model.save(path)
     else:
@@ -91,22 +97,21 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
     return (model if fit.used else None), fit.to_dict()
 
 
-def train(track: Track, store: Store, trial_id: str, trial_score: float, data: Data, seconds: float):
+def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: float, data: Data, seconds: float):
     """Build the trial's configuration with fresh weights and train it for `seconds` on the training split."""
-    trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
-    hypermodel = family_of(track).hypermodel(track, store.schema())
     model = hypermodel.build(trial.hyperparameters)
     started = time.monotonic()
     history = hypermodel.fit_final(trial.hyperparameters, model, data.train.x, data.train.y,
                                    validation_data=(data.validation.x, data.validation.y), seconds=seconds)
     elapsed = time.monotonic() - started
-    images = int(model.optimizer.iterations.numpy()) * trial.hyperparameters.get("batch_size")
+    batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
+    images = int(model.optimizer.iterations.numpy()) * batch_size
     train_images = len(data.train.y)
     validation = {k: float(v[-1]) for k, v in history.history.items() if k.startswith("val_")}
     score = validation.get(track.objective, float("nan"))
     better_or_equal = score >= trial_score if track.direction == "max" else score <= trial_score
     return model, FinalFit(
-        trial_id=trial_id,
+        trial_id=trial.trial_id,
         used=bool(better_or_equal),
         seconds=round(elapsed, 1),
         epochs=round(images / train_images, 2),
