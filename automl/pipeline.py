@@ -139,6 +139,8 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
                                  (data.test.y, test_outputs))
     (model if threshold is None else with_decision_threshold(model, threshold.value)).save(store.path(BEST_MODEL_FILE))
     chosen_metrics, predicted = test_figures(schema, data.test.y, test_outputs)
+    if threshold is not None:  # the confusion matrix and the mistakes shown are of what production will say
+        predicted = (test_outputs[:, 1] >= threshold.value).astype("int64")
     if choice.top_trial_id == choice.trial_id and not (final_fit and final_fit["used"]):
         shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
         top_metrics = chosen_metrics

@@ -87,10 +87,12 @@ def test_automl_predict_says_yes_from_the_threshold_on_not_from_one_half(searche
 
 
 def test_report_shows_the_decision_threshold_at_one_half_and_at_it(searched):
-    threshold = _test_metrics(searched[1])["decision_threshold"]
+    metrics = _test_metrics(searched[1])
     page = (searched[1] / "tiny" / "report.html").read_text()
     assert '<h2 id="decision-threshold">Decision threshold</h2>' in page
-    assert f"<th>at 0.5</th><th>at {threshold:.4g}</th>" in page
+    assert f"<th>at 0.5</th><th>at {metrics['searched_decision_threshold']:.4g} (searched)</th>" in page
+    assert metrics["decision_threshold"] in (0.5, metrics["searched_decision_threshold"])
+    assert ("so it is used" if metrics["threshold_out_of_bag_gain"] > 0 else "so 0.5 stays") in page
     assert "## Decision threshold" in (searched[1] / "tiny" / "summary.md").read_text()
 
 

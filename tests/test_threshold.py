@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from automl.selection.threshold import decision_threshold
+from automl.data.schema import Schema
+from automl.selection.threshold import binary_threshold, decision_threshold, out_of_bag_gain
 
 
 def test_separable_classes_get_the_threshold_halfway_between_them():
@@ -29,3 +30,25 @@ def test_the_threshold_found_is_the_best_of_every_threshold_tried_one_by_one(met
     threshold, best = decision_threshold(y, p, metric)
     brute = max(score(y, p >= t) for t in np.unique(p))
     assert best == pytest.approx(brute) and score(y, p >= threshold) == pytest.approx(brute)
+
+
+def test_a_threshold_that_only_fits_validation_noise_leaves_one_half_in_place():
+    rng = np.random.default_rng(1)
+    y = (rng.uniform(size=1000) < 0.06).astype("int64")
+    p = np.clip(0.5 + 0.1 * (y - 0.5) + rng.normal(scale=0.15, size=1000), 0, 1)  # balanced around 0.5
+    schema = Schema(task="binary", target="y", classes=["no", "yes"])
+    two = lambda q: np.stack([1 - q, q], axis=1)  # noqa: E731
+    found = binary_threshold(schema, "balanced_accuracy", (y, two(p)), (y, two(p)))
+    assert found.validation["at_threshold"] > found.validation["at_0.5"]  # the search always finds some gain...
+    assert found.gain <= 0 and found.value == 0.5 and not found.used_searched  # ...that does not hold out of bag
+
+
+def test_a_rare_class_that_never_reaches_one_half_gets_the_searched_threshold():
+    rng = np.random.default_rng(2)
+    y = (rng.uniform(size=1000) < 0.06).astype("int64")
+    p = np.clip(0.05 + 0.15 * y + rng.normal(scale=0.04, size=1000), 0, 1)
+    schema = Schema(task="binary", target="y", classes=["no", "yes"])
+    two = lambda q: np.stack([1 - q, q], axis=1)  # noqa: E731
+    found = binary_threshold(schema, "balanced_accuracy", (y, two(p)), (y, two(p)))
+    assert out_of_bag_gain(y, p) > 0.2 and found.used_searched and found.value < 0.3
+    assert found.test_metrics()["decision_threshold"] == found.value

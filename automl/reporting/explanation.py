@@ -62,7 +62,7 @@ def threshold_section(explanation: Explanation) -> markup.Section | None:
     found = explanation.threshold
     if found is None:
         return None
-    table = found.test.rename(columns={"at_0.5": "at 0.5", "at_threshold": f"at {found.value:.4g}"})
+    table = found.test.rename(columns={"at_0.5": "at 0.5", "at_threshold": f"at {found.searched:.4g} (searched)"})
     table.index = table.index.str.replace("_", " ")
     return markup.Section(heading="Decision threshold", section_id="decision-threshold",
                           paragraphs=threshold_lines(explanation),
@@ -73,13 +73,21 @@ def threshold_lines(explanation: Explanation) -> list[str]:
     """What the decision threshold is, where it came from and who uses it; not the choice rule's score threshold."""
     found = explanation.threshold
     metric = found.metric.replace("_", " ")
+    searched = (f"The threshold that maximises {metric} on the validation split ({found.validation_rows:,} rows, "
+                f"for {explanation.model}) is {found.searched:.4g}: {found.validation['at_threshold']:.4g} there, "
+                f"against {found.validation['at_0.5']:.4g} at 0.5. Searched again on bootstrap resamples of that "
+                f"split and judged on the rows each left out, a searched threshold gains {found.gain:+.3f} over 0.5")
+    if found.used_searched:
+        used = f"{searched}, so it is used."
+    else:
+        used = (f"{searched}: the gain on validation is noise, so 0.5 stays (a model trained with balanced class "
+                "weights is already centred there).")
     return [f"The decision threshold is the probability of '{found.positive}' from which the model says "
-            f"'{found.positive}': {found.value:.4g}. It maximises {metric} on the validation split "
-            f"({found.validation_rows:,} rows; {found.validation['at_threshold']:.4g} there, against "
-            f"{found.validation['at_0.5']:.4g} at 0.5), for {explanation.model}. It is stored in best_model.keras, "
-            "where automl predict and the exported SavedModel's 'decision' output find it. (Not to be confused "
-            "with the choice rule's score threshold.)",
-            "Below, the test figures at 0.5 and at the decision threshold, side by side."]
+            f"'{found.positive}': {found.value:.4g}. {used} It is stored in best_model.keras, where automl predict "
+            "and the exported SavedModel's 'decision' output find it. (Not to be confused with the choice rule's "
+            "score threshold.)",
+            "Below, the test figures at 0.5 and at the searched threshold, side by side; they are shown, not used "
+            "to decide."]
 
 
 def mistakes_section(explanation: Explanation, store: Store) -> markup.Section | None:
@@ -146,7 +154,8 @@ def explanation_markdown(explanation: Explanation | None) -> list[str]:
         at = found.test["at_threshold"]
         lines += ["## Decision threshold", "", f"{threshold_lines(explanation)[0]} On test: balanced accuracy "
                   f"{found.test.loc['balanced_accuracy', 'at_0.5']:.4g} at 0.5, {at['balanced_accuracy']:.4g} at "
-                  f"{found.value:.4g} (F1 {found.test.loc['f1', 'at_0.5']:.4g}, {at['f1']:.4g}).", ""]
+                  f"{found.searched:.4g}, the searched threshold (F1 {found.test.loc['f1', 'at_0.5']:.4g}, "
+                  f"{at['f1']:.4g}).", ""]
     if explanation.importance is None:
         return lines
     importance = explanation.importance
