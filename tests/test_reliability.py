@@ -99,7 +99,7 @@ def test_diverged_trials_are_failed_with_the_reason_and_the_search_goes_on(tiny_
 def test_search_where_every_trial_fails_exits_1_with_one_line(tiny_track, tmp_path, capsys, monkeypatch):
     from automl.hypermodels import mlp
 
-    monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(1e12))
+    monkeypatch.setattr(mlp, "make_optimizer", lambda name, learning_rate: keras.optimizers.SGD(float("inf")))
     status = main(["search", "--track", str(tiny_track), "--results-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1

@@ -109,7 +109,9 @@ class SearchLoopMixin:
 def _stop_reason(tuner: SearchLoopMixin) -> str | None:
     if tuner.stop_requested:
         return "stopped on request (Ctrl-C)"
-    if time.monotonic() >= tuner.deadline:
+    # A search with no trial yet runs one all the same (its training stops at the deadline after an epoch): a
+    # time limit spent on loading the data must still leave a model to choose, not an empty search.
+    if time.monotonic() >= tuner.deadline and tuner.oracle.trials:
         return "time limit reached"
     return None
 
