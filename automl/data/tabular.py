@@ -17,6 +17,7 @@ from automl.errors import AutomlError, AutomlWarning, first_line
 
 MIN_ROWS = 20
 NUMERIC_SHARE = 0.9  # an object column this numeric is a numeric column with stray text
+QUANTILE_BINS = 32  # the piecewise-linear encoding's bins per column: Gorishniy et al. 2022 use 8-64
 BLANK_TARGET_SHARE = 0.5  # rows with a blank target are left out, unless more than this share of them
 
 
@@ -238,6 +239,7 @@ def describe(
         schema.numeric[column] = {
             "mean": float(np.nanmean(values)),
             "variance": variance if variance > 0 else 1.0,
+            "quantiles": quantile_edges(values),
         }
         if np.isnan(values).any():
             schema.missing_indicators.append(column)
@@ -256,6 +258,15 @@ def describe(
         schema.target_mean = float(y.mean())
         schema.target_std = float(y.std()) or 1.0
     return schema
+
+
+def quantile_edges(values: np.ndarray, bins: int = QUANTILE_BINS) -> list[float]:
+    """The distinct edges of `bins` equal-count bins of the known (not NaN) `values`: the piecewise-linear
+    encoding's bins (`automl.hypermodels.numeric`); fewer where values repeat (a 0/1 column has two)."""
+    known = values[~np.isnan(values)]
+    if known.size == 0:
+        return []
+    return [float(v) for v in np.unique(np.quantile(known, np.linspace(0.0, 1.0, bins + 1)))]
 
 
 def plain(value: Any) -> Any:

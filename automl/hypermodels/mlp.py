@@ -12,9 +12,15 @@ from keras import layers
 from automl.data.schema import Schema
 from automl.hypermodels.base import SearchSpace
 from automl.hypermodels.layers import FillMissing, MissingIndicator
+from automl.hypermodels.numeric import ENCODINGS, encode_numbers
 from automl.hypermodels.text_inputs import bag_of_words, text_input
 from automl.hypermodels.training import OPTIMIZERS, make_optimizer
 
+REGRESSION_LOSSES = {  # name -> the Keras loss, given the target's standard deviation
+    "mse": lambda std: "mean_squared_error",
+    "mae": lambda std: "mean_absolute_error",
+    "huber": lambda std: keras.losses.Huber(delta=std),
+}
 EMBEDDING_THRESHOLD = 12  # categories with more values than this may be embedded instead of one-hot
 # A text column inside a table: TF-IDF over its 5,000 commonest words and word pairs. The text family
 # (hypermodels/text.py) searches the encoding and its size; a table's MLP keeps one, fast and strong.
@@ -45,7 +51,8 @@ class MLPHyperModel(SearchSpace):
     >>> model = hypermodel.build(keras_tuner.HyperParameters())
     """
 
-    main_hyperparameters = ("num_layers", "units_0", "dropout", "activation", "batch_norm", "l2")
+    main_hyperparameters = ("num_layers", "units_0", "numeric_encoding", "loss", "dropout", "activation", "batch_norm",
+                            "l2")
 
     def __init__(
         self,
@@ -83,7 +90,7 @@ class MLPHyperModel(SearchSpace):
             if dropout > 0:
                 x = layers.Dropout(dropout, seed=self.seed + i)(x)
 
-        outputs, loss, loss_weight, metrics = self._head(x)
+        outputs, loss, loss_weight, metrics = self._head(hp, x)
         model = keras.Model(inputs, outputs, name="mlp")
         optimizer = make_optimizer(
             hp.Choice("optimizer", list(OPTIMIZERS)),
@@ -128,7 +135,11 @@ class MLPHyperModel(SearchSpace):
                 variance=[s["variance"] for s in schema.numeric.values()],
                 name="normalization",
             )(x)
-            features.append(FillMissing(name="fill_missing")(x))
+            x = FillMissing(name="fill_missing")(x)
+            encoding = hp.Choice("numeric_encoding", list(ENCODINGS))
+            with hp.conditional_scope("numeric_encoding", ["periodic"]):
+                sigma = hp.Choice("periodic_sigma", [0.03, 0.1, 0.3]) if encoding == "periodic" else None
+            features.append(encode_numbers(x, encoding, schema, self.seed, sigma=sigma))
         if schema.missing_indicators:
             flags = [inputs[column] for column in schema.missing_indicators]
             x = flags[0] if len(flags) == 1 else layers.Concatenate(name="missing_inputs")(flags)
@@ -161,19 +172,23 @@ class MLPHyperModel(SearchSpace):
         return [bag_of_words(column, self.schema.text[column], text, TABLE_TEXT_TOKENS)
                 for column, text in texts.items()]
 
-    def _head(self, x):
+    def _head(self, hp: kt.HyperParameters, x):
         schema = self.schema
         if schema.task == "regression":
             z = layers.Dense(1, name="standardized")(x)
-            # Train on a standardized target (losses weighted by 1/std²) and undo the scaling in
-            # the model, so SGD does not diverge on large targets and predictions are in real units.
+            # Train on a standardized target (losses weighted by 1/std², or 1/std for the absolute error) and undo
+            # the scaling in the model, so SGD does not diverge on large targets and predictions are in real units.
             outputs = layers.Rescaling(schema.target_std, offset=schema.target_mean, name="target_scale")(z)
-            loss = "mean_squared_error"
+            metrics = [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
             if schema.target_transform == "log":
                 outputs = layers.Activation("exponential", name="exp")(outputs)
-                loss = "mean_squared_logarithmic_error"
-            metrics = [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
-            return outputs, loss, 1.0 / schema.target_std**2, metrics
+                return outputs, "mean_squared_logarithmic_error", 1.0 / schema.target_std**2, metrics
+            # The loss is searched, judged on the track's objective: a val_mae track is often best served by
+            # the absolute error itself, or Huber's (squared near 0, absolute beyond one standard deviation).
+            loss = hp.Choice("loss", list(REGRESSION_LOSSES))
+            std = schema.target_std
+            weight = 1.0 / std if loss == "mae" else 1.0 / std**2
+            return outputs, REGRESSION_LOSSES[loss](std), weight, metrics
         if schema.task == "binary":
             outputs = layers.Dense(1, activation="sigmoid", name="probability")(x)
             metrics = [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
