@@ -118,6 +118,19 @@ def test_an_image_track_whose_folder_is_gone_is_one_line(tmp_path, capsys):
     assert "image folder '../photos' not found" in line and "fix data.path" in line
 
 
+def test_predict_refuses_an_image_that_cannot_be_decoded(tmp_path):
+    track = load_track(track_from_images(IMAGES, name="clothes", image_size=32, tracks_dir=tmp_path).path)
+    schema = get_family("cnn").load(track).schema
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    with pytest.raises(AutomlError, match=r"cannot decode 1 of 2 images \(.*broken.jpg\); remove them"):
+        get_family("cnn").read_inputs([IMAGES / "hat" / "rgb.png", tmp_path / "broken.jpg"], schema, track_name="x")
+
+
+def test_a_too_small_image_size_is_refused(tmp_path):
+    with pytest.raises(AutomlError, match=r"--image-size is 8; give the side in pixels, 32 or more"):
+        track_from_images(IMAGES, image_size=8, tracks_dir=tmp_path)
+
+
 def test_a_table_track_predicts_one_csv_only(tmp_path):
     with pytest.raises(AutomlError, match=r"predicts the rows of one CSV; got 2 inputs"):
         get_family("mlp").read_inputs([tmp_path / "a.csv", tmp_path / "b.csv"], None, track_name="boston")

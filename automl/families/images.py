@@ -47,6 +47,8 @@ class ImageFamily(Family):
         files, split three ways (`automl.data.image_folder`)."""
         if track.data.kind == "image_dir":
             split = track.split
+            # The cache is under the default results directory ($AUTOML_RESULTS or ./search_results): `load` is
+            # not told a --results-dir. Its files are unlinked once mapped, so only the disk they use matters.
             return image_folder.load_image_folder(
                 image_folder_of(track), size=image_size(track), validation=split.validation, test=split.test,
                 seed=split.seed, cache_dir=Store(track.name).path(IMAGES_CACHE))

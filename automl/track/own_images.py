@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from automl.data.image_folder import ImageFolder, choose_size, describe_sizes, image_sizes, list_folder
+from automl.data.image_folder import MIN_SIZE, ImageFolder, choose_size, describe_sizes, image_sizes, list_folder
 from automl.data.inference import IMBALANCE_RATIO
 from automl.errors import AutomlError
 from automl.track.duration import parse_duration
@@ -47,8 +47,8 @@ def track_from_images(
     root = Path(folder).expanduser()
     name = name or track_name(root.resolve().name)
     check_name(name)
-    if image_size is not None and image_size < 32:
-        raise AutomlError(f"--image-size is {image_size}; give the side in pixels, 32 or more (e.g. 128)")
+    if image_size is not None and image_size < MIN_SIZE:
+        raise AutomlError(f"--image-size is {image_size}; give the side in pixels, {MIN_SIZE} or more (e.g. 128)")
     defaults, split = SECTIONS["search"](), SECTIONS["split"]()
     time_limit = time_limit or defaults.time_limit
     listed = list_folder(root)
