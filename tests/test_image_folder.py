@@ -180,3 +180,29 @@ def test_predict_reads_folders_recursively_and_notes_what_is_not_an_image():
     assert len(files) == 29 and files[0].name == "rgb.png"
     assert notes == [f"ignoring 1 file that is not an image (e.g. {IMAGES / 'LICENSE'}); images end in "
                      ".jpg, .jpeg, .png, .bmp, .gif"]
+
+
+def test_shuffled_images_streamed_from_disk_keep_their_labels(tmp_path):
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8, shape=(20, 4, 4, 3))
+    y = np.arange(20) % 7
+    x[:] = y[:, None, None, None]  # each image painted with its label
+    batches = image_dataset(x, y, 6, shuffle_seed=1).take(5).as_numpy_iterator()
+    images, labels = map(np.concatenate, zip(*batches, strict=True))
+    assert len(labels) == 30 and (images[:, 0, 0, 0] == labels).all()
+    assert labels[:20].tolist() != y.tolist()  # shuffled
+
+
+def test_a_cnn_trains_on_images_memory_mapped_from_disk(tmp_path, monkeypatch):
+    from test_cnn import LIGHTEST, fixed
+
+    from automl.hypermodels.cnn import CNNHyperModel
+
+    monkeypatch.setattr(image_folder, "memory_limit", lambda: 0)
+    data = load(IMAGES, cache_dir=tmp_path)
+    hypermodel = CNNHyperModel(data.schema, "val_accuracy", "max", batch_sizes=[8])
+    hp = fixed(LIGHTEST)
+    model = hypermodel.build(hp)
+    history = hypermodel.fit(hp, model, data.train.x, data.train.y, epochs=1, verbose=0,
+                             validation_data=(data.validation.x, data.validation.y))
+    assert np.isfinite(history.history["val_loss"]).all()
+    assert model.predict(np.zeros((1, 50, 70, 3), dtype=np.uint8), verbose=0).shape == (1, 3)  # resizes inside
