@@ -11,6 +11,7 @@ The public API is a few verbs that behave the same on every track:
 >>> automl.report("boston")                       # every trial as a DataFrame, with diagnosis and latency
 >>> automl.export("boston", "serving/boston/1", format="savedmodel")   # for TensorFlow Serving
 >>> automl.track_from_csv("houses.csv", "price")  # your own CSV -> tracks/houses.toml
+>>> automl.track_from_images("photos/")           # your own images, a subfolder per class -> tracks/photos.toml
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ __all__ = [
     "report",
     "search",
     "track_from_csv",
+    "track_from_images",
     "tracks",
 ]
 __version__ = "0.1.0"
@@ -127,6 +129,14 @@ def track_from_csv(csv: str | os.PathLike, target: str, **options: Any):
     from automl.track.own_csv import track_from_csv as write
 
     return write(csv, target, **options)
+
+
+def track_from_images(folder: str | os.PathLike, **options: Any):
+    """Write a track for your own folder of images (one subfolder per class) to ``tracks/<name>.toml``
+    (see `automl.track.own_images.track_from_images`); returns it as `track_from_csv` does."""
+    from automl.track.own_images import track_from_images as write
+
+    return write(folder, **options)
 
 
 def report(track: str | Track, *, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -76,14 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    search = commands.add_parser("search", help="run or resume a track's search (or one of your own CSV)")
+    search = commands.add_parser("search", help="run or resume a track's search (or one of your own CSV or images)")
     source = search.add_mutually_exclusive_group(required=True)
     source.add_argument("--track", help="track name (see `automl tracks`) or path to a .toml file")
     source.add_argument("--csv", help="your own CSV: infer a track, write tracks/<name>.toml, search it")
-    own = search.add_argument_group("with --csv")
+    source.add_argument("--images", metavar="FOLDER", help="your own images, one subfolder per class: write "
+                        "tracks/<name>.toml, search it")
+    own = search.add_argument_group("with --csv or --images")
+    own.add_argument("--name", help="the track's name (default: the CSV's file name without .csv, or the folder's)")
+    own.add_argument("--image-size", type=int, metavar="PX", help="--images: the side images are resized to "
+                     "(default: chosen from the images and the time limit)")
     own.add_argument("--target", help="the column to predict")
     own.add_argument("--task", choices=["regression", "binary", "multiclass"], help="default: inferred from the target")
-    own.add_argument("--name", help="the track's name (default: the CSV's file name without .csv)")
     own.add_argument("--drop", action="append", default=[], metavar="COL",
                      help="a column not to learn from (repeat, or separate with commas)")
     own.add_argument("--class-weight", choices=["none", "balanced"],
@@ -134,11 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(run=run_report)
 
     predict = commands.add_parser(
-        "predict", help="predict the rows of a CSV (image tracks: a .npy of uint8 images) with a track's chosen model"
+        "predict", help="predict the rows of a CSV (image tracks: image files, folders, or a .npy) with a track's model"
     )
     predict.add_argument("--track", required=True, help="track name or path to a .toml file")
-    predict.add_argument("input", help="CSV of raw rows with the columns the model was trained on "
-                         "(image tracks: .npy of uint8 images, or an .npz's x_test)")
+    predict.add_argument("input", nargs="+", help="CSV of raw rows with the columns the model was trained on (image "
+                         "folder tracks: image files and folders; other image tracks: .npy of uint8 images, or .npz)")
     predict.add_argument("-o", "--output", help="CSV to write (default: standard output)")
     predict.add_argument("--id", dest="id_column", metavar="COL", help="copy this input column first into the output")
     predict.add_argument("--proba", action="store_true", help="classification: add a proba_<class> column per class")
@@ -210,43 +214,41 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def _role_of(args: argparse.Namespace) -> distributed.Role:
-    if args.port is not None and not args.chief:
-        raise AutomlError("--port goes with --chief (a worker takes the chief's address: --worker HOST:PORT)")
-    if args.worker_id and not args.worker:
-        raise AutomlError("--worker-id goes with --worker HOST:PORT")
-    if args.chief:
-        if args.tensorboard:
-            raise AutomlError("--tensorboard goes to the workers, which train; the chief trains nothing")
-        return distributed.chief(args.port or distributed.DEFAULT_PORT)
-    if not args.worker:
-        return distributed.LOCAL
-    given = [flag for flag, value in {"--restart": args.restart, "--time-limit": args.time_limit,
-                                      "--notify": args.notify, "--mlflow": args.mlflow,
-                                      "--wandb": args.wandb}.items() if value]
-    if given:
-        raise AutomlError(f"{', '.join(given)} go{'es' * (len(given) == 1)} to the chief, which runs the search; "
-                          "a worker only runs trials")
-    return distributed.worker(args.worker, args.worker_id)
+    return distributed.role_from_flags(
+        as_chief=args.chief, worker_of=args.worker, port=args.port, worker_id=args.worker_id,
+        tensorboard=args.tensorboard,
+        chief_only={"--restart": args.restart, "--time-limit": args.time_limit, "--notify": args.notify,
+                    "--mlflow": args.mlflow, "--wandb": args.wandb})
 
 
 def _track_of_search(args: argparse.Namespace) -> str:
-    """`--track` as given, or the track written for `--csv` (its inferences printed as notes)."""
-    own = {"--target": args.target, "--task": args.task, "--name": args.name, "--drop": args.drop,
-           "--class-weight": args.class_weight}
-    if not args.csv:
-        given = [flag for flag, value in own.items() if value]
+    """`--track` as given, or the track written for `--csv` or `--images` (what was found printed as notes)."""
+    for_csv = [flag for flag, value in {"--target": args.target, "--task": args.task, "--drop": args.drop,
+                                        "--class-weight": args.class_weight}.items() if value]
+    if args.track:
+        given = for_csv + [flag for flag, value in {"--name": args.name, "--image-size": args.image_size}.items()
+                           if value]
         if given:
-            raise AutomlError(f"{', '.join(given)} go with --csv; with --track, edit the track file instead")
+            raise AutomlError(f"{', '.join(given)} go with --csv or --images; with --track, edit the track file "
+                              "instead")
         return args.track
-    if not args.target:
+    if args.images and for_csv:
+        raise AutomlError(f"{', '.join(for_csv)} go with --csv; --images learns the class from the subfolders")
+    if args.csv and args.image_size:
+        raise AutomlError("--image-size goes with --images")
+    if args.csv and not args.target:
         raise AutomlError("--csv needs --target COLUMN, the column to predict")
     with quiet_tensorflow():  # the written track is checked by its model family
         from automl.track.own_csv import track_from_csv
+        from automl.track.own_images import track_from_images
 
-        written = track_from_csv(
-            args.csv, args.target, task=args.task, name=args.name, class_weight=args.class_weight,
-            drop=[c.strip() for value in args.drop for c in value.split(",") if c.strip()], replace=args.restart,
-        )
+        if args.images:
+            written = track_from_images(args.images, name=args.name, image_size=args.image_size,
+                                        time_limit=args.time_limit, replace=args.restart)
+        else:
+            written = track_from_csv(args.csv, args.target, task=args.task, name=args.name, replace=args.restart,
+                                     class_weight=args.class_weight,
+                                     drop=[c.strip() for v in args.drop for c in v.split(",") if c.strip()])
     _notes(written.notes)
     return str(written.path)
 
@@ -271,11 +273,11 @@ def run_predict(args: argparse.Namespace) -> int:
         from automl.serving.predict import prediction_table
         family = family_of(track)
     schema = store.schema()
-    raw, notes = family.read_inputs(Path(args.input), schema, track_name=track.name, id_column=args.id_column)
-    _notes(notes)
-    family.model_inputs(raw, schema)  # a wrong input is the user's mistake, found before the model loads
+    read = family.read_inputs([Path(p) for p in args.input], schema, track_name=track.name, id_column=args.id_column)
+    _notes(read.notes)
+    family.model_inputs(read.raw, schema)  # a wrong input is the user's mistake, found before the model loads
     model = load_best_model(track, args.results_dir)
-    table = prediction_table(model, family, schema, raw, proba=args.proba, id_column=args.id_column)
+    table = prediction_table(model, family, schema, read.raw, proba=args.proba, leading=read.leading)
     if not args.output:
         table.to_csv(sys.stdout, index=False)
         return 0

@@ -55,6 +55,8 @@ SUMMARY_MD = "summary.md"
 PLOTS_DIR = "plots"
 SEARCH_LOG = "search.log"
 LOCK_FILE = "search.lock"
+# Decoded images of a folder too large to hold in memory (automl/data/image_folder.py), memory-mapped.
+IMAGES_CACHE = "images_cache"
 TENSORBOARD_DIR = "logs"  # per trial: logs/<trial id>/execution0/, with HParams
 FINISHED = ("COMPLETED", "FAILED", "INVALID")
 

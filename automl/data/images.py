@@ -166,11 +166,15 @@ def load_images(arrays: Arrays, task: str, *, classes: list[Any] | None = None,
 
 
 def image_inputs(images: Any, schema: Schema) -> np.ndarray:
-    """Check raw images against what the model was trained on: uint8, (N, height, width, 3)."""
+    """Check raw images against what the model was trained on: uint8, (N, height, width, 3); a model of image
+    files (``schema.kind == "image_files"``) resizes them itself, and takes any height and width."""
     shape = tuple(schema.image_shape)
-    expected = f"expected uint8 images of shape (N, {', '.join(map(str, shape))})"
+    if schema.kind == "image_files":
+        shape = (None, None, shape[-1])
+    expected = f"expected uint8 images of shape (N, {', '.join('any' if d is None else str(d) for d in shape)})"
     if not isinstance(images, np.ndarray):
         raise AutomlError(f"{expected}, got {type(images).__name__}")
-    if images.dtype != np.uint8 or images.shape[1:] != shape or images.ndim != len(shape) + 1:
+    fits = images.ndim == len(shape) + 1 and all(d in (None, n) for d, n in zip(shape, images.shape[1:], strict=True))
+    if images.dtype != np.uint8 or not fits:
         raise AutomlError(f"{expected}, got {images.dtype} of shape {images.shape}")
     return images

@@ -1,6 +1,8 @@
 """The contract of a model family: what the pipeline asks of MLP, CNN and every family to come."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -12,6 +14,26 @@ if TYPE_CHECKING:  # the contract names them; a family's own module imports them
 
     from automl.hypermodels.base import SearchSpace
     from automl.track.sections import Track
+
+
+@dataclass
+class PredictInputs:
+    """What `automl predict` read from the paths it was given: the raw inputs, the notes to show about them,
+    and the columns that go first in the prediction table, one value per input (a CSV's ``--id`` column, the
+    file of each image)."""
+
+    raw: Any
+    notes: list[str] = field(default_factory=list)
+    leading: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ServingInput:
+    """What an exported SavedModel takes when it is not the model's own input (encoded image bytes, say):
+    the signature's tensor, and the TensorFlow function that turns it into the model's input."""
+
+    spec: tf.TensorSpec
+    prepare: Callable[[tf.Tensor], Any]
 
 
 class Family:
@@ -84,9 +106,9 @@ class Family:
         """Model inputs as a batched pipeline for `model.predict`."""
         raise NotImplementedError
 
-    def read_inputs(self, path: Path, schema: Schema, *, track_name: str,
-                    id_column: str | None = None) -> tuple[Any, list[str]]:
-        """The raw inputs in a file given to `automl predict`, checked, and the notes to show about them."""
+    def read_inputs(self, paths: list[Path], schema: Schema, *, track_name: str,
+                    id_column: str | None = None) -> PredictInputs:
+        """The raw inputs in the files (or folders) given to `automl predict`, checked."""
         raise NotImplementedError
 
     def columns(self, schema: Schema) -> list[str]:
@@ -106,3 +128,7 @@ class Family:
     def signature(self, schema: Schema) -> str:
         """What the exported SavedModel's serving signature takes, in words."""
         raise NotImplementedError
+
+    def serving_input(self, schema: Schema) -> ServingInput | None:
+        """What the exported SavedModel takes instead of the model's input, if anything (None: the model's)."""
+        return None

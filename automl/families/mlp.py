@@ -10,7 +10,7 @@ import tensorflow as tf
 from automl.data.schema import Data, Schema
 from automl.data.tabular import load_tabular, model_inputs, read_csv
 from automl.errors import AutomlError
-from automl.families.base import Family
+from automl.families.base import Family, PredictInputs
 from automl.hypermodels.mlp import MLPHyperModel, to_dataset
 from automl.hypermodels.text_inputs import learn_vocabularies
 from automl.track.sections import Track
@@ -50,8 +50,12 @@ class MLPFamily(Family):
     def dataset(self, inputs: dict, batch_size: int | None = None) -> tf.data.Dataset:
         return to_dataset(inputs, None, batch_size=batch_size or PREDICT_BATCH)
 
-    def read_inputs(self, path: Path, schema: Schema, *, track_name: str,
-                    id_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    def read_inputs(self, paths: list[Path], schema: Schema, *, track_name: str,
+                    id_column: str | None = None) -> PredictInputs:
+        if len(paths) != 1:
+            raise AutomlError(f"track '{track_name}' predicts the rows of one CSV; got {len(paths)} inputs "
+                              f"({', '.join(map(str, paths))}): predict each on its own, or join them into one CSV")
+        path = paths[0]
         frame = read_csv(path)
         missing = [c for c in schema.columns if c not in frame.columns]
         if missing:
@@ -64,9 +68,9 @@ class MLPFamily(Family):
                               f"the columns are: {', '.join(map(str, frame.columns))}")
         used = set(schema.columns) | {id_column}
         ignored = [str(c) for c in frame.columns if c not in used]  # the target, dropped or extra columns
-        if not ignored:
-            return frame, []
-        return frame, [f"ignoring column{'s' * (len(ignored) > 1)} the model does not use: {', '.join(ignored)}"]
+        notes = [f"ignoring column{'s' * (len(ignored) > 1)} the model does not use: {', '.join(ignored)}"]
+        leading = {} if id_column is None else {id_column: frame[id_column].to_numpy()}
+        return PredictInputs(frame, notes if ignored else [], leading)
 
     def columns(self, schema: Schema) -> list[str]:
         return schema.columns

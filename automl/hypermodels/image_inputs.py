@@ -30,9 +30,28 @@ def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
     """uint8 images (and labels) as a tf.data pipeline; with `shuffle_seed`, an endless reshuffled stream.
 
     No Python loop touches an image: the arrays are sliced by tf.data, batched and prefetched
-    while the model trains on the previous batch.
+    while the model trains on the previous batch. Images memory-mapped from disk (`np.memmap`: a folder
+    of images too large for memory, `automl.data.image_folder`) are read a batch at a time instead, as
+    `from_tensor_slices` would copy them all into memory.
     """
+    if isinstance(x, np.memmap):
+        return _streamed(x, y, batch_size, shuffle_seed)
     dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).cache()
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _streamed(x: np.memmap, y: np.ndarray | None, batch_size: int, shuffle_seed: int | None) -> tf.data.Dataset:
+    """`image_dataset` of images on disk: the positions are shuffled and batched, and each batch's images read."""
+    positions = tf.data.Dataset.range(len(x))
+    if shuffle_seed is not None:
+        positions = positions.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
+    labels = None if y is None else tf.constant(y)
+
+    def read(batch: tf.Tensor):
+        images = tf.numpy_function(lambda chosen: x[chosen], [batch], tf.uint8, stateful=False)
+        images.set_shape((None, *x.shape[1:]))
+        return images if labels is None else (images, tf.gather(labels, batch))
+
+    return positions.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

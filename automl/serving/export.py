@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 
 from automl.errors import AutomlError
+from automl.families import family_of
+from automl.families.base import ServingInput
 from automl.hypermodels.layers import decision_threshold_of
 from automl.serving.models import load_best_model
 from automl.store import BEST_MODEL_FILE, Store
@@ -25,10 +27,11 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
     ``keras``: ``<directory>/<track>.keras``, for ``keras.models.load_model(path, safe_mode=True)``.
     ``savedmodel``: `directory` itself becomes a SavedModel whose ``serve`` (and ``serving_default``)
     signature takes one named tensor per raw column, shaped ``(batch, 1)``: float32 numbers (NaN for
-    a blank), strings (or int64 codes) for categories; TensorFlow Serving loads it as a model version,
-    e.g. ``models/<track>/1``. Both return the model's output; for a binary model with a decision
-    threshold, ``serving_default`` returns ``probability`` (of the positive class) and ``decision``
-    (probability >= threshold) instead, both ``(batch, 1)`` (`served_outputs`). Nothing existing is
+    a blank), strings (or int64 codes) for categories; for a folder of images, the encoded bytes of each
+    image (``image``, string ``(batch,)``), decoded inside (`Family.serving_input`); TensorFlow Serving
+    loads it as a model version, e.g. ``models/<track>/1``. Both return the model's output; for a binary
+    model with a decision threshold, ``serving_default`` returns ``probability`` (of the positive class)
+    and ``decision`` (probability >= threshold) instead, both ``(batch, 1)`` (`served_outputs`). Nothing existing is
     overwritten unless `overwrite` is true.
 
     Examples
@@ -51,35 +54,40 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
         else:
             if target.exists():
                 shutil.rmtree(target)
-            save_serving(model, target)
+            save_serving(model, target, family_of(track).serving_input(Store(track.name, results_dir).schema()))
     except OSError as error:
         raise AutomlError(f"cannot write {target} ({error.strerror}); free disk space or fix permissions") from None
     return target
 
 
-def save_serving(model: keras.Model, target: Path) -> None:
-    """`model` as a SavedModel in `target`: Keras' own export, or, for a model with a decision threshold, the
-    same plus a ``serving_default`` signature that returns the probability and the decision as named outputs
-    (a server then needs no threshold of its own, and applies the report's)."""
+def save_serving(model: keras.Model, target: Path, served: ServingInput | None = None) -> None:
+    """`model` as a SavedModel in `target`: Keras' own export; or, for a model with a decision threshold or
+    one served from other inputs (`served`: encoded image bytes, say), the same endpoints written by hand: a
+    ``serving_default`` signature that returns the probability and the decision as named outputs (a server
+    then needs no threshold of its own, and applies the report's), and inputs prepared inside the graph."""
     threshold = decision_threshold_of(model)
-    if threshold is None:
+    if threshold is None and served is None:
         model.export(str(target), format="tf_saved_model", verbose=False)
         return
+    prepare = served.prepare if served is not None else (lambda inputs: inputs)
+
+    def predict(inputs):
+        return model(prepare(inputs), training=False)
 
     def decide(inputs):
-        probability = model(inputs, training=False)
+        probability = predict(inputs)
         return {"probability": probability, "decision": probability >= threshold}
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     # One positional argument shaped like the model's inputs (a dict of named columns, or one tensor), with a
     # free batch size: the input signature `model.export` writes, so both endpoints take the same requests.
-    signature = [keras.tree.map_structure(
+    signature = [served.spec] if served is not None else [keras.tree.map_structure(
         lambda tensor: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name), model.input)]
     # `serve` stays what Keras' export gives (the probability tensor), so callers of `.serve(...)` keep working;
     # TensorFlow Serving and saved_model_cli use `serving_default`, which says the decision too.
-    archive.add_endpoint("serve", lambda inputs: model(inputs, training=False), input_signature=signature)
-    archive.add_endpoint("serving_default", decide, input_signature=signature)
+    archive.add_endpoint("serve", predict, input_signature=signature)
+    archive.add_endpoint("serving_default", predict if threshold is None else decide, input_signature=signature)
     archive.write_out(str(target), verbose=False)
 
 

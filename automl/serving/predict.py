@@ -44,12 +44,13 @@ def class_labels(schema: Schema, probabilities: np.ndarray, threshold: float | N
 
 
 def prediction_table(model, family: Family, schema: Schema, raw: Any, *, proba: bool = False,
-                     id_column: str | None = None) -> pd.DataFrame:
-    """A `prediction` column (values or class labels), `proba_<class>` columns with `proba`, the id column first."""
+                     leading: dict[str, Any] | None = None) -> pd.DataFrame:
+    """A `prediction` column (values or class labels), `proba_<class>` columns with `proba`, and the `leading`
+    columns first (`PredictInputs.leading`: a CSV's id column, the file of each image)."""
     inputs = family.model_inputs(raw, schema)
     table = pd.DataFrame(index=range(len(raw)))
-    if id_column is not None:
-        table[id_column] = raw[id_column].to_numpy()
+    for column, values in (leading or {}).items():
+        table[column] = np.asarray(values)
     if schema.task == "regression":
         table["prediction"] = predict_with(model, family, schema, inputs)
         return table

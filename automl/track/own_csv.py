@@ -54,8 +54,7 @@ def track_from_csv(
     if not csv.is_file():
         raise AutomlError(f"CSV file {csv} does not exist; check the path")
     name = name or _stem(csv)
-    if not _NAME.fullmatch(name):
-        raise AutomlError(f"track name '{name}' must be letters, digits, '_', '-' or '.'; pass --name")
+    check_name(name)
     if task is not None and task not in OBJECTIVES:
         raise AutomlError(f"--task is '{task}'; use one of: {', '.join(OBJECTIVES)}")
     inference = infer(read_csv(csv), target, task=task, drop=list(drop), where=csv.name)
@@ -63,20 +62,8 @@ def track_from_csv(
         inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     path = directory / f"{name}.toml"
-    text = render_track(name, csv, inference, directory)
-    notes = list(inference.notes)
-    _check_name_is_free(name, path)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        notes.append(f"{path} is unchanged; using it")
-    elif path.is_file() and not replace:
-        raise AutomlError(
-            f"{path} already exists and differs from what {csv.name} gives now; run `automl search --track {name}` "
-            "to use it as it is, pass --name for a new track, or add --restart to overwrite it and start over"
-        )
-    else:
-        write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-        parse_track(path)  # what we write must be a valid track
-        notes.append(f"wrote {path}; edit it and rerun with `automl search --track {name}`")
+    notes = [*inference.notes, write_track(path, name, render_track(name, csv, inference, directory), csv.name,
+                                           replace)]
     return CsvTrack(path, name, notes)
 
 
@@ -84,13 +71,38 @@ def _stem(csv: Path) -> str:
     stem = csv.name
     for suffix in (".gz", ".csv"):
         stem = stem.removesuffix(suffix)
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem) or "my_track"
+    return track_name(stem)
 
 
-def _check_name_is_free(name: str, path: Path) -> None:
+def track_name(text: str) -> str:
+    """A track name made of `text` (a file's or a folder's name): characters a name cannot hold become '_'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip("_.-") or "my_track"
+
+
+def check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise AutomlError(f"track name '{name}' must be letters, digits, '_', '-' or '.'; pass --name")
+
+
+def write_track(path: Path, name: str, text: str, source: str, replace: bool) -> str:
+    """Write a track file made from `source` (a CSV, a folder), or find it unchanged; the note that says which.
+
+    A file of that name that differs (edited by hand, or made from other data) is kept unless `replace`;
+    the error says how to go on. A name another track has is refused.
+    """
     existing = known_tracks().get(name)
     if existing is not None and existing.resolve() != path.resolve():
         raise AutomlError(f"a track named '{name}' already exists ({existing}); pass --name to choose another name")
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return f"{path} is unchanged; using it"
+    if path.is_file() and not replace:
+        raise AutomlError(
+            f"{path} already exists and differs from what {source} gives now; run `automl search --track {name}` "
+            "to use it as it is, pass --name for a new track, or add --restart to overwrite it and start over"
+        )
+    write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    parse_track(path)  # what we write must be a valid track
+    return f"wrote {path}; edit it and rerun with `automl search --track {name}`"
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path) -> str:
@@ -99,22 +111,22 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
     lines = [
         f"# Written by automl from {csv.name} ({inference.rows} rows, {len(inference.roles) + 1} columns).",
         f"# Edit it freely, then rerun with `automl search --track {name}` (add --restart after an edit).",
-        f"name = {_toml(name)}",
-        f"description = {_toml(f'{inference.target} from {csv.name}')}",
-        f"task = {_toml(inference.task):<30} # inferred: {inference.task_reason}; regression | binary | multiclass",
-        f"family = {_toml(inference.family):<28} # mlp: a table (text columns inside); text: only text to learn from",
+        f"name = {as_toml(name)}",
+        f"description = {as_toml(f'{inference.target} from {csv.name}')}",
+        f"task = {as_toml(inference.task):<30} # inferred: {inference.task_reason}; regression | binary | multiclass",
+        f"family = {as_toml(inference.family):<28} # mlp: a table (text columns inside); text: only text to learn from",
         "",
         "[data]",
         'kind = "csv"',
-        f"path = {_toml(_relative(csv, directory)):<30} # relative to this file",
-        f"target = {_toml(inference.target)}",
-        f"categorical = {_toml(inference.categorical)}",
-        f"text = {_toml(inference.text):<28} # free text: its words enter the model",
-        f"drop = {_toml(inference.drop)}",
+        f"path = {as_toml(relative_path(csv, directory)):<30} # relative to this file",
+        f"target = {as_toml(inference.target)}",
+        f"categorical = {as_toml(inference.categorical)}",
+        f"text = {as_toml(inference.text):<28} # free text: its words enter the model",
+        f"drop = {as_toml(inference.drop)}",
     ]
     positive = inference.classes[-1] if inference.task == "binary" else None
     if isinstance(positive, (str, int)) and not isinstance(positive, bool):
-        lines.append(f"positive = {_toml(positive):<26} # the class whose probability the model gives")
+        lines.append(f"positive = {as_toml(positive):<26} # the class whose probability the model gives")
     lines += ["# What each column was taken for (numeric columns are the ones in neither list):"]
     lines += [f"#   {column}: {role} - {reason}" for column, (role, reason) in inference.roles.items()]
     lines += [
@@ -126,28 +138,29 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
         "",
         "[search]",
         'tuner = "hyperband"',
-        (f"objective = {_toml(OBJECTIVES[inference.task]):<25} # any validation metric: val_mae, val_rmse, "
+        (f"objective = {as_toml(OBJECTIVES[inference.task]):<25} # any validation metric: val_mae, val_rmse, "
         "val_loss, val_auc, val_accuracy"),
         f"max_epochs = {search['max_epochs']}",
         f"factor = {search['factor']}",
-        f"time_limit = {_toml(search['time_limit']):<24} # per run; `--time-limit` overrides it",
+        f"time_limit = {as_toml(search['time_limit']):<24} # per run; `--time-limit` overrides it",
         f"patience = {search['patience']}",
     ]
     if inference.task != "regression":
-        lines.append(f"class_weight = {_toml(inference.class_weight):<22} # {inference.class_weight_reason}")
+        lines.append(f"class_weight = {as_toml(inference.class_weight):<22} # {inference.class_weight_reason}")
     return "\n".join(lines) + "\n"
 
 
-def _relative(csv: Path, directory: Path) -> str:
-    # Relative to the track file, so the pair can move together; absolute where no relative path exists.
+def relative_path(csv: Path, directory: Path) -> str:
+    """`csv` relative to the track file's directory, so the pair can move together; absolute where no relative
+    path exists."""
     try:
         return Path(os.path.relpath(csv.resolve(), directory.resolve())).as_posix()
     except ValueError:
         return str(csv.resolve())
 
 
-def _toml(value) -> str:
+def as_toml(value) -> str:
     """A TOML literal; JSON's string escapes are valid TOML basic strings."""
     if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+        return "[" + ", ".join(as_toml(v) for v in value) + "]"
     return json.dumps(value)

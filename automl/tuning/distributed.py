@@ -72,6 +72,27 @@ def worker(address: str, worker_id: str | None = None) -> Role:
     return Role("worker", host.strip("[]"), int(port), tuner_id)
 
 
+def role_from_flags(*, as_chief: bool, worker_of: str | None, port: int | None, worker_id: str | None,
+                    tensorboard: bool, chief_only: dict[str, object]) -> Role:
+    """The role `automl search` gives this process, from its flags; `chief_only` names the flags (with their
+    values) that belong to the chief, which runs the search, and that a worker refuses."""
+    if port is not None and not as_chief:
+        raise AutomlError("--port goes with --chief (a worker takes the chief's address: --worker HOST:PORT)")
+    if worker_id and not worker_of:
+        raise AutomlError("--worker-id goes with --worker HOST:PORT")
+    if as_chief:
+        if tensorboard:
+            raise AutomlError("--tensorboard goes to the workers, which train; the chief trains nothing")
+        return chief(port or DEFAULT_PORT)
+    if not worker_of:
+        return LOCAL
+    given = [flag for flag, value in chief_only.items() if value]
+    if given:
+        raise AutomlError(f"{', '.join(given)} go{'es' * (len(given) == 1)} to the chief, which runs the search; "
+                          "a worker only runs trials")
+    return worker(worker_of, worker_id)
+
+
 @contextmanager
 def keras_tuner_environment(role: Role) -> Iterator[None]:
     """Set Keras Tuner's variables for the block (it reads them when the tuner is made and when it searches)."""
