@@ -11,12 +11,12 @@ from typing import Any
 
 from automl.data.schema import Data, Schema
 from automl.errors import AutomlError
-from automl.families.base import Family
+from automl.families.base import Family, PredictInputs, ServingInput
 from automl.hypermodels.several import FAMILY, SeveralSpaces, main_of, plain_values
 from automl.track.sections import Track
 
 # The methods that read and describe data: a search over several families needs them to be one and the same.
-DATA_SIDE = ("load", "model_inputs", "dataset", "read_inputs", "describe_data", "signature")
+DATA_SIDE = ("load", "model_inputs", "dataset", "read_inputs", "describe_data", "signature", "serving_input")
 
 
 class SeveralFamilies(Family):
@@ -65,9 +65,9 @@ class SeveralFamilies(Family):
     def dataset(self, inputs: Any, batch_size: int | None = None):
         return self.first.dataset(inputs, batch_size)
 
-    def read_inputs(self, path: Path, schema: Schema, *, track_name: str,
-                    id_column: str | None = None) -> tuple[Any, list[str]]:
-        return self.first.read_inputs(path, schema, track_name=track_name, id_column=id_column)
+    def read_inputs(self, paths: list[Path], schema: Schema, *, track_name: str,
+                    id_column: str | None = None) -> PredictInputs:
+        return self.first.read_inputs(paths, schema, track_name=track_name, id_column=id_column)
 
     def columns(self, schema: Schema) -> list[str]:
         return self.first.columns(schema)
@@ -80,3 +80,6 @@ class SeveralFamilies(Family):
 
     def signature(self, schema: Schema) -> str:
         return self.first.signature(schema)
+
+    def serving_input(self, schema: Schema) -> ServingInput | None:
+        return self.first.serving_input(schema)
