@@ -1,11 +1,14 @@
 """How uint8 images enter every image model: the ``image`` input, and tf.data pipelines over image arrays."""
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from automl.data.schema import Schema
+from automl.hypermodels.base import SearchSpace
 
 VALIDATION_BATCH = 256
 
@@ -36,3 +39,31 @@ def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    return max(1, math.ceil(images / batch_size))
+
+
+class ImageSpace(SearchSpace):
+    """What every image family's search space shares: its epochs are `images_per_epoch` images from a shuffled,
+    repeating stream of the training split (0: one full pass).
+
+    With a fraction of the training set per epoch, Hyperband's low rungs see subsets of the data and its top
+    rung several full passes.
+    """
+
+    def __init__(self, schema: Schema, objective: str, direction: str, *, batch_sizes: list[int],
+                 images_per_epoch: int = 0, patience: int = 5, seed: int = 42, name: str | None = None) -> None:
+        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
+        self.images_per_epoch = images_per_epoch
+
+    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int):
+        steps = steps_per_epoch(self.images_per_epoch or len(y), batch_size)
+        # A trial that continues an earlier rung's trial goes on where that one's stream stopped,
+        # so it sees new images rather than the same subset again.
+        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(initial_epoch * steps)
+        return train, {"steps_per_epoch": steps}
+
+    def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        return image_dataset(x, y, batch_size=VALIDATION_BATCH)
