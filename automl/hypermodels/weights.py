@@ -52,7 +52,7 @@ def find(name: str) -> Path | None:
     return next((place for place in places if place.is_file()), None)
 
 
-def weights_path(name: str, download: Callable[[Pretrained], Path] = keras_download) -> Path:
+def weights_path(name: str, download: Callable[[Pretrained], Path] | None = None) -> Path:
     """The weights file of backbone `name`: found here, else downloaded by Keras; an `AutomlError` otherwise."""
     check_names([name])
     found = find(name)
@@ -60,7 +60,7 @@ def weights_path(name: str, download: Callable[[Pretrained], Path] = keras_downl
         return found
     entry = PRETRAINED[name]
     try:
-        return download(entry)
+        return (download or keras_download)(entry)
     except Exception as error:  # noqa: BLE001  any failure of the download has the same two fixes
         raise AutomlError(
             f"no ImageNet weights for backbone '{name}': none imported in {weights_dir()}, none in Keras' cache "
@@ -69,7 +69,7 @@ def weights_path(name: str, download: Callable[[Pretrained], Path] = keras_downl
             f"once with `automl weights import {name} FILE`") from None
 
 
-def available(names: Iterable[str], download: Callable[[Pretrained], Path] = keras_download) -> dict[str, Path]:
+def available(names: Iterable[str], download: Callable[[Pretrained], Path] | None = None) -> dict[str, Path]:
     """The weights files of those of `names` that have some, with a note (`AutomlWarning`) naming those
     skipped for want of weights; an `AutomlError` when none has any."""
     names = list(names)

@@ -99,6 +99,9 @@ class ModelSection(Section):
     target_transform: str = "standardize"
     # Image tracks: training images per Hyperband epoch, drawn from a shuffled stream (0: one full pass).
     images_per_epoch: int = 0
+    # Family "backbone": the pretrained networks to search (automl/hypermodels/pretrained.py); empty: all of them
+    # whose weights are found.
+    backbones: list[str] = field(default_factory=list)
 
 
 SECTIONS: dict[str, type[Section]] = {
