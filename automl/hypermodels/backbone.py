@@ -179,9 +179,10 @@ class BackboneHyperModel(ImageSpace):
                 steps = int(model.optimizer.iterations.numpy())
                 unfreeze(model, trainable, rate)
             callbacks = [TimeBudgetSchedule(phase_seconds, peak=rate), keras.callbacks.TerminateOnNaN()]
-            histories.append(model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size),
-                                       epochs=FINAL_FIT_MAX_EPOCHS, validation_data=validation, callbacks=callbacks,
-                                       shuffle=False, verbose=verbose))
+            done = sum(len(history.epoch) for history in histories)  # fine-tuning's passes number on
+            histories.append(model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), initial_epoch=done,
+                                       epochs=done + FINAL_FIT_MAX_EPOCHS, validation_data=validation,
+                                       callbacks=callbacks, shuffle=False, verbose=verbose))
         # Fine-tuning's optimizer started its count anew; the model's count is of every step it trained, which
         # the final fit's record reads (images trained). Training is over: no Adam step sees this count.
         model.optimizer.iterations.assign_add(steps)

@@ -55,7 +55,9 @@ class Pretrained:
         if self.application.startswith("EfficientNet"):
             normalization = next(layer for layer in backbone.layers
                                  if isinstance(layer, keras.layers.Normalization))
-            normalization.variance.assign(normalization.variance * keras.ops.convert_to_tensor(IMAGENET_STDDEV_RGB))
+            variance = normalization.adapt_variance  # the variable; `variance` is a tensor made from it
+            variance.assign(variance * keras.ops.convert_to_tensor(IMAGENET_STDDEV_RGB))
+            normalization.finalize_state()
 
 
 PRETRAINED: dict[str, Pretrained] = {entry.name: entry for entry in (
