@@ -201,7 +201,8 @@ def unfreeze(model: keras.Model, count: int, learning_rate: float) -> None:
     backbone.trainable = True
     for index, layer in enumerate(backbone.layers):
         layer.trainable = index >= len(backbone.layers) - count and not isinstance(layer, layers.BatchNormalization)
-    compile_model(model, learning_rate)
+    with model.distribute_strategy.scope():  # the scope the model was built in (several GPUs: mirrored)
+        compile_model(model, learning_rate)
 
 
 def joined(histories: list[keras.callbacks.History]) -> keras.callbacks.History:

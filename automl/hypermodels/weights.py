@@ -96,9 +96,9 @@ def available(names: Iterable[str], download: Callable[[Pretrained], Path] | Non
     return found
 
 
-def load_backbone(name: str, size: int, path: Path) -> keras.Model:
+def load_backbone(name: str, size: int, path: Path, *, shown: Path | None = None) -> keras.Model:
     """Backbone `name` built for `size`-pixel images with the weights in `path` (see `automl.hypermodels.pretrained`
-    for why 224-pixel weights serve every size)."""
+    for why 224-pixel weights serve every size); errors name the file as `shown` (default: `path`)."""
     entry = PRETRAINED[name]
     backbone = entry.build(size)
     try:
@@ -106,7 +106,8 @@ def load_backbone(name: str, size: int, path: Path) -> keras.Model:
             warnings.simplefilter("ignore")
             backbone.load_weights(str(path))
     except (ValueError, OSError, KeyError) as error:
-        raise AutomlError(f"{path} does not hold {name}'s weights ({first_line(error, 160)}); import the no-top "
+        reason = first_line(error, 160).split(" Example error message")[0]
+        raise AutomlError(f"{shown or path} does not hold {name}'s weights ({reason}); import the no-top "
                           f"ImageNet weights of keras.applications.{entry.application} with "
                           f"`automl weights import {name} FILE`") from None
     entry.adjust(backbone)
@@ -143,11 +144,12 @@ def check_file(name: str, path: Path) -> str:
     kind = file_format(path)
     if kind == "legacy" and entry.file_hash and md5(path) != entry.file_hash:
         raise AutomlError(f"{path} has md5 {md5(path)}, not the {entry.file_hash} Keras publishes for "
-                          f"{entry.file_name} ({name}); fetch that file again")
+                          f"{entry.file_name} ({name}); give that file, as Keras downloads it, or a "
+                          ".weights.h5 saved from the backbone")
     with tempfile.TemporaryDirectory() as directory:  # `load_weights` reads the format from the file name
         named = Path(directory) / f"weights{SUFFIXES[kind]}"
         os.symlink(path.resolve(), named)
-        load_backbone(name, min(entry.sizes), named)
+        load_backbone(name, min(entry.sizes), named, shown=path)
     return kind
 
 
