@@ -157,7 +157,7 @@ def test_the_model_takes_raw_uint8_resizes_to_the_backbone_and_reloads_in_safe_m
     hp = configured(space, image_size=128, translation=0.1, zoom=0.1, dense_units=128, dropout=0.2)
     model = space.build(hp)
     assert model.inputs[0].dtype == "uint8" and tuple(model.outputs[0].shape) == (None, 3)
-    assert model.get_layer("backbone_resizing").output.shape[1:3] == (128, 128)
+    assert model.get_layer("resizing").output.shape[1:3] == (128, 128)
     assert not model.get_layer(BACKBONE_LAYER).trainable_weights  # the head trains first
     x, y = images(16)
     space.fit(hp, model, x, y, validation_data=(x, y), epochs=1, verbose=0)
@@ -166,6 +166,16 @@ def test_the_model_takes_raw_uint8_resizes_to_the_backbone_and_reloads_in_safe_m
         warnings.simplefilter("ignore")  # the optimizer's state, of no use to predict
         reloaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_images_of_any_size_are_resized_once_straight_to_the_backbone_input(mobilenet_file):
+    files = Schema(task="multiclass", target="label", classes=["a", "b"], kind="image_files", image_shape=[64, 64, 3])
+    space = BackboneHyperModel(files, "val_accuracy", "max", batch_sizes=[8], weights={MOBILENET: mobilenet_file})
+    model = space.build(configured(space, image_size=160))
+    assert tuple(model.inputs[0].shape) == (None, None, None, 3)
+    resizing = [layer for layer in model.layers if isinstance(layer, keras.layers.Resizing)]
+    assert [tuple(layer.output.shape[1:3]) for layer in resizing] == [(160, 160)]
+    assert model.predict(np.zeros((2, 300, 200, 3), dtype=np.uint8), verbose=0).shape == (2, 2)
 
 
 class Epochs(keras.callbacks.Callback):

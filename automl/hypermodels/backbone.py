@@ -67,9 +67,7 @@ class BackboneHyperModel(ImageSpace):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         name = hp.Choice("backbone", list(self.weights))
         size = self._input_size(hp, name)
-        inputs, x = image_input(self.schema)
-        if tuple(self.schema.image_shape[:2]) != (size, size):
-            x = layers.Resizing(size, size, name="backbone_resizing")(x)
+        inputs, x = image_input(self.schema, (size, size))
         entry = PRETRAINED[name]
         # The backbone's preprocessing_input, as a layer: MobileNet v1's maps 0..255 to -1..1; the others take
         # 0..255 floats (this layer only casts the uint8 images) and normalise inside.

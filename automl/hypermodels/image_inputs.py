@@ -13,19 +13,22 @@ from automl.hypermodels.base import SearchSpace
 VALIDATION_BATCH = 256
 
 
-def image_input(schema: Schema) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+def image_input(schema: Schema, size: tuple[int, int] | None = None) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """The model's ``image`` input (uint8, named so), and the tensor a family's network starts from.
 
     Arrays of one size (CIFAR-10, an npz) go in as they are: (batch, height, width, 3). Images read from
     files (``schema.kind == "image_files"``) may come in any height and width: `Resizing` to the size the
-    model trained on sits inside the model, so the exported file takes them as they are.
+    model trained on sits inside the model, so the exported file takes them as they are. With `size`
+    (height, width), the network starts from images of that size instead (a pretrained backbone's input),
+    resized once, from the images as they come.
     """
     height, width, channels = schema.image_shape
+    size = tuple(size or (height, width))
     if schema.kind != "image_files":
         inputs = keras.Input(shape=(height, width, channels), dtype="uint8", name="image")
-        return inputs, inputs
+        return inputs, inputs if size == (height, width) else keras.layers.Resizing(*size, name="resizing")(inputs)
     inputs = keras.Input(shape=(None, None, channels), dtype="uint8", name="image")
-    return inputs, keras.layers.Resizing(height, width, name="resizing")(inputs)
+    return inputs, keras.layers.Resizing(*size, name="resizing")(inputs)
 
 
 def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
