@@ -34,6 +34,7 @@ def homes(tmp_path, monkeypatch):
         raise OSError(f"URL fetch failure on {entry.origin}: no network")
 
     monkeypatch.setattr(weights, "keras_download", offline)
+    monkeypatch.setattr(weights, "_failed_downloads", {})
 
 
 def saved_weights(directory: Path, name: str, size: int, file_name: str = "weights.weights.h5", **options) -> Path:
@@ -90,6 +91,15 @@ def test_no_weights_anywhere_is_one_line_naming_both_fixes():
     message = str(error.value)
     assert "\n" not in message and "mobilenet_v1_0.25" in message
     assert "connect to the network" in message and "automl weights import mobilenet_v1_0.25 FILE" in message
+
+
+def test_a_failed_download_is_not_tried_again_in_the_same_process(monkeypatch):
+    tries = []
+    monkeypatch.setattr(weights, "keras_download", lambda entry: tries.append(entry.name) or 1 / 0)
+    for _ in range(2):
+        with pytest.raises(AutomlError, match=r"download failed \(division by zero\)"):
+            weights.weights_path(MOBILENET)
+    assert tries == [MOBILENET]
 
 
 def test_a_file_of_the_wrong_hash_is_refused(tmp_path):

@@ -25,6 +25,9 @@ from automl.hypermodels.pretrained import PRETRAINED, Pretrained
 # The two files `model.load_weights` reads, told apart by how their names end: Keras 3's weights file, and the
 # legacy HDF5 file keras.applications downloads.
 SUFFIXES = {"keras": ".weights.h5", "legacy": ".h5"}
+# Downloads that failed in this process, with why: a search builds its space once per trial it loads, and a
+# network that drops connections silently would make each try wait; weights found on disk still count.
+_failed_downloads: dict[str, str] = {}
 
 
 def keras_cache_dir() -> Path:
@@ -59,14 +62,16 @@ def weights_path(name: str, download: Callable[[Pretrained], Path] | None = None
     if found is not None:
         return found
     entry = PRETRAINED[name]
-    try:
-        return (download or keras_download)(entry)
-    except Exception as error:  # noqa: BLE001  any failure of the download has the same two fixes
-        raise AutomlError(
-            f"no ImageNet weights for backbone '{name}': none imported in {weights_dir()}, none in Keras' cache "
-            f"({keras_cache_dir() / 'models' / entry.file_name}), and Keras' download failed "
-            f"({first_line(error, 120)}); connect to the network so that Keras downloads them, or import a copy "
-            f"once with `automl weights import {name} FILE`") from None
+    if name not in _failed_downloads:
+        try:
+            return (download or keras_download)(entry)
+        except Exception as error:  # noqa: BLE001  any failure of the download has the same two fixes
+            _failed_downloads[name] = first_line(error, 120)
+    raise AutomlError(
+        f"no ImageNet weights for backbone '{name}': none imported in {weights_dir()}, none in Keras' cache "
+        f"({keras_cache_dir() / 'models' / entry.file_name}), and Keras' download failed "
+        f"({_failed_downloads[name]}); connect to the network so that Keras downloads them, or import a copy "
+        f"once with `automl weights import {name} FILE`")
 
 
 def available(names: Iterable[str], download: Callable[[Pretrained], Path] | None = None) -> dict[str, Path]:
