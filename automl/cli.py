@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from automl.data.home import IMPORTABLE
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.families import family_of
 from automl.monitoring.progress import duration as _duration
+from automl.quiet import quiet_tensorflow
 from automl.store import (
     BEST_MODEL_FILE,
     REPORT_CSV,
@@ -167,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("path", help="cifar10: an npz with x_train, y_train, x_test, y_test as keras.datasets "
                            "returns them; told_br: told_br_toxic.csv (columns text, toxic)")
     importing.set_defaults(run=run_data_import)
+
+    weights = commands.add_parser("weights", help="manage pretrained weights (family \"backbone\") for offline use")
+    importing = weights.add_subparsers(dest="weights_command", metavar="ACTION", required=True).add_parser(
+        "import", help="check a local copy of a backbone's ImageNet weights and store it where the search finds it "
+                       "($AUTOML_HOME/weights)")
+    importing.add_argument("name", help="the backbone: mobilenet_v1_0.25, mobilenet_v3_small or efficientnet_b0")
+    importing.add_argument("path", help="its no-top weights: the .h5 that keras.applications downloads, or a "
+                                        ".weights.h5 that Keras 3 saved")
+    importing.set_defaults(run=run_weights_import)
     return parser
 
 
@@ -175,6 +183,15 @@ def run_data_import(args: argparse.Namespace) -> int:
 
     stored = import_dataset(args.name, args.path)
     print(f"automl: stored {args.name} in {stored}; its track (--track {args.name}) now loads it from there")
+    return 0
+
+
+def run_weights_import(args: argparse.Namespace) -> int:
+    with quiet_tensorflow():  # checking the file builds the backbone, with TensorFlow
+        from automl.hypermodels.weights import import_weights
+
+        stored = import_weights(args.name, args.path)
+    print(f"automl: stored {args.name}'s weights in {stored}; family \"backbone\" now finds them")
     return 0
 
 
@@ -360,39 +377,3 @@ class SearchLog:
                 handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
         except OSError:
             pass  # the log is a copy of what is printed; a results directory that cannot be written fails elsewhere
-
-
-@contextmanager
-def quiet_tensorflow() -> Iterator[None]:
-    """Run the block with file descriptor 2 silenced: importing TensorFlow writes CUDA and oneDNN chatter
-    straight to it, past Python. An error raised in the block is printed after it, as usual, and so are
-    automl's notes."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    # automl's notes from the block (how a CSV was read, ...) are held and shown after it, not lost on fd 2.
-    # Not warnings.catch_warnings: it would also undo the filters that modules imported in the block set.
-    show, held = warnings.showwarning, []
-
-    def hold(message, category, *where, **more) -> None:
-        if issubclass(category, AutomlWarning):
-            held.append((message, category, *where))
-        else:
-            show(message, category, *where, **more)
-
-    warnings.showwarning = hold
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-        warnings.showwarning = show
-        for note in held:
-            show(*note)
-        if "tensorflow" in sys.modules:
-            # TensorFlow's Python logger warns of tf.function retracing, which every search does by design.
-            sys.modules["tensorflow"].get_logger().setLevel("ERROR")

@@ -12,8 +12,8 @@ import pytest
 import automl
 from automl.data.images import CIFAR10_CLASSES
 from automl.data.schema import Schema
-from automl.hypermodels.cnn import CNNHyperModel, steps_per_epoch
-from automl.hypermodels.image_inputs import image_dataset
+from automl.hypermodels.cnn import CNNHyperModel
+from automl.hypermodels.image_inputs import image_dataset, steps_per_epoch
 
 TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md
 SCHEMA = Schema(task="multiclass", target="label", classes=CIFAR10_CLASSES, kind="images", image_shape=[32, 32, 3])

@@ -1,7 +1,8 @@
 """Datasets imported once into ``$AUTOML_HOME/datasets`` (`automl data import NAME PATH`): where they go.
 
 Large or licensed data is not shipped in the package: a track finds a local copy given in the track, or the
-copy imported here (CIFAR-10, ToLD-BR).
+copy imported here (CIFAR-10, ToLD-BR). Pretrained weights imported offline (`automl weights import`) are kept
+beside them, in ``$AUTOML_HOME/weights``.
 """
 from __future__ import annotations
 
@@ -23,14 +24,23 @@ def imported_dir() -> Path:
     return automl_home() / "datasets"
 
 
+def weights_dir() -> Path:
+    """Where `automl weights import` keeps pretrained weights."""
+    return automl_home() / "weights"
+
+
 def imported_path(name: str) -> Path:
     """Where an imported dataset is stored and its loader looks for it."""
     return imported_dir() / f"{name}{IMPORTABLE.get(name, '')}"
 
 
 def store_copy(source: Path, name: str) -> Path:
-    """Copy a checked file to `imported_path(name)`; written beside it and renamed, so no loader sees half a file."""
-    target = imported_path(name)
+    """Copy a checked file to `imported_path(name)`."""
+    return copy_atomically(source, imported_path(name))
+
+
+def copy_atomically(source: Path, target: Path) -> Path:
+    """Copy `source` to `target`; written beside it and renamed, so no loader sees half a file."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")  # created with the usual permissions
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MODULES = {  # a track's family name -> the module whose FAMILY it is
     "mlp": "automl.families.mlp",
     "cnn": "automl.families.cnn",
+    "backbone": "automl.families.backbone",
     "text": "automl.families.text",
 }
 _registered: dict[str, Family] = {}

@@ -1,18 +1,21 @@
 """CNNHyperModel: the search space for small images, with rescaling and augmentation inside the model."""
 from __future__ import annotations
 
-import math
-
 import keras
 import keras_tuner as kt
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from automl.data.schema import Schema
-from automl.hypermodels.base import SearchSpace
-from automl.hypermodels.image_inputs import VALIDATION_BATCH, image_dataset, image_input
+from automl.hypermodels.image_inputs import (
+    VALIDATION_BATCH,
+    ImageSpace,
+    image_dataset,
+    image_input,
+    steps_per_epoch,
+)
 from automl.hypermodels.training import (
+    FINAL_FIT_MAX_EPOCHS,
     OPTIMIZERS,
     TimeBudgetSchedule,
     make_optimizer,
@@ -22,10 +25,9 @@ from automl.hypermodels.training import (
 # blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a
 # 290k-parameter network; one Hyperband epoch of it took 8 minutes.
 MAX_FILTERS = 128
-FINAL_FIT_MAX_EPOCHS = 10_000  # the final fit ends on time, not on a count of epochs
 
 
-class CNNHyperModel(SearchSpace):
+class CNNHyperModel(ImageSpace):
     """A convolutional network over raw uint8 images (N, height, width, 3), for multiclass tasks.
 
     The model carries its preprocessing: `Rescaling` to 0-1 and augmentation layers (random
@@ -33,8 +35,7 @@ class CNNHyperModel(SearchSpace):
     are active in training only, so the exported model takes the images as they are.
 
     One epoch is `images_per_epoch` images drawn from a shuffled, repeating stream of the training
-    split (0: one full pass). With a fraction of the training set per epoch, Hyperband's low rungs
-    see subsets of the data and its top rung several full passes.
+    split (0: one full pass), as in every `ImageSpace`.
 
     Parameters
     ----------
@@ -63,8 +64,8 @@ class CNNHyperModel(SearchSpace):
         seed: int = 42,
         name: str = "cnn",
     ) -> None:
-        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
-        self.images_per_epoch = images_per_epoch
+        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, images_per_epoch=images_per_epoch,
+                         patience=patience, seed=seed, name=name)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         inputs, x = image_input(self.schema)
@@ -127,16 +128,6 @@ class CNNHyperModel(SearchSpace):
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
 
-    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int):
-        steps = steps_per_epoch(self.images_per_epoch or len(y), batch_size)
-        # A trial that continues an earlier rung's trial goes on where that one's stream stopped,
-        # so it sees new images rather than the same subset again.
-        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(initial_epoch * steps)
-        return train, {"steps_per_epoch": steps}
-
-    def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
-        return image_dataset(x, y, batch_size=VALIDATION_BATCH)
-
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                   validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0):
         """Train a fresh model of a chosen configuration for `seconds`: full passes over the training split,
@@ -150,11 +141,6 @@ class CNNHyperModel(SearchSpace):
         callbacks = [TimeBudgetSchedule(seconds, peak=learning_rate(hp)), keras.callbacks.TerminateOnNaN()]
         return model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), epochs=FINAL_FIT_MAX_EPOCHS,
                          validation_data=validation, callbacks=callbacks, shuffle=False, verbose=verbose)
-
-
-def steps_per_epoch(images: int, batch_size: int) -> int:
-    return max(1, math.ceil(images / batch_size))
-
 
 
 def learning_rate(hp: kt.HyperParameters) -> float:

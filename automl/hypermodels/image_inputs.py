@@ -1,28 +1,34 @@
 """How uint8 images enter every image model: the ``image`` input, and tf.data pipelines over image arrays."""
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from automl.data.schema import Schema
+from automl.hypermodels.base import SearchSpace
 
 VALIDATION_BATCH = 256
 
 
-def image_input(schema: Schema) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+def image_input(schema: Schema, size: tuple[int, int] | None = None) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """The model's ``image`` input (uint8, named so), and the tensor a family's network starts from.
 
     Arrays of one size (CIFAR-10, an npz) go in as they are: (batch, height, width, 3). Images read from
     files (``schema.kind == "image_files"``) may come in any height and width: `Resizing` to the size the
-    model trained on sits inside the model, so the exported file takes them as they are.
+    model trained on sits inside the model, so the exported file takes them as they are. With `size`
+    (height, width), the network starts from images of that size instead (a pretrained backbone's input),
+    resized once, from the images as they come.
     """
     height, width, channels = schema.image_shape
+    size = tuple(size or (height, width))
     if schema.kind != "image_files":
         inputs = keras.Input(shape=(height, width, channels), dtype="uint8", name="image")
-        return inputs, inputs
+        return inputs, inputs if size == (height, width) else keras.layers.Resizing(*size, name="resizing")(inputs)
     inputs = keras.Input(shape=(None, None, channels), dtype="uint8", name="image")
-    return inputs, keras.layers.Resizing(height, width, name="resizing")(inputs)
+    return inputs, keras.layers.Resizing(*size, name="resizing")(inputs)
 
 
 def image_dataset(x: np.ndarray, y: np.ndarray | None, batch_size: int,
@@ -55,3 +61,31 @@ def _streamed(x: np.memmap, y: np.ndarray | None, batch_size: int, shuffle_seed:
         return images if labels is None else (images, tf.gather(labels, batch))
 
     return positions.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    return max(1, math.ceil(images / batch_size))
+
+
+class ImageSpace(SearchSpace):
+    """What every image family's search space shares: its epochs are `images_per_epoch` images from a shuffled,
+    repeating stream of the training split (0: one full pass).
+
+    With a fraction of the training set per epoch, Hyperband's low rungs see subsets of the data and its top
+    rung several full passes.
+    """
+
+    def __init__(self, schema: Schema, objective: str, direction: str, *, batch_sizes: list[int],
+                 images_per_epoch: int = 0, patience: int = 5, seed: int = 42, name: str | None = None) -> None:
+        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
+        self.images_per_epoch = images_per_epoch
+
+    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int):
+        steps = steps_per_epoch(self.images_per_epoch or len(y), batch_size)
+        # A trial that continues an earlier rung's trial goes on where that one's stream stopped,
+        # so it sees new images rather than the same subset again.
+        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(initial_epoch * steps)
+        return train, {"steps_per_epoch": steps}
+
+    def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        return image_dataset(x, y, batch_size=VALIDATION_BATCH)

@@ -7,6 +7,7 @@ import time
 import keras
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+FINAL_FIT_MAX_EPOCHS = 10_000  # a final fit ends on time (`TimeBudgetSchedule`), not on a count of epochs
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:

@@ -102,6 +102,9 @@ class ModelSection(Section):
     # A folder of images (data.kind = "image_dir"): the side, in pixels, they are resized to for training;
     # 0 chooses it from the images and the time limit (automl/data/image_folder.py, default_image_size).
     image_size: int = 0
+    # Family "backbone": the pretrained networks to search (automl/hypermodels/pretrained.py); empty: all of them
+    # whose weights are found.
+    backbones: list[str] = field(default_factory=list)
 
 
 SECTIONS: dict[str, type[Section]] = {
