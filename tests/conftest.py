@@ -83,3 +83,19 @@ def tiny_track(tmp_path: Path) -> Path:
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+@pytest.fixture(autouse=True)
+def no_weights_from_outside(tmp_path_factory, monkeypatch):
+    """Tests see no pretrained weights but those they make, and download none: this machine's imported copies
+    ($AUTOML_HOME/weights, Keras' cache) must not change what a test searches, and CI has a network."""
+    from automl.hypermodels import weights
+
+    home = tmp_path_factory.mktemp("automl_home")
+    monkeypatch.setenv("AUTOML_HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+
+    def offline(entry):
+        raise OSError(f"tests do not download {entry.file_name}")
+
+    monkeypatch.setattr(weights, "keras_download", offline)

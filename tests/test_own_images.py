@@ -10,7 +10,7 @@ import pytest
 from test_image_folder import CLASSES, IMAGES, copy_folder
 
 from automl.cli import main
-from automl.errors import AutomlError
+from automl.errors import AutomlError, AutomlWarning
 from automl.families import get_family
 from automl.track import load_track, own_images
 from automl.track.own_images import track_from_images
@@ -70,11 +70,25 @@ def test_imbalanced_classes_get_balanced_class_weights(tmp_path):
 
 
 def test_several_default_families_are_written_as_a_toml_list(tmp_path, monkeypatch):
-    monkeypatch.setattr(own_images, "default_image_families", lambda: ["cnn", "backbone"])
+    monkeypatch.setattr(own_images, "default_image_families", lambda: (["cnn", "backbone"], ["mobilenet_v1_0.25"]))
     folder = own_images.list_folder(IMAGES)
     text = own_images.render_track("x", IMAGES, folder, tmp_path, size=32, why="", sizes="", time_limit="1m",
                                    class_weight=("none", ""))
-    assert 'family = ["cnn", "backbone"]' in text
+    assert 'family = ["cnn", "backbone"]' in text and 'backbones = ["mobilenet_v1_0.25"]' in text
+
+
+def test_images_are_searched_with_every_backbone_whose_weights_are_found(tmp_path, monkeypatch):
+    from automl.hypermodels import weights
+
+    monkeypatch.setattr(weights, "find", lambda name: tmp_path / "w.h5" if name == "mobilenet_v1_0.25" else None)
+    monkeypatch.setattr(weights, "_failed_downloads", {})
+    monkeypatch.setattr(weights, "keras_download", lambda entry: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.warns(AutomlWarning, match=r"backbones mobilenet_v3_small, efficientnet_b0 skipped: no ImageNet "
+                                           r"weights .* `automl weights import NAME FILE`"):
+        assert own_images.default_image_families() == (["cnn", "backbone"], ["mobilenet_v1_0.25"])
+    monkeypatch.setattr(weights, "find", lambda name: None)
+    with pytest.warns(AutomlWarning, match=r"no pretrained backbone: .* the CNN alone is searched"):
+        assert own_images.default_image_families() == (["cnn"], [])
 
 
 def test_the_saved_model_signature_takes_encoded_image_bytes(tmp_path):

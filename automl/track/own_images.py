@@ -7,19 +7,31 @@ chooses the size they are resized to, weights the classes when they are imbalanc
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from automl.data.image_folder import MIN_SIZE, ImageFolder, choose_size, describe_sizes, image_sizes, list_folder
 from automl.data.inference import IMBALANCE_RATIO
-from automl.errors import AutomlError
+from automl.errors import AutomlError, AutomlWarning
+from automl.hypermodels import weights
+from automl.hypermodels.pretrained import PRETRAINED
 from automl.track.duration import parse_duration
 from automl.track.own_csv import CsvTrack, as_toml, check_name, relative_path, track_name, write_track
 from automl.track.sections import SECTIONS
 
 
-def default_image_families() -> list[str]:
-    """The families a folder of images is searched with: the CNN, trained from scratch, for now."""
-    return ["cnn"]
+def default_image_families() -> tuple[list[str], list[str]]:
+    """The families a folder of images is searched with, and the backbones: the CNN, trained from scratch, and the
+    pretrained backbones whose ImageNet weights are found (imported, in Keras' cache, or downloaded by Keras); a
+    note names those left out and how to add them (`automl.hypermodels.weights.available`)."""
+    try:
+        found = weights.available(PRETRAINED)
+    except AutomlError:
+        warnings.warn("no pretrained backbone: none of " + ", ".join(PRETRAINED) + " has ImageNet weights here, so "
+                      "the CNN alone is searched; import weights once with `automl weights import NAME FILE` (or "
+                      "connect to the network), then rerun with --restart", AutomlWarning, stacklevel=2)
+        return ["cnn"], []
+    return ["cnn", "backbone"], list(found)
 
 
 def track_from_images(
@@ -93,7 +105,7 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
                  time_limit: str, class_weight: tuple[str, str]) -> str:
     """The track as TOML, with comments saying what was found and chosen, and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()
-    families = default_image_families()
+    families, backbones = default_image_families()
     counts = ", ".join(f"{c} {n:,}" for c, n in folder.counts().items())
     lines = [
         f"# Written by automl from the folder {root} ({len(folder.classes)} classes, {len(folder.paths):,} images).",
@@ -102,7 +114,7 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         f"description = {as_toml(f'the class of an image, from {root.name}/')}",
         'task = "multiclass"',
         f"family = {as_toml(families[0] if len(families) == 1 else families):<28} # cnn: a network trained from "
-        "scratch on these images",
+        "scratch on these images" + ("; backbone: an ImageNet network fine-tuned on them" if backbones else ""),
         "",
         "[data]",
         'kind = "image_dir"',
@@ -127,4 +139,7 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         "[model]",
         f"image_size = {size:<24} # the side images are resized to for training: {why}",
     ]
+    if backbones:
+        lines.append(f"backbones = {as_toml(backbones):<24} # pretrained networks whose ImageNet weights were found "
+                     "(docs/backbones.md)")
     return "\n".join(lines) + "\n"
