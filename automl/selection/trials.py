@@ -49,12 +49,15 @@ def _trial_row(trial: TrialFile, active_hyperparameters) -> dict[str, Any]:
     record, history = trial.record, trial.history()
     values = trial.values
     status = STATUS_NAMES.get(trial.status, trial.status.lower())
+    # Keras Tuner's best step counts this run's epochs from 0 (tuner_utils.get_best_step); a Hyperband trial that
+    # continues another starts at its initial epoch, and epochs are counted from 1 across rounds.
     best_step = record.get("best_step")
+    first = int(history.get("initial_epoch", 0))
     row: dict[str, Any] = {
         "trial_id": trial.trial_id,
         "status": status,
         "score": trial.score if status == "completed" else math.nan,
-        "best_epoch": (best_step + 1) if status == "completed" and best_step is not None else math.nan,
+        "best_epoch": (first + best_step + 1) if status == "completed" and best_step is not None else math.nan,
         "epochs_run": len(history.get("epochs", [])),
     }
     for name, value in active_hyperparameters({k: v for k, v in values.items() if not k.startswith("tuner/")}).items():
@@ -72,10 +75,11 @@ def _trial_row(trial: TrialFile, active_hyperparameters) -> dict[str, Any]:
 
 
 def _metrics_at_best_epoch(record: dict[str, Any], best_step: int | None) -> dict[str, float]:
-    history, epochs = record.get("history", {}), record.get("epochs", [])
-    if not history or best_step is None or best_step not in epochs:
+    """The run's figures at Keras Tuner's best step, an index into this run's epochs."""
+    history = record.get("history", {})
+    if not history or best_step is None or not 0 <= best_step < len(record.get("epochs", [])):
         return {}
-    index = epochs.index(best_step)
+    index = best_step
     metrics = {}
     for name, values in history.items():
         if name == "learning_rate":
