@@ -1,6 +1,7 @@
 """Track files: the built-in ones load, and every mistake names the file and the key."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,14 @@ def test_nonsense_durations_are_refused(text):
 @pytest.mark.parametrize("objective, direction", [("val_auc", "max"), ("val_accuracy", "max"), ("val_loss", "min"), ("val_mae", "min")])
 def test_direction_is_inferred_from_the_objective(objective, direction):
     assert infer_direction(objective) == direction
+
+
+def test_a_search_recorded_before_a_key_existed_compares_as_it_was():
+    from automl.track.sections import search_settings
+
+    current = json.loads(json.dumps(load_track("boston").as_dict()))
+    older = json.loads(json.dumps(current))
+    del older["model"]["backbones"], older["model"]["image_size"]  # track.json of a search begun before they existed
+    assert search_settings(older) == search_settings(current)
+    older["model"]["batch_sizes"] = [8]
+    assert search_settings(older) != search_settings(current)

@@ -7,6 +7,7 @@ table it comes from (``track.search["max_epochs"]``).
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +168,12 @@ class Track:
 
 
 def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:
-    """A track (as `Track.as_dict` gives it) without the keys that only affect the choice."""
+    """A track (as `Track.as_dict` gives it) without the keys that only affect the choice. A key the track does not
+    have takes its default, so a search recorded before a key existed (``model.backbones``) compares as it was."""
     settings = {k: dict(v) if isinstance(v, dict) else v for k, v in track_dict.items()}
+    for name, section in SECTIONS.items():
+        if isinstance(settings.get(name), dict):
+            settings[name] = {**json.loads(json.dumps(section().as_dict())), **settings[name]}
     for section, keys in SELECTION_KEYS.items():
         for key in keys:
             settings.get(section, {}).pop(key, None)
