@@ -110,3 +110,15 @@ def test_one_search_spans_both_families_and_the_report_compares_them(flat_family
     with np.load(TINY_CIFAR10) as arrays:
         said = automl.predict(str(track), arrays["x_test"][:4], results_dir=results)
     assert len(said) == 4
+
+
+def test_the_terminal_shows_the_hyperparameters_of_the_families_on_top(flat_family, tmp_path):
+    import pandas as pd
+
+    from automl.reporting.summary import terminal_table
+
+    table = pd.DataFrame({"trial_id": ["1", "2"], "status": ["completed"] * 2, "score": [0.8, 0.3],
+                          "family": ["flat", "flat"], "num_blocks": [None, None], "filters": [None, None],
+                          "dropout": [0.5, 0.0], "learning_rate": [1e-3, 3e-3]})
+    shown = terminal_table(table, load_track(both_track(tmp_path)))
+    assert list(shown.columns[:5]) == ["trial_id", "status", "val_accuracy", "family", "dropout"]

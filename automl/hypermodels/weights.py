@@ -8,7 +8,9 @@ them, a one-line error names both fixes.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import tempfile
 import warnings
@@ -36,9 +38,13 @@ def keras_cache_dir() -> Path:
 
 
 def keras_download(entry: Pretrained) -> Path:
-    """Keras' own download of `entry`'s weights into its cache (checked against Keras' hash when it has one)."""
-    return Path(keras.utils.get_file(entry.file_name, entry.origin, file_hash=entry.file_hash,
-                                     cache_subdir="models", cache_dir=str(keras_cache_dir())))
+    """Keras' own download of `entry`'s weights into its cache (checked against Keras' hash when it has one).
+
+    Keras prints "Downloading data from ..." on standard output, which is the predictions' and the report's;
+    whether it worked is said by automl (the search uses the weights, or a note names those skipped)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return Path(keras.utils.get_file(entry.file_name, entry.origin, file_hash=entry.file_hash,
+                                         cache_subdir="models", cache_dir=str(keras_cache_dir())))
 
 
 def check_names(names: Iterable[str]) -> None:

@@ -27,9 +27,10 @@ def terminal_table(table: pd.DataFrame, track: Track, rows: int = TERMINAL_ROWS)
     if "chosen" in top:
         top["pick"] = [("chosen" if c else "") + ("," if c and t else "") + ("top" if t else "")
                        for c, t in zip(top["chosen"].fillna(False), top["top_score"].fillna(False), strict=True)]
-    # The family's three most telling hyperparameters, then those every search space has.
-    wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run",
-              *family_of(track).main_hyperparameters[:TERMINAL_HYPERPARAMETERS],
+    # The family's three most telling hyperparameters that these trials have (a search over several families shows
+    # those of the families on top), then those every search space has.
+    telling = [h for h in family_of(track).main_hyperparameters if h in top and top[h].notna().any()]
+    wanted = ["trial_id", "pick", "status", "score", "diagnosis", "epochs_run", *telling[:TERMINAL_HYPERPARAMETERS],
               "optimizer", "learning_rate", "batch_size", "params", "latency_p50_ms", "seconds"]
     top = top[[c for c in wanted if c in top.columns]]
     for column in ("score", "learning_rate", "latency_p50_ms"):
