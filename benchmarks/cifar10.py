@@ -58,6 +58,7 @@ def main() -> int:
         baseline["run"] = "after automl, in the same run, for automl's wall time"
     report = summarize(track, results, automl, baseline, quick=args.quick)
     out = results / report["track"] / "benchmark.json"
+    report.update(runs_so_far(out, report))
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     plot_accuracy_vs_time(report, results / report["track"] / "plots" / "accuracy_vs_time.png")
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))}, indent=2))
@@ -217,6 +218,33 @@ def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, qu
     }
 
 
+def runs_so_far(path: Path, report: dict) -> dict:
+    """Every full run's test accuracy, earlier ones (from the benchmark.json this run replaces) and this one, with
+    the commit each ran; `test_accuracy` becomes their median and `test_accuracy_lowest` their minimum, as a
+    result must hold run after run. A quick run records only itself."""
+    this = {"date": report["date"], "commit": _commit(), "test_accuracy": report["test_accuracy"]}
+    earlier = []
+    if not report["quick"] and path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if not previous.get("quick"):
+            earlier = previous.get("test_accuracy_runs") or [
+                {"date": previous["date"], "commit": "not recorded", "test_accuracy": previous["test_accuracy"]}]
+    runs = [*earlier, this]
+    accuracies = sorted(run["test_accuracy"] for run in runs)
+    middle = len(accuracies) // 2
+    median = accuracies[middle] if len(accuracies) % 2 else (accuracies[middle - 1] + accuracies[middle]) / 2
+    return {"test_accuracy_this_run": this["test_accuracy"], "test_accuracy": round(median, 4),
+            "test_accuracy_lowest": accuracies[0], "test_accuracy_runs": runs}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def plot_accuracy_vs_time(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -231,7 +259,8 @@ def plot_accuracy_vs_time(report: dict, path: Path) -> None:
         seconds, accuracy = zip(*report["final_fit_curve"], strict=True)
         axes.plot([s / 60 for s in seconds], accuracy, marker=".", label="final fit: validation accuracy")
     end = report["search_seconds"] / 60
-    axes.scatter([end], [report["test_accuracy"]], color="black", zorder=3, label="automl: test accuracy")
+    axes.scatter([end], [report.get("test_accuracy_this_run", report["test_accuracy"])], color="black", zorder=3,
+                 label="automl: test accuracy")
     axes.axhline(report["baseline_test_accuracy"], color="grey", linestyle="--",
                  label="plain Keras Tuner, same time: test accuracy")
     axes.set_xlabel("minutes")
