@@ -49,7 +49,8 @@ def main() -> int:
         return run_baseline(args)
     results = Path(args.results_dir)
     track = track_file(args, Path(tempfile.mkdtemp(prefix="automl-cifar10-")))
-    automl = run_automl(track, results)
+    earlier = earlier_runs(results / ("cifar10_quick" if args.quick else "cifar10") / "benchmark.json")
+    automl = run_automl(track, results)  # --restart: clears the track's results, benchmark.json too
     if args.baseline_from:
         baseline = json.loads(Path(args.baseline_from).read_text(encoding="utf-8"))
         baseline["run"] = f"separately: benchmarks/cifar10.py --phase baseline --seconds {baseline['budget_seconds']:g}"
@@ -58,7 +59,7 @@ def main() -> int:
         baseline["run"] = "after automl, in the same run, for automl's wall time"
     report = summarize(track, results, automl, baseline, quick=args.quick)
     out = results / report["track"] / "benchmark.json"
-    report.update(runs_so_far(out, report))
+    report.update(runs_so_far(earlier, report))
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     plot_accuracy_vs_time(report, results / report["track"] / "plots" / "accuracy_vs_time.png")
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))}, indent=2))
@@ -218,18 +219,23 @@ def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, qu
     }
 
 
-def runs_so_far(path: Path, report: dict) -> dict:
-    """Every full run's test accuracy, earlier ones (from the benchmark.json this run replaces) and this one, with
-    the commit each ran; `test_accuracy` becomes their median and `test_accuracy_lowest` their minimum, as a
-    result must hold run after run. A quick run records only itself."""
+def earlier_runs(path: Path) -> list[dict]:
+    """The full runs a benchmark.json recorded (before this run's --restart clears it); none from a quick one."""
+    if not path.is_file():
+        return []
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    if previous.get("quick"):
+        return []
+    return previous.get("test_accuracy_runs") or [
+        {"date": previous["date"], "commit": "not recorded", "test_accuracy": previous["test_accuracy"]}]
+
+
+def runs_so_far(earlier: list[dict], report: dict) -> dict:
+    """Every full run's test accuracy, `earlier` ones and this one, with the commit each ran; `test_accuracy`
+    becomes their median and `test_accuracy_lowest` their minimum, as a result must hold run after run. A quick
+    run records only itself."""
     this = {"date": report["date"], "commit": _commit(), "test_accuracy": report["test_accuracy"]}
-    earlier = []
-    if not report["quick"] and path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if not previous.get("quick"):
-            earlier = previous.get("test_accuracy_runs") or [
-                {"date": previous["date"], "commit": "not recorded", "test_accuracy": previous["test_accuracy"]}]
-    runs = [*earlier, this]
+    runs = [*([] if report["quick"] else earlier), this]
     accuracies = sorted(run["test_accuracy"] for run in runs)
     middle = len(accuracies) // 2
     median = accuracies[middle] if len(accuracies) % 2 else (accuracies[middle - 1] + accuracies[middle]) / 2

@@ -110,14 +110,15 @@ def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
 
 def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_and_lowest(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from cifar10 import runs_so_far
+    from cifar10 import earlier_runs, runs_so_far
 
     path = tmp_path / "benchmark.json"
     path.write_text(json.dumps({"date": "2026-11-25", "quick": False, "test_accuracy": 0.8576}))
-    runs = runs_so_far(path, {"date": "2026-11-29", "quick": False, "test_accuracy": 0.80})
+    runs = runs_so_far(earlier_runs(path), {"date": "2026-11-29", "quick": False, "test_accuracy": 0.80})
     assert [r["test_accuracy"] for r in runs["test_accuracy_runs"]] == [0.8576, 0.80]
     assert runs["test_accuracy"] == 0.8288 and runs["test_accuracy_lowest"] == 0.80
     path.write_text(json.dumps({"date": "2026-11-29", "quick": False, **runs}))
-    third = runs_so_far(path, {"date": "2026-11-30", "quick": False, "test_accuracy": 0.9})
+    third = runs_so_far(earlier_runs(path), {"date": "2026-11-30", "quick": False, "test_accuracy": 0.9})
     assert third["test_accuracy"] == 0.8576 and len(third["test_accuracy_runs"]) == 3
-    assert len(runs_so_far(path, {"date": "x", "quick": True, "test_accuracy": 0.5})["test_accuracy_runs"]) == 1
+    quick = runs_so_far(earlier_runs(path), {"date": "x", "quick": True, "test_accuracy": 0.5})
+    assert len(quick["test_accuracy_runs"]) == 1 and earlier_runs(tmp_path / "none.json") == []
