@@ -79,13 +79,12 @@ def _metrics_at_best_epoch(record: dict[str, Any], best_step: int | None) -> dic
     history = record.get("history", {})
     if not history or best_step is None or not 0 <= best_step < len(record.get("epochs", [])):
         return {}
-    index = best_step
     metrics = {}
     for name, values in history.items():
         if name == "learning_rate":
             continue
         column = name if name.startswith("val_") else f"train_{name}"
-        metrics[column] = values[index] if index < len(values) else math.nan
+        metrics[column] = values[best_step] if best_step < len(values) else math.nan
     return metrics
 
 

@@ -132,9 +132,7 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
     lines += [
         "",
         "[split]",
-        f"test = {split['test']}",
-        f"validation = {split['validation']}",
-        f"seed = {split['seed']}",
+        *split_lines(split),
         "",
         "[search]",
         'tuner = "hyperband"',
@@ -164,3 +162,8 @@ def as_toml(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(as_toml(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def split_lines(split) -> list[str]:
+    """The [split] keys of a written track, with their defaults (the CSV and the images writers share them)."""
+    return [f"test = {split['test']}", f"validation = {split['validation']}", f"seed = {split['seed']}"]

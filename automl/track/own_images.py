@@ -16,7 +16,7 @@ from automl.errors import AutomlError, AutomlWarning
 from automl.hypermodels import weights
 from automl.hypermodels.pretrained import PRETRAINED
 from automl.track.duration import parse_duration
-from automl.track.own_csv import CsvTrack, as_toml, check_name, relative_path, track_name, write_track
+from automl.track.own_csv import CsvTrack, as_toml, check_name, relative_path, split_lines, track_name, write_track
 from automl.track.sections import SECTIONS
 
 
@@ -123,9 +123,7 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         f"# Image sizes: {sizes}",
         "",
         "[split]                         # a train/ with validation/ or test/ beside it keeps its own split",
-        f"test = {split['test']}",
-        f"validation = {split['validation']}",
-        f"seed = {split['seed']}",
+        *split_lines(split),
         "",
         "[search]",
         'tuner = "hyperband"',
