@@ -19,6 +19,7 @@ from PIL import Image
 from sklearn.model_selection import train_test_split
 
 from automl.data.schema import Data, Schema, Split
+from automl.data.whitening import patch_whitening
 from automl.errors import AutomlError, AutomlWarning
 
 # What `keras.utils.image_dataset_from_directory` reads, and what tf.io.decode_image decodes.
@@ -281,7 +282,7 @@ def load_image_folder(root: str | os.PathLike, *, size: int, validation: float, 
         bad += [folder.paths[i] for i in chosen[failed]]
     _check_bad(folder, bad)
     schema = Schema(task="multiclass", target="label", classes=list(folder.classes), kind="image_files",
-                    image_shape=[size, size, 3])
+                    image_shape=[size, size, 3], whitening=patch_whitening(splits["train"].x, seed=seed))
     return Data(schema, splits["train"], splits["validation"], splits["test"])
 
 

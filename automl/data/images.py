@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from automl.data.home import IMPORTABLE, imported_path, store_copy
 from automl.data.schema import Data, Schema, Split
 from automl.data.tabular import read_csv
+from automl.data.whitening import patch_whitening
 from automl.errors import AutomlError, first_line
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -156,7 +157,8 @@ def load_images(arrays: Arrays, task: str, *, classes: list[Any] | None = None,
     train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
     x_train = arrays["x_train"]
     schema = Schema(task=task, target="label", classes=list(classes), kind="images",
-                    image_shape=[int(d) for d in x_train.shape[1:]])
+                    image_shape=[int(d) for d in x_train.shape[1:]],
+                    whitening=patch_whitening(x_train[train_idx], seed=seed))
     return Data(
         schema,
         Split(x_train[train_idx], y_train[train_idx]),

@@ -33,6 +33,8 @@ class Schema:
     # before images existed have neither key and load as tables.
     kind: str = "table"
     image_shape: list[int] = field(default_factory=list)
+    # Images: the 2x2 patch whitening of the training split (`automl.data.whitening`), for a fixed first layer.
+    whitening: dict[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
