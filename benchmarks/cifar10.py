@@ -230,17 +230,38 @@ def earlier_runs(path: Path) -> list[dict]:
         {"date": previous["date"], "commit": "not recorded", "test_accuracy": previous["test_accuracy"]}]
 
 
-def runs_so_far(earlier: list[dict], report: dict) -> dict:
-    """Every full run's test accuracy, `earlier` ones and this one, with the commit each ran; `test_accuracy`
-    becomes their median and `test_accuracy_lowest` their minimum, as a result must hold run after run. A quick
-    run records only itself."""
-    this = {"date": report["date"], "commit": _commit(), "test_accuracy": report["test_accuracy"]}
+def runs_so_far(earlier: list[dict], report: dict, recipe: str | None = None) -> dict:
+    """Every full run's test accuracy, `earlier` ones and this one, with the commit each ran and its `recipe`
+    (the last commit that changed the track's network, training or final fit: `recipe_commit`).
+
+    `test_accuracy` is the median and `test_accuracy_lowest` the minimum of the runs of this run's recipe, as a
+    result must hold run after run; runs of earlier recipes stay listed, for the record. A quick run records
+    only itself.
+    """
+    recipe = recipe or recipe_commit()
+    this = {"date": report["date"], "commit": _commit(), "recipe": recipe, "test_accuracy": report["test_accuracy"]}
     runs = [*([] if report["quick"] else earlier), this]
-    accuracies = sorted(run["test_accuracy"] for run in runs)
+    accuracies = sorted(run["test_accuracy"] for run in runs if run.get("recipe") == recipe)
     middle = len(accuracies) // 2
     median = accuracies[middle] if len(accuracies) % 2 else (accuracies[middle - 1] + accuracies[middle]) / 2
     return {"test_accuracy_this_run": this["test_accuracy"], "test_accuracy": round(median, 4),
-            "test_accuracy_lowest": accuracies[0], "test_accuracy_runs": runs}
+            "test_accuracy_lowest": accuracies[0], "recipe": recipe, "recipe_runs": len(accuracies),
+            "test_accuracy_runs": runs}
+
+
+# What decides CIFAR-10's result: the track, the CNN space and its layers, training and the final fit.
+RECIPE_FILES = ("tracks/cifar10.toml", "automl/hypermodels/cnn.py", "automl/hypermodels/image_layers.py",
+                "automl/hypermodels/training.py", "automl/hypermodels/image_inputs.py", "automl/tuning/final_fit.py",
+                "automl/data/whitening.py")
+
+
+def recipe_commit() -> str:
+    """The last commit that changed one of `RECIPE_FILES`: runs of the same recipe share it."""
+    try:
+        return subprocess.run(["git", "log", "-1", "--format=%h", "--", *RECIPE_FILES], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip() or "unknown"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def _commit() -> str:

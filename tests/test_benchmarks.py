@@ -114,11 +114,16 @@ def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_an
 
     path = tmp_path / "benchmark.json"
     path.write_text(json.dumps({"date": "2026-11-25", "quick": False, "test_accuracy": 0.8576}))
-    runs = runs_so_far(earlier_runs(path), {"date": "2026-11-29", "quick": False, "test_accuracy": 0.80})
+    runs = runs_so_far(earlier_runs(path), {"date": "2026-11-29", "quick": False, "test_accuracy": 0.80}, "a1")
     assert [r["test_accuracy"] for r in runs["test_accuracy_runs"]] == [0.8576, 0.80]
-    assert runs["test_accuracy"] == 0.8288 and runs["test_accuracy_lowest"] == 0.80
+    # the first run's recipe was not recorded: it is listed, but the figures are this recipe's alone
+    assert runs["test_accuracy"] == 0.80 and runs["test_accuracy_lowest"] == 0.80 and runs["recipe_runs"] == 1
     path.write_text(json.dumps({"date": "2026-11-29", "quick": False, **runs}))
-    third = runs_so_far(earlier_runs(path), {"date": "2026-11-30", "quick": False, "test_accuracy": 0.9})
-    assert third["test_accuracy"] == 0.8576 and len(third["test_accuracy_runs"]) == 3
-    quick = runs_so_far(earlier_runs(path), {"date": "x", "quick": True, "test_accuracy": 0.5})
+    third = runs_so_far(earlier_runs(path), {"date": "2026-11-30", "quick": False, "test_accuracy": 0.9}, "a1")
+    assert third["test_accuracy"] == 0.85 and third["test_accuracy_lowest"] == 0.80
+    assert len(third["test_accuracy_runs"]) == 3 and third["recipe_runs"] == 2
+    path.write_text(json.dumps({"date": "2026-11-30", "quick": False, **third}))
+    other = runs_so_far(earlier_runs(path), {"date": "2026-12-01", "quick": False, "test_accuracy": 0.7}, "b2")
+    assert other["test_accuracy"] == 0.7 and len(other["test_accuracy_runs"]) == 4
+    quick = runs_so_far(earlier_runs(path), {"date": "x", "quick": True, "test_accuracy": 0.5}, "a1")
     assert len(quick["test_accuracy_runs"]) == 1 and earlier_runs(tmp_path / "none.json") == []
