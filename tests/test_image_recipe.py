@@ -7,11 +7,13 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from automl.data.images import CIFAR10_CLASSES, load_images, read_npz
 from automl.data.whitening import patch_whitening
 from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_layers import FlipAverage, PatchWhitening, SmoothedSparseCrossentropy
+from automl.serving.export import save_serving
 
 TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md
 LIGHT = {"num_blocks": 2, "filters": 16, "convs_per_block": 1, "kernel_size": 3, "dense_units": 0}
@@ -103,3 +105,16 @@ def test_a_network_with_the_whole_recipe_trains_saves_and_reloads_exactly(tiny, 
     reloaded = keras.models.load_model(path, safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(tiny.test.x, verbose=0), model.predict(tiny.test.x, verbose=0),
                                atol=1e-5)
+
+
+def test_an_exported_image_model_serves_in_inference_mode_without_augmentation(tiny, tmp_path):
+    # Keras' own export called the model without training=False, and its RandomFlip and RandomTranslation
+    # (which default to training) flipped and shifted every image served.
+    hypermodel = CNNHyperModel(tiny.schema, "val_accuracy", "max", batch_sizes=[32])
+    model = hypermodel.build(fixed({**LIGHT, "whitening": True, "flip_average": True}))
+    save_serving(model, tmp_path / "served")
+    loaded = tf.saved_model.load(str(tmp_path / "served"))
+    expected = model.predict(tiny.test.x[:8], verbose=0)
+    np.testing.assert_allclose(loaded.serve(tf.constant(tiny.test.x[:8])).numpy(), expected, atol=1e-5)
+    served = loaded.signatures["serving_default"](tf.constant(tiny.test.x[:8]))
+    np.testing.assert_allclose(next(iter(served.values())).numpy(), expected, atol=1e-5)

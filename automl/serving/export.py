@@ -61,14 +61,14 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
 
 
 def save_serving(model: keras.Model, target: Path, served: ServingInput | None = None) -> None:
-    """`model` as a SavedModel in `target`: Keras' own export; or, for a model with a decision threshold or
-    one served from other inputs (`served`: encoded image bytes, say), the same endpoints written by hand: a
-    ``serving_default`` signature that returns the probability and the decision as named outputs (a server
-    then needs no threshold of its own, and applies the report's), and inputs prepared inside the graph."""
+    """`model` as a SavedModel in `target`, with the endpoints of Keras' own export (``serve``,
+    ``serving_default``), written by hand so that the model runs in inference mode: Keras' export calls it
+    without ``training=False``, and its random augmentation layers (RandomFlip, RandomTranslation, ...) default
+    to training, so an exported image model flipped and shifted the images it served. For a model with a
+    decision threshold, ``serving_default`` returns the probability and the decision as named outputs (a server
+    then needs no threshold of its own, and applies the report's); with `served` (encoded image bytes, say),
+    the inputs are prepared inside the graph."""
     threshold = decision_threshold_of(model)
-    if threshold is None and served is None:
-        model.export(str(target), format="tf_saved_model", verbose=False)
-        return
     prepare = served.prepare if served is not None else (lambda inputs: inputs)
 
     def predict(inputs):
