@@ -1,14 +1,17 @@
 """Numeric columns as the MLP space may encode them: standardized, piecewise-linear on quantile bins, periodic."""
 from __future__ import annotations
 
+import math
+
 import keras
 import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_table
 from test_mlp import _data, _predict
 
-from automl.data.tabular import model_inputs
+from automl.data.tabular import load_tabular, model_inputs
 from automl.hypermodels.mlp import MLPHyperModel, to_dataset
 from automl.hypermodels.numeric import PiecewiseLinearEncoding, standardized_edges
 
@@ -67,3 +70,27 @@ def test_the_regression_loss_is_searched_and_scaled_to_the_standardized_target(t
     evaluated = model.evaluate(to_dataset(model_inputs(data.test.x, data.schema), data.test.y, 1024), verbose=0,
                                return_dict=True)["loss"]
     assert evaluated == pytest.approx(SCALED_LOSSES[loss](residuals, data.schema.target_std), rel=1e-4)
+
+
+LOG_TARGET_LOSSES = {  # with a log target, from predictions p and targets y; s is the target's geometric mean
+    "msle": lambda y, p, s, std: np.mean((np.log1p(p) - np.log1p(y)) ** 2) / std**2,
+    "mae": lambda y, p, s, std: np.mean(np.abs(p - y)) / s,
+    "huber": lambda y, p, s, std: np.mean(np.where(np.abs(p - y) <= s, 0.5 * (p - y) ** 2,
+                                                   s * np.abs(p - y) - 0.5 * s**2)) / s**2,
+}
+
+
+@pytest.mark.parametrize("loss", list(LOG_TARGET_LOSSES))
+def test_a_log_target_searches_the_squared_log_error_or_the_error_in_its_own_units(tmp_path, loss):
+    path = tmp_path / "data.csv"
+    make_table("regression", rows=120).to_csv(path, index=False)
+    data = load_tabular(path, "y", "regression", target_transform="log")
+    hp = kt.HyperParameters()
+    hp.Fixed("loss", loss)
+    model = MLPHyperModel(data.schema, "val_mae", "min").build(hp)
+    predicted = _predict(model, data.test.x, data.schema).reshape(-1)
+    evaluated = model.evaluate(to_dataset(model_inputs(data.test.x, data.schema), data.test.y, 1024), verbose=0,
+                               return_dict=True)["loss"]
+    scale = math.exp(data.schema.target_mean)
+    expected = LOG_TARGET_LOSSES[loss](data.test.y, predicted, scale, data.schema.target_std)
+    assert evaluated == pytest.approx(expected, rel=1e-3)

@@ -1,6 +1,7 @@
 """MLPHyperModel: the search space for tables, with the preprocessing inside the model."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -16,11 +17,15 @@ from automl.hypermodels.numeric import ENCODINGS, encode_numbers
 from automl.hypermodels.text_inputs import bag_of_words, text_input
 from automl.hypermodels.training import OPTIMIZERS, make_optimizer
 
-REGRESSION_LOSSES = {  # name -> the Keras loss, given the target's standard deviation
-    "mse": lambda std: "mean_squared_error",
-    "mae": lambda std: "mean_absolute_error",
-    "huber": lambda std: keras.losses.Huber(delta=std),
+REGRESSION_LOSSES = {  # name -> the Keras loss, given the target's scale (its standard deviation)
+    "mse": lambda scale: "mean_squared_error",
+    "mae": lambda scale: "mean_absolute_error",
+    "huber": lambda scale: keras.losses.Huber(delta=scale),
 }
+# A log target (model.target_transform = "log"): the squared error of the logs, or the error in the target's own
+# units, where the track's objective (val_mae) measures it; its scale is then the geometric mean of the target.
+LOG_TARGET_LOSSES = {"msle": lambda scale: "mean_squared_logarithmic_error", **{
+    name: REGRESSION_LOSSES[name] for name in ("mae", "huber")}}
 EMBEDDING_THRESHOLD = 12  # categories with more values than this may be embedded instead of one-hot
 # A text column inside a table: TF-IDF over its 5,000 commonest words and word pairs. The text family
 # (hypermodels/text.py) searches the encoding and its size; a table's MLP keeps one, fast and strong.
@@ -180,11 +185,16 @@ class MLPHyperModel(SearchSpace):
             # the scaling in the model, so SGD does not diverge on large targets and predictions are in real units.
             outputs = layers.Rescaling(schema.target_std, offset=schema.target_mean, name="target_scale")(z)
             metrics = [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse")]
-            if schema.target_transform == "log":
-                outputs = layers.Activation("exponential", name="exp")(outputs)
-                return outputs, "mean_squared_logarithmic_error", 1.0 / schema.target_std**2, metrics
             # The loss is searched, judged on the track's objective: a val_mae track is often best served by
             # the absolute error itself, or Huber's (squared near 0, absolute beyond one standard deviation).
+            if schema.target_transform == "log":
+                outputs = layers.Activation("exponential", name="exp")(outputs)
+                loss = hp.Choice("loss", list(LOG_TARGET_LOSSES))
+                if loss == "msle":
+                    return outputs, LOG_TARGET_LOSSES[loss](1.0), 1.0 / schema.target_std**2, metrics
+                scale = math.exp(schema.target_mean)  # the logs' mean: the target's geometric mean
+                weight = 1.0 / scale if loss == "mae" else 1.0 / scale**2
+                return outputs, LOG_TARGET_LOSSES[loss](scale), weight, metrics
             loss = hp.Choice("loss", list(REGRESSION_LOSSES))
             std = schema.target_std
             weight = 1.0 / std if loss == "mae" else 1.0 / std**2
