@@ -75,12 +75,19 @@ class Context:
         return self.work / "quality" / name / f"seed{seed}"
 
 
+def _toml_value(value: Any) -> str:
+    """A value as TOML writes it: JSON's strings, numbers, booleans and arrays are TOML's; a table is inline."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml_value(v)}" for key, v in value.items()) + " }"
+    return json.dumps(value)
+
+
 def toml_track(track: dict[str, Any]) -> str:
     """A track dictionary (`Track.as_dict`) as a track file."""
     lines = [f"{key} = {json.dumps(track[key])}" for key in ("name", "task", "family")]
     for section in ("data", "split", "search", "model"):
         lines += ["", f"[{section}]"]
-        lines += [f"{key} = {json.dumps(value)}" for key, value in track[section].items()]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in track[section].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -204,6 +204,14 @@ def _check_values(track: Track) -> None:
             f"{where}: 'search.final_fit' is {search.final_fit}; use the share of the time limit "
             "kept for the final fit, from 0 (none) to below 1, e.g. 0.5"
         )
+    if not 0.0 <= search.refit < 1.0:
+        raise AutomlError(
+            f"{where}: 'search.refit' is {search.refit}; use the share of the time limit kept for the refit "
+            "on training + validation, from 0 (none) to below 1, e.g. 0.1"
+        )
+    if search.ensemble < 0:
+        raise AutomlError(f"{where}: 'search.ensemble' is {search.ensemble}; use the most trials an ensemble may "
+                          "join, 0 or 1 for none, e.g. 5")
     if search.factor < 2:
         raise AutomlError(f"{where}: 'search.factor' is {search.factor}; use an integer of 2 or more")
     one_of("search.distribution", search.distribution, DISTRIBUTIONS)
@@ -217,6 +225,9 @@ def _check_values(track: Track) -> None:
             f"{where}: 'search.objective' is '{track.objective}'; select on validation data, "
             f"e.g. 'val_{track.objective}'"
         )
+    for name, value in track.model.fixed.items():
+        if not isinstance(value, (str, int, float, bool)):
+            raise AutomlError(f"{where}: 'model.fixed.{name}' must be a string, number or boolean, got {value!r}")
     sizes = track.model.batch_sizes
     if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")

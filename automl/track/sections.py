@@ -90,6 +90,12 @@ class SearchSection(Section):
     # Binary tracks: the decision threshold (the probability from which the model says yes) is the one that
     # maximises this on the validation split (automl/selection/threshold.py); stored in the chosen model.
     decision_metric: str = "balanced_accuracy"
+    # Families that refit (tables): the share of the time limit kept for retraining the chosen configuration on
+    # training + validation (automl/tuning/refit.py); 0: none. Tracks with a final fit have none.
+    refit: float = 0.1
+    # The ensemble of the best trials offered to the choice (automl/selection/ensemble.py): at most this many
+    # members; 0 or 1: none. Tracks with a final fit have none: their chosen model is not a trial's.
+    ensemble: int = 5
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,9 @@ class ModelSection(Section):
     # Family "backbone": the pretrained networks to search (automl/hypermodels/pretrained.py); empty: all of them
     # whose weights are found.
     backbones: list[str] = field(default_factory=list)
+    # Hyperparameters held at one value instead of searched (Keras Tuner's `hp.Fixed`), by name as the report's
+    # columns show them: fixed = { numeric_encoding = "standardize", optimizer = "adam" }. The others are searched.
+    fixed: dict[str, Any] = field(default_factory=dict)
 
 
 SECTIONS: dict[str, type[Section]] = {
@@ -118,8 +127,8 @@ REQUIRED_KEYS = {"search": ("objective",)}
 # Keys that change which trial is chosen, not how trials are trained: a search may resume across them.
 # The distribution only spreads a trial's work over devices: a search may resume across it too.
 # The final fit comes after the trials and does not change them: a search may resume across it too, and
-# so may the decision metric, which only sets the chosen model's decision threshold.
-SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit", "decision_metric")}
+# so may the decision metric, which only sets the chosen model's decision threshold, and the ensemble.
+SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit", "decision_metric", "ensemble", "refit")}
 
 
 @dataclass(frozen=True)

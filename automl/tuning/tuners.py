@@ -140,6 +140,12 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
         "max_consecutive_failed_trials": MAX_CONSECUTIVE_FAILED_TRIALS,
         "distribution_strategy": distribution_strategy(search.distribution),
     }
+    if track.model.fixed:
+        # Held at the track's values; every other hyperparameter is searched as usual (tune_new_entries).
+        fixed = kt.HyperParameters()
+        for name, value in track.model.fixed.items():
+            fixed.Fixed(name, value)
+        common.update(hyperparameters=fixed, tune_new_entries=True)
     if search.tuner == "hyperband":
         return HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
