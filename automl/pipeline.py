@@ -25,6 +25,7 @@ from automl.hypermodels.layers import with_decision_threshold
 from automl.reporting.files import write_report
 from automl.selection.choice import Choice
 from automl.selection.compare import best_of_each
+from automl.selection.ensemble import build_ensemble
 from automl.selection.explain import Explanation, explain
 from automl.selection.measures import LATENCY_ROWS
 from automl.selection.scoring import evaluate, model_outputs, test_figures
@@ -32,13 +33,14 @@ from automl.selection.table import report_table
 from automl.selection.threshold import binary_threshold
 from automl.selection.trials import no_model_to_choose
 from automl.serving.models import load_trial_model
-from automl.store import BEST_MODEL_FILE, TEST_METRICS, TOP_MODEL_FILE, Store
+from automl.store import BEST_MODEL_FILE, ENSEMBLE_ID, ENSEMBLE_JSON, TEST_METRICS, TOP_MODEL_FILE, Store
 from automl.track.parse import load_track
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
 from automl.tuning.distributed import LOCAL, Role
 from automl.tuning.final_fit import final_model
 from automl.tuning.loop import SearchRun, search
+from automl.tuning.refit import refit_model
 
 
 class Hooks:
@@ -121,18 +123,34 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     family = family_of(track)
     data = data or family.load(track)
     schema = store.schema()
-    table, choice = report_table(track, store, latency_rows(family, schema, lambda: data))
+    rows = latency_rows(family, schema, lambda: data)
+    table, choice = report_table(track, store, rows)
     if choice is None:
         raise no_model_to_choose(table)
-    model, final_fit = None, None
+    if track.search.ensemble > 1 and not track.search.final_fit:
+        # The best trials' ensemble, offered to the choice rule like one more trial (its validation score,
+        # latency and size) when it beats its best member out of sample.
+        ensemble = build_ensemble(track, store, family, schema, table, data, rows)
+        if ensemble.get("candidate"):
+            table, choice = report_table(track, store, rows, ensemble)
+    model, final_fit, refit = None, None, None
     if track.search.final_fit:
         if budget is not None and hooks is not None:
             hooks.final_fit_starting(track)
         score = float(table.loc[table["trial_id"] == choice.trial_id, "score"].iloc[0])
         model, final_fit = final_model(track, store, choice.trial_id, score, data, budget)
-    model = model or load_trial_model(track, choice.trial_id, store)
-    validation_outputs = model_outputs(model, family, schema, data.validation.x)
+    elif family.refit_share(track) and choice.trial_id != ENSEMBLE_ID:
+        model, refit = refit_model(track, store, table.loc[table["trial_id"] == choice.trial_id].iloc[0], data,
+                                   budget)
+    retrained = bool((final_fit and final_fit["used"]) or (refit and refit["used"]))
+    judged = model = model or load_trial_model(track, choice.trial_id, store)
+    if refit and refit["used"]:
+        # The refit trained on the validation split: what is judged there (the decision threshold, the
+        # explanation) is the trial's own model, of the same configuration.
+        judged = load_trial_model(track, choice.trial_id, store)
+    validation_outputs = model_outputs(judged, family, schema, data.validation.x)
     test_outputs = model_outputs(model, family, schema, data.test.x)
+    judged_test = test_outputs if judged is model else model_outputs(judged, family, schema, data.test.x)
     # Binary: the decision threshold, from the chosen model's own validation outputs (a final fit's, when it is
     # the model: it trained on the training split only), goes into the file production loads.
     threshold = binary_threshold(schema, track.search.decision_metric, (data.validation.y, validation_outputs),
@@ -141,28 +159,33 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     chosen_metrics, predicted = test_figures(schema, data.test.y, test_outputs)
     if threshold is not None:  # the confusion matrix and the mistakes shown are of what production will say
         predicted = (test_outputs[:, 1] >= threshold.value).astype("int64")
-    if choice.top_trial_id == choice.trial_id and not (final_fit and final_fit["used"]):
-        shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
-        top_metrics = chosen_metrics
-    else:
-        top_model = load_trial_model(track, choice.top_trial_id, store)
-        top_model.save(store.path(TOP_MODEL_FILE))
-        top_metrics, _ = evaluate(top_model, family, schema, data.test.x, data.test.y)
-    metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
-    own = {choice.top_trial_id: top_metrics}  # test figures of trials' own weights already measured
-    if not (final_fit and final_fit["used"]):
+    own = {}  # test figures of trials' own weights already measured
+    if not retrained:
         own[choice.trial_id] = chosen_metrics
+    elif judged is not model:
+        own[choice.trial_id], _ = test_figures(schema, data.test.y, judged_test)
+    if choice.top_trial_id == choice.trial_id and not retrained:
+        shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
+    else:
+        top_model = judged if choice.top_trial_id in own else load_trial_model(track, choice.top_trial_id, store)
+        top_model.save(store.path(TOP_MODEL_FILE))
+        if choice.top_trial_id not in own:
+            own[choice.top_trial_id], _ = evaluate(top_model, family, schema, data.test.x, data.test.y)
+    top_metrics = own[choice.top_trial_id]
+    metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
     compared = kinds_on_test(track, store, family, schema, table, data, own)
     if compared:
         metrics["compared"] = compared
     if final_fit is not None:
         metrics["final_fit"] = final_fit
+    if refit is not None:
+        metrics["refit"] = {**refit, "trial_model_test": own.get(choice.trial_id, chosen_metrics)}
     if threshold is not None:
         metrics.update(threshold.test_metrics())
     store.write_json(TEST_METRICS, metrics)
-    explanation = explain(model, family, schema, data, objective=track.objective, test_outputs=test_outputs,
+    explanation = explain(judged, family, schema, data, objective=track.objective, test_outputs=judged_test,
                           validation_outputs=validation_outputs, threshold=threshold,
-                          model_name=chosen_name(choice.trial_id, final_fit))
+                          model_name=chosen_name(choice.trial_id, final_fit, refit))
     for leak in explanation.leaks:
         warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
     write_report(track, table, choice, metrics, store, schema, data.test.y, predicted, explanation)
@@ -190,9 +213,15 @@ def kinds_on_test(track: Track, store: Store, family: Family, schema: Schema, ta
     return compared
 
 
-def chosen_name(trial_id: str, final_fit: dict[str, Any] | None) -> str:
-    """The chosen model in words, for the page: the trial's own weights, or its final fit. Both trained on the
-    training split only, so the validation split is unseen by either."""
+def chosen_name(trial_id: str, final_fit: dict[str, Any] | None, refit: dict[str, Any] | None = None) -> str:
+    """The chosen model in words, for the page: the trial's own weights, its final fit, or the ensemble of the best
+    trials. All trained on the training split only, so the validation split is unseen by them (the ensemble's
+    weights were chosen on it)."""
+    if refit and refit["used"]:
+        return (f"trial {trial_id}'s model (trained on the training split); the model in production is its refit on "
+                "training + validation, which validation cannot judge")
+    if trial_id == ENSEMBLE_ID:
+        return "the ensemble of the best trials (each trained on the training split, weighted on validation)"
     if final_fit and final_fit["used"]:
         return f"the final fit of trial {trial_id} (retrained on the training split)"
     return f"trial {trial_id}'s model (trained on the training split)"
@@ -205,7 +234,8 @@ def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> 
     store = Store(track.name, results_dir)
     store.require_search()
     family = family_of(track)
-    return report_table(track, store, latency_rows(family, store.schema(), lambda: family.load(track)))
+    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.ensemble > 1 and not track.search.final_fit else None
+    return report_table(track, store, latency_rows(family, store.schema(), lambda: family.load(track)), ensemble)
 
 
 def latency_rows(family: Family, schema: Schema, data: Callable[[], Data]) -> Callable[[], Any]:

@@ -47,6 +47,13 @@ TOP_MODEL_FILE = "top_model.keras"  # the top-scoring model, kept for comparison
 MODEL_FILES = {"choice": BEST_MODEL_FILE, "score": TOP_MODEL_FILE}
 FINAL_MODEL_FILE = "final_model.keras"
 FINAL_FIT_JSON = "final_fit.json"
+# The chosen table configuration retrained on training + validation (automl/tuning/refit.py).
+REFIT_JSON = "refit.json"
+REFIT_MODEL_FILE = "refit_model.keras"
+# The ensemble of the best trials (automl/selection/ensemble.py): its record, its model, its row's trial_id.
+ENSEMBLE_JSON = "ensemble.json"
+ENSEMBLE_MODEL_FILE = "ensemble_model.keras"
+ENSEMBLE_ID = "ensemble"
 TEST_METRICS = "test_metrics.json"
 REPORT_CSV = "report.csv"
 IMPORTANCE_CSV = "importance.csv"  # permutation importance of the chosen model's raw columns (tables)

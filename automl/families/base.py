@@ -54,6 +54,9 @@ class Family:
         Its Keras Tuner HyperModel.
     trains_on_the_clock : bool
         Whether its space can retrain the chosen configuration on a time budget (``search.final_fit``).
+    refits : bool
+        Whether its chosen configuration is retrained on training + validation (``search.refit``): its space's
+        `training_data` takes the two splits' model inputs joined, and an epoch is one pass over them.
     """
 
     name: ClassVar[str] = ""
@@ -61,6 +64,12 @@ class Family:
     tasks: ClassVar[tuple[str, ...]] = TASKS
     space: ClassVar[type[SearchSpace]]
     trains_on_the_clock: ClassVar[bool] = False
+    refits: ClassVar[bool] = False
+
+    def refit_share(self, track: Track) -> float:
+        """The share of the time limit kept for the refit on training + validation: none without `refits`, or
+        with a final fit (which has its own share)."""
+        return track.search.refit if self.refits and not track.search.final_fit else 0.0
 
     def check(self, track: Track) -> None:
         """Refuse a track this family cannot search, naming the key and the fix (`AutomlError`)."""

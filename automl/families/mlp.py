@@ -22,6 +22,7 @@ class MLPFamily(Family):
     name = "mlp"
     data_kinds = ("csv",)
     space = MLPHyperModel
+    refits = True
 
     def check(self, track: Track) -> None:
         super().check(track)

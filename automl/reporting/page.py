@@ -11,13 +11,13 @@ from automl.data.schema import Schema
 from automl.families import family_of
 from automl.reporting import markup, plots
 from automl.reporting.explanation import explanation_sections
-from automl.selection.choice import Choice
+from automl.selection.choice import Choice, candidate_name
 from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import LABELS
 from automl.selection.explain import Explanation
 from automl.selection.measures import THROUGHPUT_BATCH, TIMED_CALLS
 from automl.selection.table import thresholds_for
-from automl.store import PLOTS_DIR, RUNS_JSON, Store
+from automl.store import ENSEMBLE_ID, PLOTS_DIR, RUNS_JSON, Store
 from automl.track.sections import Track
 
 CURVE_TRIALS = 4  # learning curves of the top trials: enough to compare, few enough to read
@@ -49,8 +49,8 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
                           ("seconds", "training seconds"), ("epochs_run", "epochs run"), ("diagnosis", "diagnosis")):
         if column in table:
             lines.append((label, chosen[column], top[column]))
-    return pd.DataFrame(lines, columns=["measure", f"chosen: trial {choice.trial_id}",
-                                        f"top score: trial {choice.top_trial_id}"])
+    return pd.DataFrame(lines, columns=["measure", f"chosen: {candidate_name(choice.trial_id)}",
+                                        f"top score: {candidate_name(choice.top_trial_id)}"])
 
 
 def summary_lines(track: Track, table: pd.DataFrame, store: Store, schema: Schema) -> list[str]:
@@ -87,7 +87,7 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
     """Draw the PNG files under ``plots/`` and return them with their captions."""
     folder = store.path(PLOTS_DIR)
     objective = track.objective
-    top = table[table["score"].notna()].head(CURVE_TRIALS)
+    top = table[table["score"].notna() & table["trial_id"].ne(ENSEMBLE_ID)].head(CURVE_TRIALS)  # trials have curves
     figures = []
     plots.learning_curves(store.histories(), list(zip(top["trial_id"], top["diagnosis"], strict=True)), objective,
                           folder / "learning_curves.png")
@@ -111,11 +111,11 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
     if track.task == "regression":
         plots.predicted_vs_actual(np.asarray(y_test), np.asarray(predicted), schema.target,
                                   folder / "test_predictions.png")
-        caption = f"Chosen model (trial {choice.trial_id}) on the test split: predicted against actual."
+        caption = f"Chosen model ({candidate_name(choice.trial_id)}) on the test split: predicted against actual."
     else:
         plots.confusion_matrix(np.asarray(y_test), np.asarray(predicted), schema.classes,
                                folder / "test_predictions.png")
-        caption = f"Chosen model (trial {choice.trial_id}) on the test split: confusion matrix."
+        caption = f"Chosen model ({candidate_name(choice.trial_id)}) on the test split: confusion matrix."
     figures.append(markup.Figure(f"{PLOTS_DIR}/test_predictions.png", caption))
     return figures
 
@@ -129,7 +129,8 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
     return markup.render(
         title=f"{track.name}: search report",
         summary=summary_lines(track, table, store, schema),
-        reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track.objective)]).strip(),
+        reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track.objective),
+                         *refit_lines(metrics.get("refit"))]).strip(),
         rule=choice.rule(track.objective, track.direction),
         measured_note=measured_note(table),
         comparison=comparison(table, choice, metrics, track.objective),
@@ -195,4 +196,21 @@ def final_fit_lines(fit: dict[str, Any] | None, objective: str) -> list[str]:
         what += " The chosen column below is this model; the top-scoring one is its trial's own weights."
     else:
         what += " That is worse, so the trial's own weights stay the chosen model."
+    return [what, ""]
+
+
+def refit_lines(refit: dict[str, Any] | None) -> list[str]:
+    """What the refit on training + validation did (`automl.tuning.refit`), for the summary: nothing without one."""
+    if not refit:
+        return []
+    what = (f"Refit: the chosen configuration retrained from scratch on training + validation ({refit['rows']:,} "
+            f"rows), {refit['epochs_run']} of the {refit['epochs_planned']} epochs its trial found best, in "
+            f"{refit['seconds']:.0f} s.")
+    if refit["used"]:
+        own = refit.get("trial_model_test", {})
+        figures = ", ".join(f"{k} {own[k]:.4g}" for k in ("mae", "rmse", "roc_auc", "accuracy") if k in own)
+        what += (f" It is the model in production, by the rule fixed in advance: it {refit['reason']}. The chosen "
+                 f"column below is the refit; the trial's own weights scored {figures} on the test split.")
+    else:
+        what += f" Not used, by the rule fixed in advance: {refit['reason']}; the trial's own weights are the model."
     return [what, ""]

@@ -10,8 +10,15 @@ from automl.data.schema import Schema
 from automl.families import family_of
 from automl.reporting import markup
 from automl.reporting.explanation import explanation_markdown
-from automl.reporting.page import comparison, diagnosis_counts, final_fit_lines, kinds_lines, summary_lines
-from automl.selection.choice import Choice
+from automl.reporting.page import (
+    comparison,
+    diagnosis_counts,
+    final_fit_lines,
+    kinds_lines,
+    refit_lines,
+    summary_lines,
+)
+from automl.selection.choice import Choice, candidate_name
 from automl.selection.explain import Explanation
 from automl.selection.trials import sort_by_score
 from automl.store import REPORT_CSV, REPORT_HTML, RUNS_JSON, Store
@@ -60,13 +67,14 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
             for r in runs
         ],
         "",
-        f"## Chosen model: trial {choice.trial_id}",
+        f"## Chosen model: {candidate_name(choice.trial_id)}",
         "",
         choice.reason,
         "",
         f"Rule: {choice.rule(track.objective, track.direction)}",
         "",
         *final_fit_lines(metrics.get("final_fit"), track.objective),
+        *refit_lines(metrics.get("refit")),
         "Test split (used once, after the choice), with the top-scoring model beside it:",
         "",
         "| " + " | ".join(side_by_side.columns) + " |",

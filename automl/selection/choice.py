@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from automl.selection.trials import no_model_to_choose
+from automl.store import ENSEMBLE_ID
 
 LATENCY_TIE = 0.10  # latencies within 10 % of the fastest count as equal: timing jitter on a shared CPU
 # Besides the candidates, the top few by score are measured, so the speed/score plot has a context;
@@ -110,14 +111,20 @@ def _rank(candidates: pd.DataFrame, direction: str, latency_tie: float) -> pd.Da
     return ranked.drop(columns="_score_key")
 
 
+def candidate_name(trial_id: str) -> str:
+    """A candidate in words: "trial 0012", or "the ensemble" of the best trials (`automl.selection.ensemble`)."""
+    return "the ensemble" if trial_id == ENSEMBLE_ID else f"trial {trial_id}"
+
+
 def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str) -> str:
     within = f"the {count} trial{'s' if count != 1 else ''} within {tolerance:.1%} of the best {objective}"
     if chosen["trial_id"] == top["trial_id"]:
-        return (f"Trial {top['trial_id']} has the best {objective} ({top['score']:.4g}) and is also "
-                f"the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
+        return (f"{candidate_name(top['trial_id']).capitalize()} has the best {objective} ({top['score']:.4g}) and "
+                f"is also the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
     gap = abs(float(chosen["score"]) / float(top["score"]) - 1) if float(top["score"]) else math.nan
     return (
-        f"Trial {chosen['trial_id']} is chosen over the top-scoring trial {top['trial_id']}: its "
+        f"{candidate_name(chosen['trial_id']).capitalize()} is chosen over the top-scoring "
+        f"{candidate_name(top['trial_id'])}: its "
         f"{objective} {chosen['score']:.4g} is {gap:.1%} from the best {top['score']:.4g}, within the {tolerance:.1%} "
         f"tolerance, and among {within} it is the fastest, then smallest: {_compare(chosen, top)}."
     )

@@ -10,6 +10,7 @@ from automl.families import family_of
 from automl.selection.choice import MEASURED_TOP, Choice, choose, score_threshold
 from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import Thresholds, diagnose_trials
+from automl.selection.ensemble import with_ensemble
 from automl.selection.measures import measure_trials
 from automl.selection.trials import best_trial_id, sort_by_score, trials_table
 from automl.store import Store
@@ -26,8 +27,10 @@ def thresholds_for(track: Track) -> Thresholds:
     return Thresholds(stall_epochs=min(Thresholds.stall_epochs, track.search.patience))
 
 
-def report_table(track: Track, store: Store, rows: Callable[[], Any]) -> tuple[pd.DataFrame, Choice | None]:
+def report_table(track: Track, store: Store, rows: Callable[[], Any],
+                 ensemble: dict[str, Any] | None = None) -> tuple[pd.DataFrame, Choice | None]:
     """Every trial with its diagnosis, size, latency and place in the choice, best score first; and the choice.
+    With `ensemble` (``ensemble.json``'s record) a candidate, its row joins the table before the choice.
 
     Size and latency are measured (once, then read from each trial's ``measures.json``) for the
     candidates within the tolerance and the `MEASURED_TOP` best, on the model inputs `rows()` gives
@@ -44,7 +47,7 @@ def report_table(track: Track, store: Store, rows: Callable[[], Any]) -> tuple[p
     if top is None:
         return _ordered(sort_by_score(table, track.direction)), None
     measured = measure_trials(track, trials_to_measure(table, track), store, rows)
-    table = table.merge(measured, on="trial_id", how="left")
+    table = with_ensemble(table.merge(measured, on="trial_id", how="left"), ensemble)
     choice = choose(table, track.direction, track.search.tolerance, objective=track.objective)
     table["chosen"] = table["trial_id"] == choice.trial_id
     table["top_score"] = table["trial_id"] == choice.top_trial_id

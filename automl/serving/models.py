@@ -10,13 +10,28 @@ import keras_tuner as kt
 import automl.hypermodels.layers  # noqa: F401  registers automl's layers, so that saved models load
 from automl.errors import AutomlError, last_line
 from automl.families import family_of
-from automl.store import CHECKPOINT_FILE, MODEL_FILES, PRUNED_FILE, TRIAL_FILE, Store, read_json_file
+from automl.store import (
+    CHECKPOINT_FILE,
+    ENSEMBLE_ID,
+    ENSEMBLE_MODEL_FILE,
+    MODEL_FILES,
+    PRUNED_FILE,
+    TRIAL_FILE,
+    Store,
+    read_json_file,
+)
 from automl.track.parse import load_track
 from automl.track.sections import Track
 
 
 def load_trial_model(track: Track, trial_id: str, store: Store) -> keras.Model:
-    """Rebuild a trial's model from its hyperparameters and load its best checkpoint."""
+    """Rebuild a trial's model from its hyperparameters and load its best checkpoint; `ENSEMBLE_ID`: the
+    ensemble of the best trials the choice stage saved (`automl.selection.ensemble`)."""
+    if trial_id == ENSEMBLE_ID:
+        path = store.path(ENSEMBLE_MODEL_FILE)
+        if not path.is_file():
+            raise AutomlError(f"the ensemble's model {path} is missing; rerun `automl report` to build it again")
+        return load_model_file(path)
     trial_dir = store.trial_dir(trial_id)
     checkpoint = trial_dir / CHECKPOINT_FILE
     if not checkpoint.is_file() and (trial_dir / PRUNED_FILE).is_file():

@@ -9,6 +9,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from automl.families import family_of
 from automl.store import Store
 from automl.track.duration import parse_duration
 from automl.track.sections import Track
@@ -36,12 +37,12 @@ class Budget:
     @classmethod
     def for_track(cls, track: Track, time_limit: str | float | None = None, *, worker: bool = False) -> Budget:
         """The run's clock from now: `time_limit` (else the track's ``search.time_limit``), with the track's
-        ``search.final_fit`` share kept at its end. A worker's time limit is the chief's: a worker that
-        left on its own would keep the chief waiting."""
+        ``search.final_fit`` share (or its family's refit share, `Family.refit_share`) kept at its end. A worker's
+        time limit is the chief's: a worker that left on its own would keep the chief waiting."""
         if worker:
             return cls.unlimited()
         seconds = parse_duration(time_limit, "--time-limit") if time_limit is not None else track.time_limit_seconds
-        return cls.start(seconds, track.search.final_fit)
+        return cls.start(seconds, track.search.final_fit or family_of(track).refit_share(track))
 
     def seconds_left(self) -> float:
         """Seconds until the final deadline (the end of the whole run)."""

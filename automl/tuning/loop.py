@@ -139,10 +139,19 @@ def fit_arguments(track: Track, data: Data, verbose: bool = False,
         kwargs["callbacks"] = list(callbacks)
     if track.search.tuner != "hyperband":
         kwargs["epochs"] = track.search.max_epochs
-    if track.task != "regression" and track.search.class_weight == "balanced":
-        counts = np.bincount(data.train.y, minlength=len(schema.classes))
-        kwargs["class_weight"] = {i: len(data.train.y) / (len(counts) * max(c, 1)) for i, c in enumerate(counts)}
+    weights = class_weight(track, data.train.y, len(schema.classes))
+    if weights:
+        kwargs["class_weight"] = weights
     return (family.model_inputs(data.train.x, schema), data.train.y), kwargs
+
+
+def class_weight(track: Track, y, classes: int) -> dict[int, float] | None:
+    """Keras' ``class_weight`` for labels `y` when the track asks for balanced classes: each class weighted by
+    the inverse of its frequency, so that all weigh the same in the loss; else None."""
+    if track.task == "regression" or track.search.class_weight != "balanced":
+        return None
+    counts = np.bincount(y, minlength=classes)
+    return {i: len(y) / (len(counts) * max(c, 1)) for i, c in enumerate(counts)}
 
 
 def _pruner(track: Track, store: Store) -> Callable[[], None]:

@@ -1,0 +1,74 @@
+"""The refit of a table's chosen configuration on training + validation, and the rule that decides whether it is
+the model."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import make_table, write_track
+
+import automl
+from automl.pipeline import finish
+from automl.track import load_track
+from automl.tuning.budget import Budget
+from automl.tuning.refit import refit_is_sound
+
+
+@pytest.mark.parametrize("loss, planned, trial, used, why", [
+    ([0.9, 0.5, 0.4], 3, 0.45, True, "ran its 3 epochs"),
+    ([0.9, 0.5], 3, 0.45, False, "stopped it after 2 of its 3 epochs"),
+    ([0.9, math.nan, 0.4], 3, 0.45, False, "NaN"),
+    ([0.9, 0.3, 0.4], 3, 0.45, False, "diverged"),
+    ([0.9, 0.7, 0.6], 3, 0.45, False, "above the trial's"),
+    ([0.9, 0.7, 0.6], 3, math.nan, True, "ran its 3 epochs"),  # a trial with no training loss recorded
+])
+def test_the_refit_rule(loss, planned, trial, used, why):
+    verdict, reason = refit_is_sound(loss, planned, trial)
+    assert verdict is used and why in reason
+
+
+def test_a_table_track_keeps_its_refit_share_of_the_time_limit(tiny_track, tmp_path):
+    budget = Budget.for_track(load_track(tiny_track), "100s")
+    assert budget.final_deadline - budget.search_deadline == pytest.approx(10.0)
+    none = write_track(tmp_path, name="none", search_extra="refit = 0.0\n")
+    budget = Budget.for_track(load_track(none), "100s")
+    assert budget.final_deadline == pytest.approx(budget.search_deadline)
+
+
+def test_a_search_refits_the_chosen_configuration_on_training_and_validation(tmp_path, results_dir):
+    track = write_track(tmp_path, frame=make_table("regression", rows=200), search_extra="ensemble = 0\n")
+    automl.search(str(track), results_dir=results_dir)
+    store = results_dir / "tiny"
+    refit = json.loads((store / "refit.json").read_text())
+    metrics = json.loads((store / "test_metrics.json").read_text())
+    assert refit["trial_id"] == metrics["trial_id"] and refit["rows"] == 120 + 40  # 60 % + 20 % of 200 rows
+    assert refit["epochs_planned"] >= 1 and len(refit["loss"]) == refit["epochs_run"]
+    assert metrics["refit"]["used"] == refit["used"] and "trial_model_test" in metrics["refit"]
+    frame = make_table("regression", rows=30, seed=3)
+    predicted = np.asarray(automl.predict(str(track), frame.drop(columns="y"), results_dir=results_dir), dtype=float)
+    if refit["used"]:
+        import keras
+
+        from automl.data.tabular import model_inputs
+        from automl.hypermodels.mlp import to_dataset
+        from automl.store import Store
+
+        schema = Store("tiny", results_dir).schema()
+        refitted = keras.models.load_model(store / "refit_model.keras", safe_mode=True)
+        expected = refitted.predict(to_dataset(model_inputs(frame, schema), None, 64), verbose=0).reshape(-1)
+        np.testing.assert_allclose(predicted, expected, rtol=1e-5)
+        assert "Refit:" in (store / "summary.md").read_text()
+    # a report of the finished search (`automl report`) reuses the refit on disk: nothing trains again
+    before = (store / "refit.json").stat().st_mtime_ns
+    finished = finish(str(track), results_dir)
+    assert (store / "refit.json").stat().st_mtime_ns == before
+    assert finished.metrics["trial_id"] == metrics["trial_id"] and finished.metrics["mae"] == metrics["mae"]
+
+
+def test_no_refit_when_the_track_sets_none(tmp_path, results_dir):
+    track = write_track(tmp_path, search_extra="refit = 0.0\nensemble = 0\n")
+    automl.search(str(track), results_dir=results_dir)
+    assert not (results_dir / "tiny" / "refit.json").exists()
+    assert "refit" not in json.loads((results_dir / "tiny" / "test_metrics.json").read_text())
