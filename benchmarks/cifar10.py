@@ -50,6 +50,7 @@ def main() -> int:
     results = Path(args.results_dir)
     track = track_file(args, Path(tempfile.mkdtemp(prefix="automl-cifar10-")))
     earlier = earlier_runs(results / ("cifar10_quick" if args.quick else "cifar10") / "benchmark.json")
+    commit, recipe = _commit(), recipe_commit()  # what runs, read now: commits made during the hour do not count
     automl = run_automl(track, results)  # --restart: clears the track's results, benchmark.json too
     if args.baseline_from:
         baseline = json.loads(Path(args.baseline_from).read_text(encoding="utf-8"))
@@ -59,7 +60,7 @@ def main() -> int:
         baseline["run"] = "after automl, in the same run, for automl's wall time"
     report = summarize(track, results, automl, baseline, quick=args.quick)
     out = results / report["track"] / "benchmark.json"
-    report.update(runs_so_far(earlier, report))
+    report.update(runs_so_far(earlier, report, recipe, commit))
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     plot_accuracy_vs_time(report, results / report["track"] / "plots" / "accuracy_vs_time.png")
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))}, indent=2))
@@ -230,7 +231,7 @@ def earlier_runs(path: Path) -> list[dict]:
         {"date": previous["date"], "commit": "not recorded", "test_accuracy": previous["test_accuracy"]}]
 
 
-def runs_so_far(earlier: list[dict], report: dict, recipe: str | None = None) -> dict:
+def runs_so_far(earlier: list[dict], report: dict, recipe: str | None = None, commit: str | None = None) -> dict:
     """Every full run's test accuracy, `earlier` ones and this one, with the commit each ran and its `recipe`
     (the last commit that changed the track's network, training or final fit: `recipe_commit`).
 
@@ -239,7 +240,8 @@ def runs_so_far(earlier: list[dict], report: dict, recipe: str | None = None) ->
     only itself.
     """
     recipe = recipe or recipe_commit()
-    this = {"date": report["date"], "commit": _commit(), "recipe": recipe, "test_accuracy": report["test_accuracy"]}
+    this = {"date": report["date"], "commit": commit or _commit(), "recipe": recipe,
+            "test_accuracy": report["test_accuracy"]}
     runs = [*([] if report["quick"] else earlier), this]
     accuracies = sorted(run["test_accuracy"] for run in runs if run.get("recipe") == recipe)
     middle = len(accuracies) // 2

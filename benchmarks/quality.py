@@ -103,15 +103,17 @@ def track_quality(ctx: Context, name: str) -> dict[str, Any]:
     }
 
 
-def automl_run(ctx: Context, name: str, seed: int) -> dict[str, Any]:
-    """automl's search and report, as `automl search --track <copy> --restart` would run them."""
+def automl_run(ctx: Context, name: str, seed: int, time_limit: str | None = None) -> dict[str, Any]:
+    """automl's search and report, as `automl search --track <copy> --restart` would run them; with `time_limit`,
+    a copy of the track with that time limit, searched into its own directory."""
     import keras
 
     from automl import pipeline
 
-    path = ctx.track_file(name, seed=seed)
+    path = ctx.track_file(name, seed=seed) if time_limit is None else ctx.track_file(name, seed=seed,
+                                                                                    time_limit=time_limit)
     track = load_track(path)
-    results = ctx.run_dir(name, seed)
+    results = ctx.run_dir(name, seed) if time_limit is None else ctx.run_dir(name, seed) / f"time_limit_{time_limit}"
     command = f"automl search --track {path} --restart --results-dir {results}"
     ctx.commands.append(command)
     run = pipeline.run(track, restart=True, results_dir=results, command=command)
@@ -162,6 +164,7 @@ def baseline_run(track, data, seed: int, quick: bool) -> dict[str, Any]:
     gbm = best_gbm(track.task, split, seed, quick)
     test, seconds = dict(gbm["test"]), dict(gbm["seconds"])
     test["gbm"] = test[gbm["is"]]
+    test["gbm_grid_best_on_test"] = gbm["best_on_test"]
     for model_name, model in sklearn_models(track.task, categorical, numeric).items():
         if model_name in ("hist_gradient_boosting", "random_forest"):
             continue
@@ -194,11 +197,16 @@ def best_gbm(task: str, split: Split, seed: int, quick: bool) -> dict[str, Any]:
         validation.append(_validation_score(task, split.validation_y, _predict(fitted[-1], split.validation_x, task)))
     tuned = 1 + int(np.argmin(validation[1:]))
     better = 0 if validation[0] <= validation[tuned] else tuned
+    # The optimistic GBM no user could pick: the candidate (defaults or grid) that scores best on the test split.
+    on_test = [scores(task, split.test_y, _predict(model, split.test_x, task)) for model in fitted]
+    best_on_test = on_test[int(np.argmin([_validation_score(task, split.test_y, _predict(model, split.test_x, task))
+                                          for model in fitted]))]
     return {
         "model": fitted[better],
         "is": "gbm_default" if better == 0 else "gbm_tuned",
         "params": candidates[tuned],
         "seconds": seconds,
+        "best_on_test": best_on_test,
         "test": {label: scores(task, split.test_y, _predict(fitted[i], split.test_x, task))
                  for label, i in (("gbm_default", 0), ("gbm_tuned", tuned))},
     }
@@ -247,13 +255,20 @@ def headline(name: str, detail: dict[str, Any]) -> dict[str, float]:
     """automl against the GBM: ratios of errors (below 1: automl better), differences of scores (above 0)."""
     summary = detail["summary"]
     automl, gbm = summary["automl"], summary["gbm"]
+    best = summary.get("gbm_grid_best_on_test")
     if detail["task"] == "regression":
-        return {f"{name}_rmse_ratio_vs_gbm": automl["rmse"]["mean"] / gbm["rmse"]["mean"],
-                f"{name}_mae_ratio_vs_gbm": automl["mae"]["mean"] / gbm["mae"]["mean"],
-                f"{name}_r2_minus_gbm": automl["r2"]["mean"] - gbm["r2"]["mean"]}
-    return {f"{name}_auc_minus_gbm": automl["roc_auc"]["mean"] - gbm["roc_auc"]["mean"],
-            f"{name}_balanced_accuracy_minus_gbm": (automl["balanced_accuracy"]["mean"]
-                                                    - gbm["balanced_accuracy"]["mean"])}
+        figures = {f"{name}_rmse_ratio_vs_gbm": automl["rmse"]["mean"] / gbm["rmse"]["mean"],
+                   f"{name}_mae_ratio_vs_gbm": automl["mae"]["mean"] / gbm["mae"]["mean"],
+                   f"{name}_r2_minus_gbm": automl["r2"]["mean"] - gbm["r2"]["mean"]}
+        if best:
+            figures[f"{name}_mae_ratio_vs_gbm_grid_best"] = automl["mae"]["mean"] / best["mae"]["mean"]
+        return figures
+    figures = {f"{name}_auc_minus_gbm": automl["roc_auc"]["mean"] - gbm["roc_auc"]["mean"],
+               f"{name}_balanced_accuracy_minus_gbm": (automl["balanced_accuracy"]["mean"]
+                                                       - gbm["balanced_accuracy"]["mean"])}
+    if best:
+        figures[f"{name}_auc_minus_gbm_grid_best"] = automl["roc_auc"]["mean"] - best["roc_auc"]["mean"]
+    return figures
 
 
 def latency(quality_details: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,8 @@ RESULT_KEYS = ["boston_rmse_ratio_vs_gbm", "used_cars_mae_ratio_vs_gbm", "carava
                "trial_overhead_growth_s", "used_cars_search_disk_mb", "boston_latency_p50_ms", "used_cars_rows_per_s",
                "caravan_latency_p50_ms",
                "boston_top5_rmse_ratio_vs_gbm", "used_cars_top5_mae_ratio_vs_gbm", "caravan_top5_auc_minus_gbm",
-               "cifar10_test_accuracy"]
+               "cifar10_test_accuracy", "caravan_auc_minus_gbm_grid_best", "used_cars_mae_ratio_vs_gbm_grid_best",
+               "used_cars_60s_mae_ratio_vs_gbm", "boston_60s_mae_ratio_vs_gbm", "caravan_60s_auc_minus_gbm"]
 
 
 @pytest.mark.slow
@@ -127,3 +128,14 @@ def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_an
     assert other["test_accuracy"] == 0.7 and len(other["test_accuracy_runs"]) == 4
     quick = runs_so_far(earlier_runs(path), {"date": "x", "quick": True, "test_accuracy": 0.5}, "a1")
     assert len(quick["test_accuracy_runs"]) == 1 and earlier_runs(tmp_path / "none.json") == []
+
+
+@pytest.mark.slow
+def test_ablation_quick_writes_each_variants_figure_and_its_table(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ablation.py"), "--quick", "--out", str(tmp_path),
+                    "--only", "automl,no_numeric_embeddings"], check=True, cwd=tmp_path, timeout=600)
+    results = json.loads((tmp_path / "ablation_used_cars_quick.json").read_text())
+    assert list(results["variants"]) == ["automl", "no_numeric_embeddings"]
+    assert all(v["mae"]["n"] == 1 and v["mae"]["mean"] > 0 for v in results["variants"].values())
+    table = (tmp_path / "ablation_used_cars_quick.md").read_text()
+    assert "| no_numeric_embeddings | numeric embeddings" in table and "| automl | nothing" in table
