@@ -42,6 +42,11 @@ max_layers = 2
 """
 
 
+def trials_only(table: pd.DataFrame) -> pd.DataFrame:
+    """A report's rows of trials: without the row of the best trials' ensemble, when it joined the choice."""
+    return table[table["trial_id"].astype(str) != "ensemble"]
+
+
 def make_table(task: str = "regression", rows: int = 120, seed: int = 0) -> pd.DataFrame:
     """A small table with two numeric columns, one categorical column and a learnable target."""
     rng = np.random.default_rng(seed)

@@ -168,6 +168,8 @@ def kinds_lines(track: Track, table: pd.DataFrame, choice: Choice,
     chosen = table.loc[table["trial_id"] == choice.trial_id].iloc[0]
     if by in chosen and pd.notna(chosen[by]):
         lines.append(f"To production: {chosen[by]} (trial {choice.trial_id}). {choice.reason}")
+    elif choice.trial_id == ENSEMBLE_ID:
+        lines.append(f"To production: the ensemble of the best trials, whatever their kind. {choice.reason}")
     if tested:
         lines.append("The test figures are each kind's best trial's own weights, on the test split the search never "
                      "saw; they are shown, not used to choose.")

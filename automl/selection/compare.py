@@ -14,9 +14,12 @@ COLUMNS = ["trial_id", "score", "latency_p50_ms", "rows_per_second", "model_byte
 
 
 def best_of_each(table: pd.DataFrame, by: str | None, direction: str) -> pd.DataFrame:
-    """One row per value of `by`: its best completed trial, best first (empty when `by` is not searched)."""
+    """One row per value of `by`: its best completed trial, best first (empty when `by` is not searched); rows
+    without a value of `by` are left out."""
     if not by or by not in table:
         return pd.DataFrame(columns=[by or "kind", *COLUMNS])
-    completed = sort_by_score(table[table["status"].eq("completed") & table["score"].notna()], direction)
+    # rows of no kind (the ensemble of the best trials, which may mix kinds) are not a kind of their own
+    completed = table[table["status"].eq("completed") & table["score"].notna() & table[by].notna()]
+    completed = sort_by_score(completed, direction)
     best = completed.drop_duplicates(by, keep="first")
     return best[[by, *[c for c in COLUMNS if c in best]]].reset_index(drop=True)

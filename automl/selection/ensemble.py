@@ -103,6 +103,7 @@ class Ensemble:
         """Its row in the trials table."""
         members = ", ".join(f"{t} ({w:.0%})" for t, w in zip(self.members, self.weights, strict=True))
         return {"trial_id": ENSEMBLE_ID, "status": "completed", "score": self.score, "params": self.params,
+                "pruned": False,
                 **self.measures, "diagnosis": "ensemble",
                 "diagnosis_detail": f"weighted mean of trials {members}; beats the best of them by "
                                     f"{self.out_of_bag_gain:.4g} out of sample"}
