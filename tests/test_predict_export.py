@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,7 +45,9 @@ def test_model_carries_a_missing_indicator_for_columns_with_blanks(searched):
     schema = Store("shop", results).schema()
     assert schema.missing_indicators == ["x1"]
     model = automl.best_model(str(track), results_dir=results)
-    assert "missing_indicator" in [layer.name for layer in model.layers]
+    # the chosen network, or each member of the chosen ensemble (`automl.hypermodels.ensemble`), carries it
+    networks = [layer for layer in model.layers if isinstance(layer, keras.Model)] or [model]
+    assert all("missing_indicator" in [layer.name for layer in network.layers] for network in networks)
 
 
 def test_predict_writes_labels_and_probabilities_with_the_id_first(searched, tmp_path, capsys):
