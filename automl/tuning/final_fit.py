@@ -60,11 +60,9 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
     """
     record = store.read_json(FINAL_FIT_JSON)
     path = store.path(FINAL_MODEL_FILE)
-    if record is not None and record.get("trial_id") == trial_id:
-        if not record["used"]:
-            return None, record
-        if path.is_file():
-            return keras.models.load_model(path, safe_mode=True), record
+    reused = retrained_on_disk(record, path, trial_id)
+    if reused is not None:
+        return reused
     if budget is None:
         if record is not None:
             warnings.warn(f"the final fit on disk is of trial {record.get('trial_id')}, not of the chosen trial "
@@ -95,6 +93,19 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
                       "weights stay the model", AutomlWarning, stacklevel=2)
     store.write_json(FINAL_FIT_JSON, fit.to_dict())
     return (model if fit.used else None), fit.to_dict()
+
+
+def retrained_on_disk(record: dict[str, Any] | None, path, trial_id: str) -> tuple[Any, dict[str, Any]] | None:
+    """A retraining of `trial_id` already done (its `record` and, if it was used, its model at `path`): (the model,
+    or None when the trial's own weights stayed the model; the record). None when there is none to reuse, so a
+    rerun of a finished search, or a report, does not train again. Shared by the final fit and the refit."""
+    if record is None or record.get("trial_id") != trial_id:
+        return None
+    if not record["used"]:
+        return None, record
+    if path.is_file():
+        return keras.models.load_model(path, safe_mode=True), record
+    return None
 
 
 def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: float, data: Data, seconds: float):

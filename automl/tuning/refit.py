@@ -38,6 +38,7 @@ from automl.hypermodels.training import StopAtDeadline
 from automl.store import REFIT_JSON, REFIT_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
+from automl.tuning.final_fit import retrained_on_disk
 from automl.tuning.loop import class_weight
 
 DIVERGED = 0.10  # the last epoch's training loss may be this much above the refit's lowest
@@ -94,13 +95,10 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
     never trains; otherwise it trains only if it is expected to end before the budget does.
     """
     trial_id = str(row["trial_id"])
-    record = store.read_json(REFIT_JSON)
     path = store.path(REFIT_MODEL_FILE)
-    if record is not None and record.get("trial_id") == trial_id:
-        if not record["used"]:
-            return None, record
-        if path.is_file():
-            return keras.models.load_model(path, safe_mode=True), record
+    reused = retrained_on_disk(store.read_json(REFIT_JSON), path, trial_id)
+    if reused is not None:
+        return reused
     if budget is None or data is None:
         return None, None
     epochs = int(row["best_epoch"]) if pd.notna(row.get("best_epoch")) else 0
