@@ -11,7 +11,7 @@ CIFAR-10 takes 2 hours on its own (benchmarks/cifar10.py): its figures are read 
 ``<results-dir>/cifar10/benchmark.json`` (or ``--cifar10-json``) unless ``--run-cifar10`` runs it here.
 ``--only quality,efficiency`` reruns some parts and keeps the other parts' figures from results.json;
 ``--resume`` after an interruption does not search again the tabular tracks whose quality runs finished.
-``--tracks used_cars`` limits the quality part to some tracks, so that two runs pinned to one core each
+``--tracks used_cars`` limits the quality and anytime parts to some tracks, so that two runs pinned to one core each
 (``taskset -c 0 ...`` and ``taskset -c 1 ...``) can share a 2-core machine; they merge what they write into
 the same results.json, and a last ``--resume`` run reads every finished track back.
 """
@@ -43,6 +43,7 @@ from runs import (
     stamp,
 )
 
+BY_TRACK = ("quality", "anytime")  # parts whose details are per track, so that --tracks runs merge
 PARTS = ("quality", "anytime", "latency", "efficiency", "overhead", "memory", "disk", "ensemble", "cifar10", "text")
 # key -> (what, goal as text, test of the value (given all the figures) or None)
 GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="after an interrupted run: tabular tracks whose quality searches finished are not redone")
     parser.add_argument("--tracks",
-                        help=f"the quality part's tabular tracks (default all: {', '.join(TABULAR_TRACKS)})")
+                        help=f"the quality and anytime parts' tracks (default all: {', '.join(TABULAR_TRACKS)})")
     args = parser.parse_args(argv)
     results_dir = Path(args.results_dir).resolve()
     ctx = Context(quick=args.quick, out=results_dir / ("benchmarks_quick" if args.quick else "benchmarks"),
@@ -151,7 +152,7 @@ def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Names
     if part == "anytime":
         from anytime import anytime
 
-        return anytime(ctx, quality_details)
+        return anytime(ctx, quality_details, args.tracks)
     if part == "latency":
         from quality import latency
 
@@ -256,7 +257,7 @@ def write(ctx: Context, report: dict[str, Any], invocation: dict[str, Any], fres
         previous = {} if fresh else _previous(ctx)
         parts = dict(previous.get("parts", {}))
         for name, result in report["parts"].items():
-            parts[name] = _merged_quality(parts.get(name), result) if name == "quality" else result
+            parts[name] = _merged_by_track(parts.get(name), result) if name in BY_TRACK else result
         invocations = [i for i in previous.get("invocations", []) if i["started"] != invocation["started"]
                        or i["command"] != invocation["command"]] + [invocation]
         merged = {k: v for k, v in report.items() if k != "parts"} | {"invocations": invocations, "parts": parts}
@@ -268,8 +269,8 @@ def write(ctx: Context, report: dict[str, Any], invocation: dict[str, Any], fres
         (ctx.out / "README.md").write_text(readme(document, GOALS, figures, ctx.out), encoding="utf-8")
 
 
-def _merged_quality(previous: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
-    """The quality part of two runs over different tracks: this run's tracks replace the earlier run's."""
+def _merged_by_track(previous: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """A part (quality, anytime) of two runs over different tracks: this run's tracks replace the earlier run's."""
     if not previous:
         return result
     details = {**previous.get("details", {}), **result["details"]}

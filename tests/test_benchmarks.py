@@ -98,15 +98,23 @@ def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
     run("run_all.py --only quality --tracks boston", 1, {"quality": quality_of("boston", 1.10)})
     run("run_all.py --only memory", 1, {"memory": {"figures": {"rss_growth_mb_trial5_to_50": 12.0}, "commands": []}})
     run("run_all.py --only quality --tracks boston", 1, {"quality": quality_of("boston", 1.02)})  # boston again
+    for track, ratio in (("used_cars", 1.01), ("boston", 0.99)):  # the anytime part, one track per core
+        run(f"run_all.py --only anytime --tracks {track}", 1, {"anytime": {
+            "figures": {f"{track}_60s_mae_ratio_vs_gbm": ratio},
+            "details": {track: {"commands": [f"automl search --track {track}_seed42.toml --time-limit 60s"]}},
+            "commands": []}})
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["used_cars_rmse_ratio_vs_gbm"] == 0.98 and results["boston_rmse_ratio_vs_gbm"] == 1.02
     assert results["rss_growth_mb_trial5_to_50"] == 12.0
     assert set(results["parts"]["quality"]["details"]) == {"used_cars", "boston"}
-    assert len(results["invocations"]) == 3  # the rerun of boston replaces its first run
+    assert results["used_cars_60s_mae_ratio_vs_gbm"] == 1.01 and results["boston_60s_mae_ratio_vs_gbm"] == 0.99
+    assert set(results["parts"]["anytime"]["details"]) == {"used_cars", "boston"}
+    assert len(results["invocations"]) == 5  # the rerun of boston replaces its first run
     readme = (tmp_path / "README.md").read_text()
     assert "| `run_all.py --only memory` | – | 1 of 2 |" in readme
     assert "automl search --track used_cars_seed42.toml" in readme and "automl search --track boston" in readme
+    assert "automl search --track boston_seed42.toml --time-limit 60s" in readme
 
 
 def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_and_lowest(tmp_path):
