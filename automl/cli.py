@@ -13,6 +13,7 @@ from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.families import family_of
 from automl.monitoring.progress import duration as _duration
 from automl.quiet import quiet_tensorflow
+from automl.selection.choice import candidate_name
 from automl.store import (
     BEST_MODEL_FILE,
     REPORT_CSV,
@@ -341,9 +342,9 @@ def _print_report(track, results_dir, finished) -> int:
         return ", ".join(f"{k} {v:.4g}" for k, v in values.items()
                          if k not in ("trial_id", "rows") and isinstance(v, (int, float)))
 
-    print(f"chosen: trial {metrics['trial_id']}; test split ({metrics['rows']} rows): {figures(metrics)}")
+    print(f"chosen: {candidate_name(metrics['trial_id'])}; test split ({metrics['rows']} rows): {figures(metrics)}")
     if top["trial_id"] != metrics["trial_id"]:
-        print(f"top score: trial {top['trial_id']}; test split: {figures(top)}")
+        print(f"top score: {candidate_name(top['trial_id'])}; test split: {figures(top)}")
     if choice is not None:
         print(f"why: {choice.reason}")
     print(f"wrote {store.path(REPORT_HTML)}, {store.path(REPORT_CSV)}, {store.path(SUMMARY_MD)}, "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,10 @@ batch_sizes = [16]
 max_units = 32
 max_layers = 2
 """
+
+
+# the CLI's line for the chosen model: a trial or the best trials' ensemble
+CHOSEN_LINE = re.compile(r"^chosen: (trial \S+|the ensemble); test split", re.MULTILINE)
 
 
 def trials_only(table: pd.DataFrame) -> pd.DataFrame:

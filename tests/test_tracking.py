@@ -23,6 +23,7 @@ from automl.monitoring.events import (
     trial_record,
 )
 from automl.monitoring.trackers import notify
+from automl.selection.choice import candidate_name
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -196,4 +197,4 @@ def test_wandb_offline_has_a_run_per_trial_and_the_chosen_model(tiny_track, resu
     assert sorted(t for t in trials for run in trial_runs if f"trial {t}".encode() in run) == trials
     assert all(key in run for run in trial_runs for key in (b"learning_rate", b"val_mae", b"epoch", b"completed"))
     chosen = json.loads((results_dir / "tiny" / "test_metrics.json").read_text())["trial_id"]
-    assert f"chosen: trial {chosen}".encode() in chosen_run and b"best_model.keras" in chosen_run
+    assert f"chosen: {candidate_name(chosen)}".encode() in chosen_run and b"best_model.keras" in chosen_run

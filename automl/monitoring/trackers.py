@@ -19,6 +19,7 @@ from typing import Any
 from automl.errors import AutomlError, AutomlWarning, first_line, last_line
 from automl.families import family_of
 from automl.monitoring.events import SearchEvents, best_on_disk, trial_record
+from automl.selection.choice import candidate_name
 from automl.serving.models import load_best_model
 from automl.serving.predict import predict_with
 from automl.store import BEST_MODEL_FILE, HISTORY_FILE, Store, read_json_file
@@ -228,7 +229,7 @@ class WandbTracker:
             run.finish(exit_code=0 if record["status"] == "completed" else 1)
 
     def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
-        run = self._run(f"chosen: trial {metrics['trial_id']}", job_type="choice")
+        run = self._run(f"chosen: {candidate_name(metrics['trial_id'])}", job_type="choice")
         try:
             run.summary.update({f"test_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
             artifact = self.wandb.Artifact(f"{self.track.name}-model", type="model",
