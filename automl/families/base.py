@@ -104,6 +104,11 @@ class Family:
         """The hyperparameter that picks the kind of network in its space, if any: the report compares kinds."""
         return self.space.compared_by
 
+    @property
+    def techniques(self) -> tuple[tuple[str, str], ...]:
+        """Its space's searched techniques, as (hyperparameter, words): the report says which the chosen model uses."""
+        return self.space.techniques
+
     def active_hyperparameters(self, values: dict[str, Any]) -> dict[str, Any]:
         return self.space.active_hyperparameters(values)
 

@@ -53,6 +53,10 @@ class SeveralFamilies(Family):
     def compared_by(self) -> str:
         return FAMILY
 
+    @property
+    def techniques(self) -> tuple[tuple[str, str], ...]:
+        return tuple(dict.fromkeys(t for family in self.families for t in family.techniques))
+
     def active_hyperparameters(self, values: dict[str, Any]) -> dict[str, Any]:
         return plain_values(values, {f.name: f for f in self.families})
 

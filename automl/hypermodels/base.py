@@ -36,6 +36,9 @@ class SearchSpace(kt.HyperModel):
     # The hyperparameter that picks the kind of network, if the space searches several (a text encoder): the
     # report compares the best trial of each kind.
     compared_by: ClassVar[str | None] = None
+    # The searched choices that are techniques a reader asks about (an embedding, a loss, a test-time average),
+    # as (hyperparameter, words): the report says which of them the chosen model uses.
+    techniques: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, schema: Schema, objective: str, direction: str, *, batch_sizes: list[int],
                  patience: int, seed: int = 42, name: str | None = None) -> None:

@@ -52,6 +52,8 @@ class CNNHyperModel(ImageSpace):
     """
 
     main_hyperparameters = ("num_blocks", "filters", "convs_per_block", "downsample", "kernel_size", "dropout")
+    techniques = (("whitening", "patch whitening"), ("label_smoothing", "label smoothing"),
+                  ("flip_average", "flip averaging"))
 
     def __init__(
         self,

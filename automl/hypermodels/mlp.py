@@ -58,6 +58,7 @@ class MLPHyperModel(SearchSpace):
 
     main_hyperparameters = ("num_layers", "units_0", "numeric_encoding", "loss", "dropout", "activation", "batch_norm",
                             "l2")
+    techniques = (("numeric_encoding", "numeric features"), ("categorical_encoding", "categories"), ("loss", "loss"))
 
     def __init__(
         self,

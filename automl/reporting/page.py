@@ -11,6 +11,7 @@ from automl.data.schema import Schema
 from automl.families import family_of
 from automl.reporting import markup, plots
 from automl.reporting.explanation import explanation_sections
+from automl.reporting.techniques import techniques_lines
 from automl.selection.choice import Choice, candidate_name
 from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import LABELS
@@ -130,7 +131,8 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
         title=f"{track.name}: search report",
         summary=summary_lines(track, table, store, schema),
         reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track.objective),
-                         *refit_lines(metrics.get("refit"))]).strip(),
+                         *refit_lines(metrics.get("refit")),
+                         *techniques_lines(track, table, choice, metrics, store)]).strip(),
         rule=choice.rule(track.objective, track.direction),
         measured_note=measured_note(table),
         comparison=comparison(table, choice, metrics, track.objective),

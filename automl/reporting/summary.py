@@ -18,6 +18,7 @@ from automl.reporting.page import (
     refit_lines,
     summary_lines,
 )
+from automl.reporting.techniques import techniques_lines
 from automl.selection.choice import Choice, candidate_name
 from automl.selection.explain import Explanation
 from automl.selection.trials import sort_by_score
@@ -75,6 +76,7 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         "",
         *final_fit_lines(metrics.get("final_fit"), track.objective),
         *refit_lines(metrics.get("refit")),
+        *techniques_lines(track, table, choice, metrics, store),
         "Test split (used once, after the choice), with the top-scoring model beside it:",
         "",
         "| " + " | ".join(side_by_side.columns) + " |",

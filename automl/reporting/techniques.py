@@ -1,0 +1,57 @@
+"""Which techniques the chosen model uses: its space's searched ones (a numeric embedding, a loss, whitening,
+...), and whether it is the best trials' ensemble, a refit or a final fit. One line of the report and summary."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.families import family_of
+from automl.selection.choice import Choice
+from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, Store
+from automl.track.sections import Track
+
+
+def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any],
+                     store: Store) -> list[str]:
+    """"Techniques in the chosen model: ..." and a blank line; nothing when the search has none to tell."""
+    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.ensemble > 1 and not track.search.final_fit else None
+    chosen_ensemble = choice.trial_id == ENSEMBLE_ID and ensemble is not None
+    members = [str(m) for m in ensemble["members"]] if chosen_ensemble else [str(choice.trial_id)]
+    rows = table.assign(trial_id=table["trial_id"].astype(str)).set_index("trial_id")
+    parts = []
+    for column, words in family_of(track).techniques:
+        if column not in rows.columns:
+            continue
+        values = [_word(rows.at[m, column]) for m in members if m in rows.index and pd.notna(rows.at[m, column])]
+        if len(members) == 1 and values:
+            parts.append(f"{words} {values[0]}")
+        elif values:
+            parts.append(f"{words} " + ", ".join(f"{value} ({count} of {len(members)})"
+                                                 for value, count in Counter(values).most_common()))
+    if chosen_ensemble:
+        weights = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, ensemble["weights"], strict=True))
+        parts.append(f"the weighted mean of {len(members)} trials (weights: {weights})")
+    elif ensemble is not None:
+        parts.append("a single trial: the best trials' ensemble " + (
+            "did not beat its best member out of sample" if not ensemble.get("candidate")
+            else "was not chosen by the rule"))
+    refit = metrics.get("refit")
+    if refit:
+        parts.append("refit on training + validation" if refit["used"] else "no refit (the trial's own weights)")
+    final_fit = metrics.get("final_fit")
+    if final_fit:
+        parts.append("final fit on the training split" if final_fit["used"]
+                     else "no final fit (the trial's own weights)")
+    if not parts:
+        return []
+    return [f"Techniques in the chosen model: {'; '.join(parts)}.", ""]
+
+
+def _word(value: Any) -> str:
+    """A hyperparameter's value in words: on/off for a switch, 0.1 not 0.1000."""
+    if isinstance(value, (bool, np.bool_, str)) and str(value) in ("True", "False"):
+        return "on" if str(value) == "True" else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)

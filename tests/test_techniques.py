@@ -1,0 +1,70 @@
+"""The report's line on which techniques the chosen model uses (automl.reporting.techniques)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from conftest import write_track
+
+from automl.reporting.techniques import techniques_lines
+from automl.selection.choice import Choice
+from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, Store
+from automl.track.parse import load_track
+
+REPO = Path(__file__).parents[1]
+
+
+def _choice(trial_id: str) -> Choice:
+    return Choice(trial_id=trial_id, top_trial_id=trial_id, candidates=(trial_id,), tolerance=0.02, threshold=1.0,
+                  reason="")
+
+
+TABLE = pd.DataFrame({
+    "trial_id": ["0007", "0003", "0005", ENSEMBLE_ID],
+    "numeric_encoding": ["periodic", "piecewise_linear", "periodic", None],
+    "categorical_encoding": ["one_hot", "one_hot", "embedding", None],
+    "loss": ["huber", "mae", "huber", None],
+})
+
+
+def test_a_single_trial_names_its_searched_techniques_the_ensemble_it_was_preferred_to_and_its_refit(tmp_path):
+    track = load_track(write_track(tmp_path))
+    store = Store(track.name, tmp_path / "results")
+    store.write_json(ENSEMBLE_JSON, {"members": ["0007", "0005"], "weights": [0.5, 0.5], "candidate": False})
+    refit = {"used": True}
+    (line, blank) = techniques_lines(track, TABLE, _choice("0003"), {"refit": refit}, store)
+    assert line == ("Techniques in the chosen model: numeric features piecewise_linear; categories one_hot; loss mae; "
+                    "a single trial: the best trials' ensemble did not beat its best member out of sample; "
+                    "refit on training + validation.") and blank == ""
+    refit["used"] = False
+    assert "no refit (the trial's own weights)" in techniques_lines(track, TABLE, _choice("0003"), {"refit": refit},
+                                                                    store)[0]
+
+
+def test_the_ensemble_counts_its_members_choices_and_gives_their_weights(tmp_path):
+    track = load_track(write_track(tmp_path))
+    store = Store(track.name, tmp_path / "results")
+    store.write_json(ENSEMBLE_JSON, {"members": ["0007", "0003", "0005"], "weights": [0.5, 0.25, 0.25],
+                                     "candidate": True})
+    (line, _) = techniques_lines(track, TABLE, _choice(ENSEMBLE_ID), {}, store)
+    assert "numeric features periodic (2 of 3), piecewise_linear (1 of 3)" in line
+    assert "loss huber (2 of 3), mae (1 of 3)" in line
+    assert line.endswith("the weighted mean of 3 trials (weights: 0007 0.50, 0003 0.25, 0005 0.25).")
+
+
+def test_an_image_models_switches_read_on_or_off_and_its_final_fit_is_named(tmp_path):
+    source = (REPO / "tracks" / "cifar10.toml").read_text().replace('name = "cifar10"', 'name = "images"')
+    (tmp_path / "images.toml").write_text(source)
+    track = load_track(tmp_path / "images.toml")
+    table = pd.DataFrame({"trial_id": ["0001"], "whitening": [True], "label_smoothing": [0.1],
+                          "flip_average": [False]})
+    store = Store(track.name, tmp_path / "results")
+    (line, _) = techniques_lines(track, table, _choice("0001"), {"final_fit": {"used": True}}, store)
+    assert line == ("Techniques in the chosen model: patch whitening on; label smoothing 0.1; flip averaging off; "
+                    "final fit on the training split.")
+
+
+def test_without_any_technique_to_tell_there_is_no_line(tmp_path):
+    track = load_track(write_track(tmp_path))
+    table = pd.DataFrame({"trial_id": ["0001"], "units_0": [32]})
+    assert techniques_lines(track, table, _choice("0001"), {}, Store(track.name, tmp_path / "results")) == []
