@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from automl.errors import SearchFailed
-from automl.selection.choice import choose, score_threshold
+from automl.selection.choice import _figure, choose, score_threshold
 
 
 def _table(rows):
@@ -62,8 +62,13 @@ def test_unmeasured_candidates_come_after_measured_ones():
 
 def test_reason_names_both_trials_and_their_numbers():
     reason = choose(TRIALS, "min", 0.02, objective="val_mae").reason
-    assert "Trial close_fast is chosen over the top-scoring trial top" in reason
+    assert "Trial close_fast is chosen over trial top, the top score:" in reason
+    assert "among the 2 trials within 2.0% of the best val_mae" in reason
     assert "2.03" in reason and "2" in reason and "0.3 vs 1 ms p50 latency (3.3x)" in reason and "2.0%" in reason
+
+
+def test_reason_writes_sizes_without_exponents():
+    assert [_figure(v) for v in (0.238, 2.0, 2838.4, 15402.0, 649123.0)] == ["0.238", "2", "2,840", "15,400", "649,000"]
 
 
 def test_no_completed_trial_is_a_failed_search_not_a_user_error():

@@ -90,7 +90,8 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         candidates=tuple(str(t) for t in ranked["trial_id"]),
         tolerance=tolerance,
         threshold=threshold,
-        reason=_reason(chosen, top, len(candidates), tolerance, objective),
+        reason=_reason(chosen, top, len(candidates), tolerance, objective,
+                       with_ensemble=bool((candidates["trial_id"].astype(str) == ENSEMBLE_ID).any())),
     )
 
 
@@ -116,15 +117,17 @@ def candidate_name(trial_id: str) -> str:
     return "the ensemble" if trial_id == ENSEMBLE_ID else f"trial {trial_id}"
 
 
-def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str) -> str:
-    within = f"the {count} trial{'s' if count != 1 else ''} within {tolerance:.1%} of the best {objective}"
+def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str, *,
+            with_ensemble: bool = False) -> str:
+    what = "candidate" if with_ensemble else "trial"  # the best trials' ensemble is a candidate, not a trial
+    within = f"the {count} {what}{'s' if count != 1 else ''} within {tolerance:.1%} of the best {objective}"
     if chosen["trial_id"] == top["trial_id"]:
         return (f"{candidate_name(top['trial_id']).capitalize()} has the best {objective} ({top['score']:.4g}) and "
                 f"is also the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
     gap = abs(float(chosen["score"]) / float(top["score"]) - 1) if float(top["score"]) else math.nan
     return (
-        f"{candidate_name(chosen['trial_id']).capitalize()} is chosen over the top-scoring "
-        f"{candidate_name(top['trial_id'])}: its "
+        f"{candidate_name(chosen['trial_id']).capitalize()} is chosen over {candidate_name(top['trial_id'])}, "
+        f"the top score: its "
         f"{objective} {chosen['score']:.4g} is {gap:.1%} from the best {top['score']:.4g}, within the {tolerance:.1%} "
         f"tolerance, and among {within} it is the fastest, then smallest: {_compare(chosen, top)}."
     )
@@ -147,5 +150,13 @@ def _compare(chosen: pd.Series, top: pd.Series) -> str:
                                 ("params", "parameters", 1.0)):
         a, b = chosen.get(column), top.get(column)
         if pd.notna(a) and pd.notna(b) and a > 0:
-            parts.append(f"{a / scale:,.3g} vs {b / scale:,.3g} {unit} ({b / a:.2g}x)")
+            parts.append(f"{_figure(a / scale)} vs {_figure(b / scale)} {unit} ({b / a:.2g}x)")
     return "; ".join(parts) or "latency and size not measured"
+
+
+def _figure(value: float) -> str:
+    """Three significant figures, without an exponent: 0.238, 2,840, 649,000."""
+    if abs(value) < 1000:
+        return f"{value:.3g}"
+    digits = len(str(int(abs(value))))
+    return f"{round(value, 3 - digits):,.0f}"
