@@ -49,6 +49,9 @@ def test_the_ensemble_counts_its_members_choices_and_gives_their_weights(tmp_pat
     (line, _) = techniques_lines(track, TABLE, _choice(ENSEMBLE_ID), {}, store)
     assert "numeric features periodic (2 of 3), piecewise_linear (1 of 3)" in line
     assert "loss huber (2 of 3), mae (1 of 3)" in line
+    assert "categories one_hot (2 of 3), embedding (1 of 3)" in line
+    (line, _) = techniques_lines(track, TABLE.assign(categorical_encoding="one_hot"), _choice(ENSEMBLE_ID), {}, store)
+    assert "categories one_hot (all 3);" in line
     assert line.endswith("the weighted mean of 3 trials (weights: 0007 0.50, 0003 0.25, 0005 0.25).")
 
 

@@ -28,6 +28,9 @@ def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         values = [_word(rows.at[m, column]) for m in members if m in rows.index and pd.notna(rows.at[m, column])]
         if len(members) == 1 and values:
             parts.append(f"{words} {values[0]}")
+        elif len(set(values)) == 1:
+            parts.append(f"{words} {values[0]} (all {len(values)})" if len(values) == len(members)
+                         else f"{words} {values[0]} ({len(values)} of {len(members)})")
         elif values:
             parts.append(f"{words} " + ", ".join(f"{value} ({count} of {len(members)})"
                                                  for value, count in Counter(values).most_common()))
