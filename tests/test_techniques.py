@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 from conftest import write_track
 
+from automl.reporting.page import summary_lines
 from automl.reporting.techniques import techniques_lines
 from automl.selection.choice import Choice
 from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, Store
@@ -71,3 +72,11 @@ def test_without_any_technique_to_tell_there_is_no_line(tmp_path):
     track = load_track(write_track(tmp_path))
     table = pd.DataFrame({"trial_id": ["0001"], "units_0": [32]})
     assert techniques_lines(track, table, _choice("0001"), {}, Store(track.name, tmp_path / "results")) == []
+
+
+def test_the_summary_counts_trials_without_the_ensembles_row(tmp_path):
+    track = load_track(write_track(tmp_path))
+    store = Store(track.name, tmp_path / "results")
+    table = TABLE.assign(status="completed")
+    assert "Trials: 3 (3 completed); and the best trials' ensemble" in summary_lines(track, table, store, None)
+    assert "Trials: 3 (3 completed)" in summary_lines(track, table[table["trial_id"] != ENSEMBLE_ID], store, None)

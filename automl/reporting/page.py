@@ -56,12 +56,15 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
 
 def summary_lines(track: Track, table: pd.DataFrame, store: Store, schema: Schema) -> list[str]:
     runs = store.read_json(RUNS_JSON, default=[])
-    counts = table["status"].value_counts().to_dict()
+    ensemble = table["trial_id"].astype(str) == ENSEMBLE_ID  # a candidate, not a trial
+    trials = table[~ensemble]
+    counts = trials["status"].value_counts().to_dict()
     return [
         f"Task: {track.task}; {family_of(track).describe_data(track, schema)}",
         (f"Tuner: {track.search.tuner} (max_epochs {track.search.max_epochs}, "
          f"factor {track.search.factor}); objective {track.objective} ({track.direction})"),
-        f"Trials: {len(table)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})",
+        f"Trials: {len(trials)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+        + ("; and the best trials' ensemble" if ensemble.any() else ""),
         f"Wall time: {sum(r['seconds'] for r in runs):.0f} s over {len(runs)} run(s)",
     ]
 
