@@ -127,7 +127,7 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     table, choice = report_table(track, store, rows)
     if choice is None:
         raise no_model_to_choose(table)
-    if track.search.ensemble > 1 and not track.search.final_fit:
+    if track.search.builds_ensemble:
         # The best trials' ensemble, offered to the choice rule like one more trial (its validation score,
         # latency and size) when it beats its best member out of sample.
         ensemble = build_ensemble(track, store, family, schema, table, data, rows)
@@ -234,7 +234,7 @@ def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> 
     store = Store(track.name, results_dir)
     store.require_search()
     family = family_of(track)
-    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.ensemble > 1 and not track.search.final_fit else None
+    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.builds_ensemble else None
     return report_table(track, store, latency_rows(family, store.schema(), lambda: family.load(track)), ensemble)
 
 

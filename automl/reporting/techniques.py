@@ -17,7 +17,7 @@ from automl.track.sections import Track
 def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any],
                      store: Store) -> list[str]:
     """"Techniques in the chosen model: ..." and a blank line; nothing when the search has none to tell."""
-    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.ensemble > 1 and not track.search.final_fit else None
+    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.builds_ensemble else None
     chosen_ensemble = choice.trial_id == ENSEMBLE_ID and ensemble is not None
     members = [str(m) for m in ensemble["members"]] if chosen_ensemble else [str(choice.trial_id)]
     rows = table.assign(trial_id=table["trial_id"].astype(str)).set_index("trial_id")
@@ -28,11 +28,8 @@ def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         values = [_word(rows.at[m, column]) for m in members if m in rows.index and pd.notna(rows.at[m, column])]
         if len(members) == 1 and values:
             parts.append(f"{words} {values[0]}")
-        elif len(set(values)) == 1:
-            parts.append(f"{words} {values[0]} (all {len(values)})" if len(values) == len(members)
-                         else f"{words} {values[0]} ({len(values)} of {len(members)})")
         elif values:
-            parts.append(f"{words} " + ", ".join(f"{value} ({count} of {len(members)})"
+            parts.append(f"{words} " + ", ".join(f"{value} ({_share(count, len(members))})"
                                                  for value, count in Counter(values).most_common()))
     if chosen_ensemble:
         weights = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, ensemble["weights"], strict=True))
@@ -51,6 +48,10 @@ def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics:
     if not parts:
         return []
     return [f"Techniques in the chosen model: {'; '.join(parts)}.", ""]
+
+
+def _share(count: int, total: int) -> str:
+    return f"all {total}" if count == total else f"{count} of {total}"
 
 
 def _word(value: Any) -> str:

@@ -97,6 +97,11 @@ class SearchSection(Section):
     # members; 0 or 1: none. Tracks with a final fit have none: their chosen model is not a trial's.
     ensemble: int = 5
 
+    @property
+    def builds_ensemble(self) -> bool:
+        """Whether the best trials' ensemble joins the choice: `ensemble` over 1 and no final fit."""
+        return self.ensemble > 1 and not self.final_fit
+
 
 @dataclass(frozen=True)
 class ModelSection(Section):
