@@ -18,6 +18,7 @@ from automl.selection.diagnosis import LABELS
 from automl.selection.explain import Explanation
 from automl.selection.measures import THROUGHPUT_BATCH, TIMED_CALLS
 from automl.selection.table import thresholds_for
+from automl.selection.trials import is_ensemble
 from automl.store import ENSEMBLE_ID, PLOTS_DIR, RUNS_JSON, Store
 from automl.track.sections import Track
 
@@ -56,7 +57,7 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
 
 def summary_lines(track: Track, table: pd.DataFrame, store: Store, schema: Schema) -> list[str]:
     runs = store.read_json(RUNS_JSON, default=[])
-    ensemble = table["trial_id"].astype(str) == ENSEMBLE_ID  # a candidate, not a trial
+    ensemble = is_ensemble(table)
     trials = table[~ensemble]
     counts = trials["status"].value_counts().to_dict()
     return [
@@ -91,7 +92,7 @@ def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store
     """Draw the PNG files under ``plots/`` and return them with their captions."""
     folder = store.path(PLOTS_DIR)
     objective = track.objective
-    top = table[table["score"].notna() & table["trial_id"].ne(ENSEMBLE_ID)].head(CURVE_TRIALS)  # trials have curves
+    top = table[table["score"].notna() & ~is_ensemble(table)].head(CURVE_TRIALS)  # trials have curves
     figures = []
     plots.learning_curves(store.histories(), list(zip(top["trial_id"], top["diagnosis"], strict=True)), objective,
                           folder / "learning_curves.png")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from automl.selection.trials import no_model_to_choose
+from automl.selection.trials import is_ensemble, no_model_to_choose
 from automl.store import ENSEMBLE_ID
 
 LATENCY_TIE = 0.10  # latencies within 10 % of the fastest count as equal: timing jitter on a shared CPU
@@ -91,7 +91,7 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         tolerance=tolerance,
         threshold=threshold,
         reason=_reason(chosen, top, len(candidates), tolerance, objective,
-                       with_ensemble=bool((candidates["trial_id"].astype(str) == ENSEMBLE_ID).any())),
+                       with_ensemble=bool(is_ensemble(candidates).any())),
     )
 
 

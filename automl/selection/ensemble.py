@@ -28,7 +28,7 @@ from automl.families.base import Family
 from automl.hypermodels.ensemble import ensemble_model
 from automl.selection.measures import measure_model
 from automl.selection.scoring import Measure, model_outputs, objective_measure
-from automl.selection.trials import sort_by_score
+from automl.selection.trials import is_ensemble, sort_by_score
 from automl.serving.models import load_trial_model
 from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, ENSEMBLE_MODEL_FILE, Store
 from automl.track.sections import Track
@@ -147,7 +147,7 @@ def build_ensemble(track: Track, store: Store, family: Family, schema: Schema, t
         # the ensemble could not be scored as the trials are.
         store.write_json(ENSEMBLE_JSON, {})
         return {}
-    completed = table[table["status"].eq("completed") & table["score"].notna() & table["trial_id"].ne(ENSEMBLE_ID)]
+    completed = table[table["status"].eq("completed") & table["score"].notna() & ~is_ensemble(table)]
     if "pruned" in completed:
         completed = completed[~completed["pruned"].fillna(False).astype(bool)]
     models, outputs = {}, {}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from automl.errors import SearchFailed, last_line
 from automl.families import family_of
-from automl.store import Store, TrialFile
+from automl.store import ENSEMBLE_ID, Store, TrialFile
 from automl.track.parse import load_track
 from automl.track.sections import Track
 
@@ -110,3 +110,8 @@ def best_trial_id(table: pd.DataFrame, direction: str) -> str:
 
 def sort_by_score(table: pd.DataFrame, direction: str) -> pd.DataFrame:
     return table.sort_values("score", ascending=direction == "min", na_position="last").reset_index(drop=True)
+
+
+def is_ensemble(table: pd.DataFrame) -> pd.Series:
+    """Which rows of a report's table are the best trials' ensemble (a candidate, not a trial)."""
+    return table["trial_id"].astype(str) == ENSEMBLE_ID
