@@ -118,3 +118,20 @@ def test_an_exported_image_model_serves_in_inference_mode_without_augmentation(t
     np.testing.assert_allclose(loaded.serve(tf.constant(tiny.test.x[:8])).numpy(), expected, atol=1e-5)
     served = loaded.signatures["serving_default"](tf.constant(tiny.test.x[:8]))
     np.testing.assert_allclose(next(iter(served.values())).numpy(), expected, atol=1e-5)
+
+
+def test_the_cifar10_tracks_fixed_recipe_builds_the_network_its_comments_describe(tiny):
+    from automl.track import parse_track
+
+    track = parse_track(Path(__file__).resolve().parents[1] / "tracks" / "cifar10.toml")
+    hp = fixed(track.model.fixed)
+    model = CNNHyperModel(tiny.schema, "val_accuracy", "max").build(hp)
+    # Every fixed name is one the space asks for: a misspelt one would be held fixed and never read.
+    assert set(track.model.fixed) <= {h.name for h in hp.space if hp.is_active(h)}
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.filters for layer in convolutions] == [64, 64, 128, 128, 128, 128]
+    assert {layer.kernel_size for layer in convolutions} == {(3, 3)}
+    assert isinstance(model.get_layer("whitening"), PatchWhitening)
+    assert isinstance(model.get_layer("global_average"), keras.layers.GlobalAveragePooling2D)
+    assert model.count_params() == 570_946  # benchmarks/results/cifar10_recipe_*.json
+    assert isinstance(model.optimizer, keras.optimizers.SGD) and model.optimizer.nesterov
