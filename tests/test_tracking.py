@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def tracked_search(tmp_path_factory):
     assert status == 0, err
     trials = sorted(p.parent.name.removeprefix("trial_") for p in (results / "tiny" / "tuner").glob("trial_*/trial.json"))
     chosen = json.loads((results / "tiny" / "test_metrics.json").read_text())["trial_id"]
-    return {"results": results, "events": _events(events), "uri": uri, "trials": trials, "chosen": chosen}
+    return {"results": results, "events": _events(events), "uri": uri, "trials": trials, "chosen": chosen,
+            "track": track}
 
 
 def test_notify_gets_each_new_best_and_the_end_of_the_search(tracked_search):
@@ -122,6 +124,31 @@ def test_mlflow_keeps_the_chosen_model_with_its_signature(tracked_search):
     signature = mlflow.models.get_model_info(f"runs:/{run_id}/model").signature
     assert signature.inputs.input_names() == ["x1", "x2", "colour"]  # the raw columns `automl predict` takes
     assert "test_rmse" in chosen[0].data.metrics
+
+
+def test_mlflow_gives_a_chosen_ensemble_a_run_of_its_own(tracked_search, tmp_path):
+    """The ensemble is no trial and has no trial's run; when it is chosen, it gets a run with its members."""
+    import mlflow
+
+    from automl.monitoring.trackers import MlflowTracker
+    from automl.store import ENSEMBLE_JSON, Store
+    from automl.track.parse import load_track
+
+    results = tmp_path / "results"
+    shutil.copytree(tracked_search["results"], results)
+    track = load_track(tracked_search["track"])
+    Store(track.name, results).write_json(ENSEMBLE_JSON, {"members": ["0003", "0001"], "weights": [0.75, 0.25],
+                                                          "score": 1.5})
+    uri = (tmp_path / "mlruns").as_uri()
+    MlflowTracker(uri, track).model_chosen({"trial_id": "ensemble", "mae": 1.25, "rows": 10}, results)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("automl-tiny")
+    (run,) = client.search_runs([experiment.experiment_id], "tags.`automl.chosen` = 'true'")
+    assert run.data.tags["automl.trial_id"] == "ensemble" and run.info.run_name == candidate_name("ensemble")
+    assert run.data.params == {"members": "0003, 0001", "weights": "0.75, 0.25"}
+    assert run.data.metrics == {"score": 1.5, "test_mae": 1.25}
+    assert {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "model")} == \
+        {"MLmodel", "best_model.keras"}
 
 
 def test_mlflow_without_the_package_names_the_extra(tiny_track, results_dir, monkeypatch):

@@ -22,7 +22,7 @@ from automl.monitoring.events import SearchEvents, best_on_disk, trial_record
 from automl.selection.choice import candidate_name
 from automl.serving.models import load_best_model
 from automl.serving.predict import predict_with
-from automl.store import BEST_MODEL_FILE, HISTORY_FILE, Store, read_json_file
+from automl.store import BEST_MODEL_FILE, ENSEMBLE_ID, ENSEMBLE_JSON, HISTORY_FILE, Store, read_json_file
 from automl.track.sections import Track
 
 NOTIFY_TIMEOUT = 30  # seconds a notify command may take before it is abandoned
@@ -169,8 +169,10 @@ class MlflowTracker:
         """The chosen model's .keras file with an MLmodel file holding its signature, in the chosen trial's run."""
         from mlflow.models import Model, infer_signature
 
-        run_id = self.run_ids.get(metrics["trial_id"]) or self._run_of(metrics["trial_id"])
         store = Store(self.track.name, results_dir)
+        trial_id = metrics["trial_id"]
+        run_id = (self._ensemble_run(store) if trial_id == ENSEMBLE_ID
+                  else self.run_ids.get(trial_id) or self._run_of(trial_id))
         rows, predicted = _chosen_example(self.track, results_dir)
         signature = infer_signature(rows, predicted)
         with tempfile.TemporaryDirectory() as folder:
@@ -181,6 +183,23 @@ class MlflowTracker:
         for name, value in metrics.items():
             if isinstance(value, (int, float)) and name != "rows":
                 self.client.log_metric(run_id, f"test_{name}", float(value))
+
+    def _ensemble_run(self, store: Store) -> str:
+        """A run of its own for the chosen ensemble, which is no trial: its members and weights as parameters."""
+        from mlflow.entities import Param
+
+        ensemble = store.read_json(ENSEMBLE_JSON) or {}
+        run = self.client.create_run(self.experiment_id, run_name=candidate_name(ENSEMBLE_ID),
+                                     tags={"automl.track": self.track.name, "automl.trial_id": ENSEMBLE_ID,
+                                           "automl.status": "completed"})
+        members = ensemble.get("members", [])
+        self.client.log_batch(run.info.run_id, params=[
+            Param("members", ", ".join(members)),
+            Param("weights", ", ".join(f"{w:.4g}" for w in ensemble.get("weights", [])))])
+        if ensemble.get("score") is not None:
+            self.client.log_metric(run.info.run_id, "score", float(ensemble["score"]))
+        self.client.set_terminated(run.info.run_id, "FINISHED")
+        return run.info.run_id
 
     def _run_of(self, trial_id: str) -> str:
         runs = self.client.search_runs([self.experiment_id], f"tags.`automl.trial_id` = '{trial_id}'",
