@@ -1,5 +1,5 @@
 """The time budget inside training (a trial stops at the search's deadline; a one-cycle rate over the clock)
-and the final fit of an image track: the chosen configuration retrained with the time the search left."""
+and the final fit of an image or table track: the chosen configuration retrained with the time the search left."""
 from __future__ import annotations
 
 import itertools
@@ -8,8 +8,10 @@ import time
 import warnings
 
 import keras
+import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import make_table, write_track
 from test_cnn import (
     LIGHTEST,
     SCHEMA,
@@ -117,12 +119,49 @@ def test_a_final_fit_share_out_of_range_is_refused(tmp_path, line, message):
         load_track(str(track))
 
 
-def test_a_final_fit_on_a_table_track_is_refused(tmp_path):
-    text = load_track("boston").source.read_text()
-    path = tmp_path / "boston_final.toml"
-    path.write_text(text.replace("[search]\n", "[search]\nfinal_fit = 0.5\n"))
-    with pytest.raises(AutomlError, match=r"'search.final_fit' is for image tracks"):
-        load_track(str(path))
+def test_a_final_fit_is_refused_for_a_plug_in_family_that_cannot_train_on_the_clock(tmp_path, monkeypatch):
+    from automl import families
+    from automl.families.mlp import MLPFamily
+
+    class EpochsOnly(MLPFamily):  # a plug-in whose space trains for epochs only
+        name = "epochs_only"
+        trains_on_the_clock = False
+
+    monkeypatch.setattr(families, "_registered", dict(families._registered))  # registered for this test only
+    families.register_family(EpochsOnly())
+    track = write_track(tmp_path, search_extra="final_fit = 0.5")
+    track.write_text(track.read_text().replace('family = "mlp"', 'family = "epochs_only"'))
+    with pytest.raises(AutomlError, match=r"'search.final_fit' is for families that train on the clock "
+                                          r"\(\"backbone\" or \"cnn\" or \"mlp\" or \"text\"\); remove it"):
+        load_track(str(track))
+
+
+def test_the_final_fit_trains_a_fresh_mlp_on_a_one_cycle_rate_for_its_seconds(tmp_path):
+    from automl.families import family_of
+    from automl.tuning.loop import fit_arguments
+
+    track = load_track(str(write_track(tmp_path, frame=make_table(rows=400))))
+    family = family_of(track)
+    data = family.load(track)
+    hypermodel = family.hypermodel(track, data.schema)
+    hp = fixed_mlp({"optimizer": "adam", "learning_rate": 3e-3})
+    model = hypermodel.build(hp)
+    (x, y), kwargs = fit_arguments(track, data)
+    started = time.monotonic()
+    history = hypermodel.fit_final(hp, model, x, y, validation_data=kwargs["validation_data"], seconds=3.0)
+    assert 3.0 <= time.monotonic() - started < 60.0
+    assert len(history.epoch) > 5 and history.history["val_mae"][-1] < history.history["val_mae"][0] / 2
+    assert float(model.optimizer.learning_rate.numpy()) < 3e-3 * 0.1  # ended at the bottom of the cycle
+
+
+def fixed_mlp(values: dict) -> kt.HyperParameters:
+    """A small MLP configuration: the space's names all fixed (the conditional ones it does not use left out)."""
+    hp = kt.HyperParameters()
+    for name, value in {"num_layers": 1, "units_0": 32, "numeric_encoding": "normalize", "activation": "relu",
+                        "dropout": 0.0, "l1": 0.0, "l2": 0.0, "batch_norm": False, "loss": "mae",
+                        "batch_size": 16, "reduce_lr_on_plateau": False, **values}.items():
+        hp.Fixed(name, value)
+    return hp
 
 
 def test_without_a_deadline_no_final_fit_is_trained_and_one_of_another_trial_is_not_used(tmp_path):
@@ -161,3 +200,27 @@ def test_a_search_with_a_final_fit_retrains_the_choice_in_the_time_left_and_a_re
     assert (root / FINAL_FIT_JSON).stat().st_mtime_ns == modified
     again = pipeline.finish(str(track), results)  # `automl report`: the final fit on disk, no training
     assert again.metrics["accuracy"] == metrics["accuracy"] and again.metrics["final_fit"] == fit
+
+
+@pytest.mark.slow
+def test_a_table_search_with_a_final_fit_retrains_the_choice_instead_of_a_refit_or_an_ensemble(tmp_path):
+    frame = make_table(rows=400)
+    track = write_track(tmp_path, frame=frame, search_extra="final_fit = 0.5")
+    track.write_text(track.read_text().replace('time_limit = "5m"', 'time_limit = "40s"'))
+    results = tmp_path / "results"
+    started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AutomlWarning)
+        automl.search(str(track), results_dir=results)
+    assert time.monotonic() - started < 40 + 40
+    root = results / "tiny"
+    fit = json.loads((root / FINAL_FIT_JSON).read_text())
+    metrics = json.loads((root / "test_metrics.json").read_text())
+    assert metrics["final_fit"] == fit and fit["trial_id"] == metrics["trial_id"] != "ensemble"
+    assert fit["seconds"] >= 10 and fit["epochs"] > 1 and len(fit["history"]["val_mae"]) >= 1
+    assert "refit" not in metrics and not (root / "ensemble.json").exists()  # the final fit has the time
+    assert (root / "final_model.keras").is_file() == fit["used"]
+    if fit["used"]:
+        assert fit["validation"]["val_mae"] <= fit["trial_score"]
+    predicted = automl.predict(str(track), frame.drop(columns="y").head(5), results_dir=results)
+    assert np.isfinite(predicted).all() and len(predicted) == 5

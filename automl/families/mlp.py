@@ -23,6 +23,7 @@ class MLPFamily(Family):
     data_kinds = ("csv",)
     space = MLPHyperModel
     refits = True
+    trains_on_the_clock = True  # MLPHyperModel.fit_final: a track may keep a share of its time for a final fit
 
     def check(self, track: Track) -> None:
         super().check(track)

@@ -154,7 +154,8 @@ class BackboneHyperModel(ImageSpace):
         return joined(histories)
 
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
-                  validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0):
+                  validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0,
+                  **kwargs: Any):
         """Train a fresh model of a chosen configuration for `seconds`: the head, then fine-tuning, each on a
         one-cycle learning rate over its share of the time (`TimeBudgetSchedule`) peaking at its searched rate,
         so that the model ends annealed at the deadline.
@@ -180,7 +181,7 @@ class BackboneHyperModel(ImageSpace):
             done = sum(len(history.epoch) for history in histories)  # fine-tuning's passes number on
             histories.append(model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), initial_epoch=done,
                                        epochs=done + FINAL_FIT_MAX_EPOCHS, validation_data=validation,
-                                       callbacks=callbacks, shuffle=False, verbose=verbose))
+                                       callbacks=callbacks, shuffle=False, verbose=verbose, **kwargs))
         # Fine-tuning's optimizer started its count anew; the model's count is of every step it trained, which
         # the final fit's record reads (images trained). Training is over: no Adam step sees this count.
         model.optimizer.iterations.assign_add(steps)

@@ -1,6 +1,8 @@
 """CNNHyperModel: the search space for small images, with rescaling and augmentation inside the model."""
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -149,7 +151,8 @@ class CNNHyperModel(ImageSpace):
         return layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(x)
 
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
-                  validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0):
+                  validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0,
+                  **kwargs: Any):
         """Train a fresh model of a chosen configuration for `seconds`: full passes over the training split,
         on a one-cycle learning rate over the time (`TimeBudgetSchedule`) that peaks at the searched rate.
 
@@ -160,7 +163,7 @@ class CNNHyperModel(ImageSpace):
         validation = image_dataset(*validation_data, batch_size=VALIDATION_BATCH)
         callbacks = [TimeBudgetSchedule(seconds, peak=learning_rate(hp)), keras.callbacks.TerminateOnNaN()]
         return model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), epochs=FINAL_FIT_MAX_EPOCHS,
-                         validation_data=validation, callbacks=callbacks, shuffle=False, verbose=verbose)
+                         validation_data=validation, callbacks=callbacks, shuffle=False, verbose=verbose, **kwargs)
 
 
 def learning_rate(hp: kt.HyperParameters) -> float:

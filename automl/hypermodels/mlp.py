@@ -15,7 +15,7 @@ from automl.hypermodels.base import SearchSpace
 from automl.hypermodels.layers import FillMissing, MissingIndicator
 from automl.hypermodels.numeric import ENCODINGS, encode_numbers
 from automl.hypermodels.text_inputs import bag_of_words, text_input
-from automl.hypermodels.training import OPTIMIZERS, make_optimizer
+from automl.hypermodels.training import FINAL_FIT_MAX_EPOCHS, OPTIMIZERS, TimeBudgetSchedule, make_optimizer
 
 REGRESSION_LOSSES = {  # name -> the Keras loss, given the target's scale (its standard deviation)
     "mse": lambda scale: "mean_squared_error",
@@ -110,6 +110,19 @@ class MLPHyperModel(SearchSpace):
 
     def validation_data(self, x: dict, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
         return to_dataset(x, y, batch_size=max(1024, batch_size))
+
+    def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: dict, y: np.ndarray, *,
+                  validation_data: tuple[dict, np.ndarray], seconds: float, verbose: int = 0, **kwargs: Any):
+        """Train a fresh model of a chosen configuration for `seconds` (the final fit): full passes over the
+        training split on a one-cycle learning rate over the time (`TimeBudgetSchedule`), peaking at the
+        searched rate. Early stopping and ReduceLROnPlateau are left out: the schedule anneals, and the time is
+        the budget. `kwargs` go to `model.fit` (``class_weight``)."""
+        batch_size = hp.get("batch_size")
+        train, options = self.training_data(x, y, batch_size, initial_epoch=0)
+        validation = self.validation_data(*validation_data, batch_size=batch_size)
+        callbacks = [TimeBudgetSchedule(seconds, peak=hp.get("learning_rate")), keras.callbacks.TerminateOnNaN()]
+        return model.fit(train, epochs=FINAL_FIT_MAX_EPOCHS, validation_data=validation, callbacks=callbacks,
+                         shuffle=False, verbose=verbose, **options, **kwargs)
 
     @staticmethod
     def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:

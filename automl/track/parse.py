@@ -237,4 +237,5 @@ def _check_values(track: Track) -> None:
     family.check(track)
     if search.final_fit and not family.trains_on_the_clock:
         trainers = " or ".join(f'"{n}"' for n in family_names() if get_family(n).trains_on_the_clock)
-        raise AutomlError(f"{where}: 'search.final_fit' is for image tracks (family {trainers}); remove it")
+        raise AutomlError(f"{where}: 'search.final_fit' is for families that train on the clock ({trainers}); "
+                          "remove it")

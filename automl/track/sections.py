@@ -85,7 +85,7 @@ class SearchSection(Section):
     distribution: str = "auto"
     # The share of the time limit kept for the final fit, which retrains the chosen configuration on the
     # whole training split with the time left (automl/tuning/final_fit.py); 0: none, the chosen trial's
-    # own weights are the model. Only families that can train on the clock take it (the CNN).
+    # own weights are the model. Only families that can train on the clock take it (CNN, backbone, MLP, text).
     final_fit: float = 0.0
     # Binary tracks: the decision threshold (the probability from which the model says yes) is the one that
     # maximises this on the validation split (automl/selection/threshold.py); stored in the chosen model.

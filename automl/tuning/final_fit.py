@@ -23,6 +23,7 @@ from automl.families import family_of
 from automl.store import FINAL_FIT_JSON, FINAL_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
+from automl.tuning.loop import fit_arguments
 
 # What the final fit leaves of the time limit for scoring the test split and writing the report:
 # 45 s (CIFAR-10's report takes about 20 s here), or a tenth of the time left on a small budget.
@@ -111,9 +112,11 @@ def retrained_on_disk(record: dict[str, Any] | None, path, trial_id: str) -> tup
 def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: float, data: Data, seconds: float):
     """Build the trial's configuration with fresh weights and train it for `seconds` on the training split."""
     model = hypermodel.build(trial.hyperparameters)
+    (x, y), kwargs = fit_arguments(track, data)  # the model's inputs, as the search's trials took them
     started = time.monotonic()
-    history = hypermodel.fit_final(trial.hyperparameters, model, data.train.x, data.train.y,
-                                   validation_data=(data.validation.x, data.validation.y), seconds=seconds)
+    history = hypermodel.fit_final(trial.hyperparameters, model, x, y, validation_data=kwargs["validation_data"],
+                                   seconds=seconds, **({"class_weight": kwargs["class_weight"]}
+                                                       if "class_weight" in kwargs else {}))
     elapsed = time.monotonic() - started
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
     images = int(model.optimizer.iterations.numpy()) * batch_size
