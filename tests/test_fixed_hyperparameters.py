@@ -35,3 +35,37 @@ def test_a_fixed_value_must_be_a_plain_value(tmp_path):
     track = _with_model_lines(write_track(tmp_path), "fixed = { optimizer = [\"adam\"] }\n")
     with pytest.raises(AutomlError, match=r"'model.fixed.optimizer' must be a string, number or boolean"):
         load_track(track)
+
+
+
+def _first_trials(track_file, results, count: int, *, opens_with_start: bool | None = None) -> list[dict]:
+    """The values of the first `count` trials the track's Hyperband oracle hands out, without training them."""
+    from automl.families import family_of
+    from automl.store import Store
+    from automl.tuning.tuners import make_tuner
+
+    track = load_track(track_file)
+    family = family_of(track)
+    tuner = make_tuner(track, family.hypermodel(track, family.load(track).schema), Store(track.name, results))
+    if opens_with_start is not None:
+        tuner.oracle.recipe = opens_with_start
+    trials = [tuner.oracle.create_trial(f"tuner{i}") for i in range(count)]  # one each: none finishes
+    return [{k: v for k, v in t.hyperparameters.values.items() if not k.startswith("tuner/")} for t in trials]
+
+
+def test_a_recipes_search_opens_with_its_start_then_draws_what_keras_tuner_would_have(tmp_path):
+    recipe = _with_model_lines(write_track(tmp_path), FIXED)
+    start, *after = _first_trials(recipe, tmp_path / "a", 3)
+    # the fixed values, and every open hyperparameter at its default: Adam's own 1e-3, no dropout (the batch size,
+    # declared when the trial trains, is the first of the track's, as in every first trial)
+    assert start["optimizer"] == "adam" and start["num_layers"] == 1 and start["numeric_encoding"] == "periodic"
+    assert start["learning_rate"] == 1e-3 and start["dropout"] == 0.0
+    assert start["l1"] == start["l2"] == 0.0 and start["activation"] == "relu" and start["units_0"] == 16
+    # the seed's stream is untouched: the trials after the start are those the same search without it draws
+    assert after == _first_trials(recipe, tmp_path / "b", 2, opens_with_start=False)
+    assert after[0] != start
+
+
+def test_a_search_without_a_recipe_opens_with_a_random_draw_as_keras_tuner_does(tmp_path):
+    (first,) = _first_trials(write_track(tmp_path), tmp_path / "results", 1)
+    assert first["learning_rate"] != 1e-3 and 1e-4 <= first["learning_rate"] <= 1e-2

@@ -100,7 +100,7 @@ class MLPHyperModel(SearchSpace):
         model = keras.Model(inputs, outputs, name="mlp")
         optimizer = make_optimizer(
             hp.Choice("optimizer", list(OPTIMIZERS)),
-            hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
+            hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3),  # Adam's own default
         )
         model.compile(optimizer=optimizer, loss=loss, loss_weights=[loss_weight], metrics=metrics)
         return model

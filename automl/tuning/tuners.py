@@ -116,8 +116,38 @@ def _stop_reason(tuner: SearchLoopMixin) -> str | None:
     return None
 
 
+class RecipeFirstHyperbandOracle(kt.oracles.HyperbandOracle):
+    """Keras Tuner's Hyperband oracle, but a fresh search of a track with a recipe (``model.fixed``) opens with
+    the recipe's start: its fixed values, and each open hyperparameter's default. A search cut short (a
+    ``--time-limit`` of a minute) then still has the known-good configuration to choose and to retrain. The
+    trials after it draw the random values Keras Tuner would have drawn from the first (the seed's stream is
+    untouched), so a longer search tries the same configurations as before, and one more."""
+
+    def __init__(self, *args, recipe: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.recipe = recipe  # whether the track fixes a recipe
+
+    def _random_values(self):
+        if self.trials or not self.recipe:
+            return super()._random_values()
+        start = kt.HyperParameters()
+        for hp in self.hyperparameters.space:
+            start.merge([hp])
+            if start.is_active(hp):
+                start.values[hp.name] = hp.default
+        return start.values
+
+
 class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
-    pass
+    def __init__(self, hypermodel, objective, *, max_epochs: int, factor: int, hyperband_iterations: int, seed,
+                 hyperparameters=None, tune_new_entries: bool = True, max_consecutive_failed_trials: int,
+                 **kwargs):
+        # kt.Hyperband.__init__ with automl's oracle (Keras Tuner's own takes no other)
+        oracle = RecipeFirstHyperbandOracle(
+            objective, max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
+            hyperparameters=hyperparameters, tune_new_entries=tune_new_entries,
+            max_consecutive_failed_trials=max_consecutive_failed_trials, recipe=hyperparameters is not None)
+        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
 
 class RandomTuner(SearchLoopMixin, kt.RandomSearch):
