@@ -1,13 +1,14 @@
 """What each tabular technique is worth, one at a time: the used-cars ablation table (issue 17).
 
-Each variant is the track as automl searches it with one technique taken out: numeric embeddings (numeric
-columns only standardized), the searched loss (MSLE alone), the refit on training + validation, the ensemble
-of the best trials. Every variant searches the track's own split, with its own time limit, for each seed, and
-its chosen model is scored once on the test split. The table says each variant's test MAE and its ratio to
+Each variant is the track as automl searches it with one technique taken out: the final fit of the fixed
+recipe's choice, the recipe itself (the broad search of the whole space, with its refit and ensemble),
+numeric embeddings (numeric columns only standardized), the loss matching the objective (MSLE alone).
+Every variant searches the track's own split, with its own time limit, for each seed, and its chosen model
+is scored once on the test split. The table says each variant's test MAE and its ratio to
 the full search's: above 1, the technique taken out was helping.
 
 Writes benchmarks/results/ablation_<track>.json and .md; the searches go to search_results/benchmarks/work/ablation/.
-Usage: python benchmarks/ablation.py [--track used_cars] [--seeds 1] [--only automl,no_refit] [--quick]
+Usage: python benchmarks/ablation.py [--track used_cars] [--seeds 1] [--only automl,no_final_fit] [--quick]
 Two runs pinned to a core each (``taskset -c 0``/``-c 1`` with disjoint ``--only``) share a 2-core machine;
 each writes its variants into the same file.
 """
@@ -24,14 +25,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runs import QUICK_TIME_LIMIT, ROOT, Context, finite, mean_std, stamp, toml_track  # noqa: E402
 
-# variant -> (what is taken out, search settings, model settings)
+# variant -> (what is taken out, search settings, model settings); model.fixed values join the track's own,
+# and None removes them all
 VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "automl": ("nothing: the default search", {}, {}),
+    "no_final_fit": ("the final fit: the recipe's best trial refitted on training + validation, or the best "
+                     "trials' ensemble", {"final_fit": 0.0}, {}),
+    "no_recipe": ("the fixed recipe and its final fit: the broad search, refit and ensemble", {"final_fit": 0.0},
+                  {"fixed": None}),
     "no_numeric_embeddings": ("numeric embeddings: numbers only standardized", {},
                               {"fixed": {"numeric_encoding": "normalize"}}),
-    "no_loss_search": ("the searched loss: MSE (MSLE for a log target) only", {}, {"fixed": {"loss": "mse"}}),
-    "no_refit": ("the refit on training + validation", {"refit": 0.0}, {}),
-    "no_ensemble": ("the ensemble of the best trials", {"ensemble": 0}, {}),
+    "no_matching_loss": ("the loss matching the objective: MSE (MSLE for a log target)", {},
+                         {"fixed": {"loss": "mse"}}),
 }
 
 
@@ -40,10 +45,12 @@ def variant_track(ctx: Context, name: str, variant: str, seed: int) -> Path:
 
     track = load_track(ctx.track_file(name, seed=seed)).as_dict()
     _, search, model = VARIANTS[variant]
-    if variant == "no_loss_search" and track["model"].get("target_transform") == "log":
+    if variant == "no_matching_loss" and track["model"].get("target_transform") == "log":
         model = {"fixed": {"loss": "msle"}}
     track["search"].update(search)
-    track["model"] = {**track["model"], **model}
+    if "fixed" in model:
+        fixed = {} if model["fixed"] is None else {**track["model"].get("fixed", {}), **model["fixed"]}
+        track["model"] = {**track["model"], "fixed": fixed}
     path = ctx.work / "ablation" / f"{name}_{variant}_seed{seed}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(toml_track(track), encoding="utf-8")
@@ -64,6 +71,7 @@ def run_variant(ctx: Context, name: str, variant: str, seed: int) -> dict[str, A
     keras.backend.clear_session()
     return {"seed": seed, "chosen": metrics["trial_id"], "mae": metrics["mae"], "rmse": metrics["rmse"],
             "trials": run.searched.trials_after, "refit_used": (metrics.get("refit") or {}).get("used"),
+            "final_fit_used": (metrics.get("final_fit") or {}).get("used"),
             "command": f"automl search --track {path} --restart --results-dir {results}"}
 
 
