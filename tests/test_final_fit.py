@@ -190,7 +190,7 @@ def test_a_search_with_a_final_fit_retrains_the_choice_in_the_time_left_and_a_re
     assert metrics["final_fit"] == fit and fit["trial_id"] == metrics["trial_id"]
     assert fit["seconds"] >= 10 and fit["images"] > 0 and len(fit["history"]["val_accuracy"]) >= 1
     assert fit["images"] == pytest.approx(fit["epochs"] * fit["train_images"], rel=0.01)
-    assert (root / "final_model.keras").is_file() == fit["used"]
+    assert (root / "final_model.keras").is_file() == fit["used"] and fit["unit"] == "images"
     assert "Final fit: the chosen configuration retrained from scratch" in (root / "summary.md").read_text()
     chosen = automl.best_model(str(track), results_dir=results)
     assert chosen.inputs[0].dtype == "uint8"
@@ -219,6 +219,8 @@ def test_a_table_search_with_a_final_fit_retrains_the_choice_instead_of_a_refit_
     assert metrics["final_fit"] == fit and fit["trial_id"] == metrics["trial_id"] != "ensemble"
     assert fit["seconds"] >= 10 and fit["epochs"] > 1 and len(fit["history"]["val_mae"]) >= 1
     assert "refit" not in metrics and not (root / "ensemble.json").exists()  # the final fit has the time
+    assert fit["unit"] == "rows" and fit["train_images"] == 240  # 60 % of the 400 rows
+    assert "retrained from scratch on all 240 training rows" in (root / "summary.md").read_text()
     assert (root / "final_model.keras").is_file() == fit["used"]
     if fit["used"]:
         assert fit["validation"]["val_mae"] <= fit["trial_score"]

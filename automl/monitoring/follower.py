@@ -53,7 +53,7 @@ class SearchFollower(Hooks):
         if fit:
             objective = self.track.objective
             self.say(f"automl: final fit of trial {fit['trial_id']}: {fit['epochs']:g} passes over "
-                     f"{fit['train_images']} images in {duration(fit['seconds'])}, {objective} "
+                     f"{fit['train_images']} {fit.get('unit', 'images')} in {duration(fit['seconds'])}, {objective} "
                      f"{fit['validation'].get(objective, math.nan):.4f} against the trial's {fit['trial_score']:.4f}"
                      + ("" if fit["used"] else "; the trial's own weights stay the model"))
         self.trackers.model_chosen(finished.metrics, self.store.root.parent)

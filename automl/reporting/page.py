@@ -196,9 +196,10 @@ def final_fit_lines(fit: dict[str, Any] | None, objective: str) -> list[str]:
     if not fit:
         return []
     score = fit["validation"].get(objective, float("nan"))
+    unit = fit.get("unit", "images")  # records written before tables had a final fit say nothing: images
     what = (f"Final fit: the chosen configuration retrained from scratch on all {fit['train_images']:,} training "
-            f"images, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
-            f"images/s) on a one-cycle learning rate over the time left, reaching {objective} {score:.4f} "
+            f"{unit}, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
+            f"{unit}/s) on a one-cycle learning rate over the time left, reaching {objective} {score:.4f} "
             f"(the trial's own weights: {fit['trial_score']:.4f}).")
     if fit["used"]:
         what += " The chosen column below is this model; the top-scoring one is its trial's own weights."

@@ -45,6 +45,7 @@ class FinalFit:
     validation: dict[str, float]  # the last epoch's validation figures
     trial_score: float  # the chosen trial's validation score, to compare
     history: dict[str, list[float]]  # per pass: loss, accuracy and their validation figures
+    unit: str = "images"  # what `images` counts: "images", or "rows" of a table
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -135,4 +136,5 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
         validation=validation,
         trial_score=float(trial_score),
         history={k: [float(x) for x in v] for k, v in history.history.items() if k != "learning_rate"},
+        unit="rows" if data.schema.kind == "table" else "images",
     )
