@@ -134,7 +134,7 @@ def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict
     return markup.render(
         title=f"{track.name}: search report",
         summary=summary_lines(track, table, store, schema),
-        reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track.objective),
+        reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track),
                          *refit_lines(metrics.get("refit")),
                          *techniques_lines(track, table, choice, metrics, store)]).strip(),
         rule=choice.rule(track.objective, track.direction),
@@ -191,12 +191,14 @@ def kinds_sections(track: Track, table: pd.DataFrame, choice: Choice, metrics: d
                            tables=[("networks_compared", best)])]
 
 
-def final_fit_lines(fit: dict[str, Any] | None, objective: str) -> list[str]:
+def final_fit_lines(fit: dict[str, Any] | None, track: Track) -> list[str]:
     """What the final fit did, for the summary: nothing when the track has none."""
     if not fit:
         return []
+    objective = track.objective
     score = fit["validation"].get(objective, float("nan"))
-    unit = fit.get("unit", "images")  # records written before tables had a final fit say nothing: images
+    # what its counts count; a record written before tables had a final fit does not say
+    unit = fit.get("unit") or ("rows" if track.data.kind == "csv" else "images")
     what = (f"Final fit: the chosen configuration retrained from scratch on all {fit['train_images']:,} training "
             f"{unit}, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
             f"{unit}/s) on a one-cycle learning rate over the time left, reaching {objective} {score:.4f} "

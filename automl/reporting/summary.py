@@ -74,7 +74,7 @@ def summary_markdown(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         "",
         f"Rule: {choice.rule(track.objective, track.direction)}",
         "",
-        *final_fit_lines(metrics.get("final_fit"), track.objective),
+        *final_fit_lines(metrics.get("final_fit"), track),
         *refit_lines(metrics.get("refit")),
         *techniques_lines(track, table, choice, metrics, store),
         "Test split (used once, after the choice), with the top-scoring model beside it:",
