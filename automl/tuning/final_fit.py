@@ -116,8 +116,7 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
     (x, y), kwargs = fit_arguments(track, data)  # the model's inputs, as the search's trials took them
     started = time.monotonic()
     history = hypermodel.fit_final(trial.hyperparameters, model, x, y, validation_data=kwargs["validation_data"],
-                                   seconds=seconds, **({"class_weight": kwargs["class_weight"]}
-                                                       if "class_weight" in kwargs else {}))
+                                   seconds=seconds, class_weight=kwargs.get("class_weight"))
     elapsed = time.monotonic() - started
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
     images = int(model.optimizer.iterations.numpy()) * batch_size
