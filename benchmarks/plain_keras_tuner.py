@@ -116,7 +116,7 @@ def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str
     from automl.families import family_of
     from automl.serving.models import load_best_model
     from automl.serving.predict import predict_with
-    from automl.store import Store
+    from automl.store import TEST_METRICS, Store
 
     runs = (quality_details or {}).get(TRACK, {}).get("automl_runs")
     if not runs:
@@ -132,7 +132,7 @@ def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str
                                           - data.validation.y)))
     # automl's whole run: the search, then the final fit or the refit of its choice (test_metrics.json says how
     # long each took), so that the plain search gets the same wall time for its training
-    metrics = store.read_json("test_metrics.json") or {}
+    metrics = store.read_json(TEST_METRICS) or {}
     retrained = sum(float((metrics.get(stage) or {}).get("seconds", 0.0)) for stage in ("final_fit", "refit"))
     seconds = run["search_seconds"] + retrained
     plain = plain_search(track, data, seconds, seed=run["seed"])

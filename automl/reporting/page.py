@@ -197,8 +197,7 @@ def final_fit_lines(fit: dict[str, Any] | None, track: Track) -> list[str]:
         return []
     objective = track.objective
     score = fit["validation"].get(objective, float("nan"))
-    # what its counts count; a record written before tables had a final fit does not say
-    unit = fit.get("unit") or ("rows" if track.data.kind == "csv" else "images")
+    unit = fit.get("unit") or track.examples  # a record written before tables had a final fit does not say
     what = (f"Final fit: the chosen configuration retrained from scratch on all {fit['train_images']:,} training "
             f"{unit}, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
             f"{unit}/s) on a one-cycle learning rate over the time left, reaching {objective} {score:.4f} "

@@ -167,6 +167,11 @@ class Track:
         return self.search.direction
 
     @property
+    def examples(self) -> str:
+        """What one example of the track's data is, in the plural: "rows" of a CSV, else "images"."""
+        return "rows" if self.data.kind == "csv" else "images"
+
+    @property
     def time_limit_seconds(self) -> float:
         return parse_duration(self.search.time_limit, where=f"{self.source}: search.time_limit")
 

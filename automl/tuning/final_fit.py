@@ -135,5 +135,5 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
         validation=validation,
         trial_score=float(trial_score),
         history={k: [float(x) for x in v] for k, v in history.history.items() if k != "learning_rate"},
-        unit="rows" if data.schema.kind == "table" else "images",
+        unit=track.examples,
     )
