@@ -4,12 +4,14 @@ One fixed configuration of the track's recipe (``model.fixed``, with the open kn
 built and trained for a 2-epoch Hyperband trial, with its validation data, as the search trains it,
 alternately on two pipelines over the same in-memory columns:
 
-- ``rows``: ``from_tensor_slices`` over the rows, a shuffle buffer of all of them, then batches (automl's
-  pipeline before 2026-11-30);
-- ``gather``: `automl.hypermodels.mlp.to_dataset`, which shuffles row numbers and gathers each batch.
+- ``rows``: ``from_tensor_slices`` over the rows, a shuffle buffer of all of them, then batches, prefetched
+  with tf.data's autotuning (automl's pipeline before 2026-11-30);
+- ``gather``: `automl.hypermodels.mlp.to_dataset`, which shuffles row numbers and gathers each batch, with
+  tf.data's autotuning off.
 
-It reports each fit's wall time and the part of it outside Keras' ``on_train_begin``..``on_train_end``,
-which is where the search's per-trial time outside fit was found. Run it pinned to one core:
+It reports each fit's wall time and the part of it outside Keras' ``on_train_begin``..``on_train_end``:
+with autotuning on, a single core's fit spent seconds there, in freeing each epoch's iterator.
+Run it pinned to one core:
 
     taskset -c 0 python benchmarks/pipeline_speed.py used_cars --repeats 4
 

@@ -228,12 +228,15 @@ def embedding_size(categories: int) -> int:
 
 
 def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """A batched, prefetched tf.data pipeline over named column arrays (strings included).
+    """A batched tf.data pipeline over named column arrays (strings included).
 
     The pipeline shuffles and batches row numbers, and gathers each batch from whole columns held once as
     tensors. A pipeline of rows (``from_tensor_slices``, then a shuffle buffer of every row) holds one small
-    tensor per cell: on used cars, 60,000 rows of 10 columns, filling and freeing that buffer made a 2-epoch
-    trial take 8.5 to 11 s instead of 5.9 (one core; benchmarks/pipeline_speed.py).
+    tensor per cell: on used cars, 60,000 rows of 10 columns, it was filled and freed at every epoch.
+
+    tf.data's autotuning is off: gathering a batch from memory costs nothing to tune, and the autotuner's
+    own threads took the core from training. A 2-epoch used-cars trial of the recipe on one core took 11.1 s
+    with it, 6.3 to 7.2 s without (benchmarks/pipeline_speed.py).
     """
     columns = tf.nest.map_structure(tf.convert_to_tensor, x if y is None else (x, y))
     rows = int(tf.nest.flatten(columns)[0].shape[0])
@@ -245,4 +248,6 @@ def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int
     def gather(batch: tf.Tensor):
         return tf.nest.map_structure(lambda column: tf.gather(column, batch), columns)
 
-    return numbers.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return numbers.batch(batch_size).map(gather).with_options(options)
