@@ -78,3 +78,25 @@ def test_saved_model_reloads_in_safe_mode_with_the_same_predictions(tmp_path):
 def test_unused_layer_widths_are_blanked():
     values = {"num_layers": 2, "units_0": 64, "units_1": 32, "units_2": 16, "optimizer": "adam"}
     assert active_hyperparameters(values) == {**values, "units_2": None}
+
+
+def test_the_pipeline_gives_every_row_once_per_pass_reshuffled_with_its_label():
+    x = {"number": np.arange(10, dtype="float32").reshape(-1, 1),
+         "word": np.array([[f"w{i}"] for i in range(10)], dtype=object)}
+    y = np.arange(10, dtype="float32") * 100
+    dataset = to_dataset(x, y, batch_size=4, shuffle_seed=1)
+    assert not dataset.options().autotune.enabled
+    passes = []
+    for _ in range(2):
+        batches = list(dataset.as_numpy_iterator())
+        assert [len(labels) for _, labels in batches] == [4, 4, 2]
+        numbers = np.concatenate([columns["number"][:, 0] for columns, _ in batches])
+        words = np.concatenate([columns["word"][:, 0] for columns, _ in batches])
+        labels = np.concatenate([labels for _, labels in batches])
+        assert sorted(numbers) == list(range(10))
+        np.testing.assert_array_equal(labels, numbers * 100)  # rows stay whole
+        assert [w.decode() for w in words] == [f"w{int(n)}" for n in numbers]
+        passes.append(list(numbers))
+    assert passes[0] != list(range(10)) and passes[0] != passes[1]  # shuffled, and again at each pass
+    unshuffled = to_dataset(x, None, batch_size=4)
+    assert np.concatenate([c["number"][:, 0] for c in unshuffled.as_numpy_iterator()]).tolist() == list(range(10))
