@@ -100,3 +100,19 @@ def test_the_pipeline_gives_every_row_once_per_pass_reshuffled_with_its_label():
     assert passes[0] != list(range(10)) and passes[0] != passes[1]  # shuffled, and again at each pass
     unshuffled = to_dataset(x, None, batch_size=4)
     assert np.concatenate([c["number"][:, 0] for c in unshuffled.as_numpy_iterator()]).tolist() == list(range(10))
+
+
+def test_a_search_makes_each_pipeline_once_per_split_and_batch_size(tmp_path):
+    data = _data(tmp_path, "regression")
+    hypermodel = MLPHyperModel(data.schema, "val_mae", "min", batch_sizes=[32])
+    x, y = model_inputs(data.train.x, data.schema), data.train.y
+    vx, vy = model_inputs(data.validation.x, data.schema), data.validation.y
+    train, _ = hypermodel.training_data(x, y, 32, initial_epoch=0)
+    assert hypermodel.training_data(x, y, 32, initial_epoch=3)[0] is train  # a later trial reuses it
+    assert hypermodel.training_data(x, y, 64, initial_epoch=0)[0] is not train
+    validation = hypermodel.validation_data(vx, vy, 32)
+    assert validation is not train and hypermodel.validation_data(vx, vy, 64) is validation  # both batch 1,024
+    other = {k: v.copy() for k, v in x.items()}  # other rows (a refit's): a pipeline of their own
+    assert hypermodel.training_data(other, y, 32, initial_epoch=0)[0] is not train
+    rows = np.concatenate([labels for _, labels in hypermodel.training_data(other, y, 32, 0)[0].as_numpy_iterator()])
+    assert sorted(rows) == sorted(y)

@@ -76,6 +76,7 @@ class MLPHyperModel(SearchSpace):
         super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
         self.max_layers = max_layers
         self.max_units = max_units
+        self._datasets: dict[tuple[int, int | None], tuple[dict, np.ndarray, tf.data.Dataset]] = {}
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         inputs, features = self._preprocessing(hp)
@@ -106,10 +107,24 @@ class MLPHyperModel(SearchSpace):
         return model
 
     def training_data(self, x: dict, y: np.ndarray, batch_size: int, initial_epoch: int):
-        return to_dataset(x, y, batch_size, shuffle_seed=self.seed), {}
+        return self._dataset(x, y, batch_size, shuffle_seed=self.seed), {}
 
     def validation_data(self, x: dict, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
-        return to_dataset(x, y, batch_size=max(1024, batch_size))
+        return self._dataset(x, y, max(1024, batch_size))
+
+    def _dataset(self, x: dict, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+        """`to_dataset`, made once per search for each split and batch size, and reused by every trial.
+
+        Making one converts every column to a tensor and traces the batch's gather, once per column: on
+        Caravan (85 columns, trials of 3 s) that was 0.14 s of each trial's 0.35 s outside `model.fit`.
+        A reused training pipeline goes on reshuffling, so each trial sees its own order of the rows,
+        drawn from the seed's stream (the same in every search of the same trials).
+        """
+        key = (batch_size, shuffle_seed)
+        cached = self._datasets.get(key)
+        if cached is None or cached[0] is not x or cached[1] is not y:
+            cached = self._datasets[key] = (x, y, to_dataset(x, y, batch_size, shuffle_seed))
+        return cached[2]
 
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: dict, y: np.ndarray, *,
                   validation_data: tuple[dict, np.ndarray], seconds: float, verbose: int = 0, **kwargs: Any):
