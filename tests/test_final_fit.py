@@ -154,6 +154,32 @@ def test_the_final_fit_trains_a_fresh_mlp_on_a_one_cycle_rate_for_its_seconds(tm
     assert float(model.optimizer.learning_rate.numpy()) < 3e-3 * 0.1  # ended at the bottom of the cycle
 
 
+def test_the_final_fit_averages_networks_from_their_own_seeds_when_the_track_asks_and_time_allows(tmp_path,
+                                                                                                monkeypatch):
+    from automl.families import family_of
+    from automl.selection.scoring import model_outputs
+    from automl.tuning import final_fit
+
+    track = load_track(str(write_track(tmp_path, frame=make_table(rows=400), search_extra="final_fit_members = 2")))
+    assert final_fit.members_for(track, 3 * final_fit.MIN_MEMBER_SECONDS) == 2  # as many as asked, no more
+    assert final_fit.members_for(track, 1.5 * final_fit.MIN_MEMBER_SECONDS) == 1  # each gets its least time
+    monkeypatch.setattr(final_fit, "MIN_MEMBER_SECONDS", 1.0)
+    family = family_of(track)
+    data = family.load(track)
+    hypermodel = family.hypermodel(track, data.schema)
+    trial = kt.engine.trial.Trial(fixed_mlp({"optimizer": "adam", "learning_rate": 3e-3}), trial_id="0001")
+    seed, started = hypermodel.seed, time.monotonic()
+    model, fit = final_fit.train(track, trial, hypermodel, 1e9, data, seconds=4.0)
+    assert 4.0 <= time.monotonic() - started < 60.0 and hypermodel.seed == seed  # the next network starts as before
+    assert fit.members == 2 and len(fit.member_scores) == 2 and fit.used
+    networks = [model.get_layer(f"network_{i}") for i in range(2)]
+    outputs = [model_outputs(m, family, data.schema, data.validation.x) for m in (model, *networks)]
+    assert not np.allclose(outputs[1], outputs[2])  # their own seeds: two networks, not one twice
+    np.testing.assert_allclose(outputs[0], (outputs[1] + outputs[2]) / 2, rtol=1e-5, atol=1e-4)
+    assert fit.validation["val_mae"] == pytest.approx(np.mean(np.abs(outputs[0] - data.validation.y)), rel=1e-5)
+    assert fit.images == pytest.approx(fit.epochs * fit.train_images, rel=0.01)
+
+
 def fixed_mlp(values: dict) -> kt.HyperParameters:
     """A small MLP configuration: the space's names all fixed (the conditional ones it does not use left out)."""
     hp = kt.HyperParameters()
@@ -203,9 +229,11 @@ def test_a_search_with_a_final_fit_retrains_the_choice_in_the_time_left_and_a_re
 
 
 @pytest.mark.slow
-def test_a_table_search_with_a_final_fit_retrains_the_choice_instead_of_a_refit_or_an_ensemble(tmp_path):
+def test_a_table_search_with_a_final_fit_retrains_the_choice_instead_of_a_refit_or_an_ensemble(tmp_path,
+                                                                                               monkeypatch):
+    monkeypatch.setattr("automl.tuning.final_fit.MIN_MEMBER_SECONDS", 5.0)  # two networks in the final fit's 15 s
     frame = make_table(rows=400)
-    track = write_track(tmp_path, frame=frame, search_extra="final_fit = 0.5")
+    track = write_track(tmp_path, frame=frame, search_extra="final_fit = 0.5\nfinal_fit_members = 2")
     track.write_text(track.read_text().replace('time_limit = "5m"', 'time_limit = "40s"'))
     results = tmp_path / "results"
     started = time.monotonic()
@@ -220,7 +248,10 @@ def test_a_table_search_with_a_final_fit_retrains_the_choice_instead_of_a_refit_
     assert fit["seconds"] >= 10 and fit["epochs"] > 1 and len(fit["history"]["val_mae"]) >= 1
     assert "refit" not in metrics and not (root / "ensemble.json").exists()  # the final fit has the time
     assert fit["unit"] == "rows" and fit["train_images"] == 240  # 60 % of the 400 rows
-    assert "retrained from scratch on all 240 training rows" in (root / "summary.md").read_text()
+    assert fit["members"] == 2 and len(fit["member_scores"]) == 2
+    summary = " ".join((root / "summary.md").read_text().split())
+    assert "2 networks of the chosen configuration trained from scratch" in summary
+    assert "averaged, each on all 240 training rows" in summary
     assert (root / "final_model.keras").is_file() == fit["used"]
     if fit["used"]:
         assert fit["validation"]["val_mae"] <= fit["trial_score"]

@@ -198,10 +198,15 @@ def final_fit_lines(fit: dict[str, Any] | None, track: Track) -> list[str]:
     objective = track.objective
     score = fit["validation"].get(objective, float("nan"))
     unit = fit.get("unit") or track.examples  # a record written before tables had a final fit does not say
-    what = (f"Final fit: the chosen configuration retrained from scratch on all {fit['train_images']:,} training "
+    members = fit.get("members", 1)
+    networks = (f"{members} networks of the chosen configuration trained from scratch (their own seeds) and "
+                f"averaged, each" if members > 1 else "the chosen configuration retrained from scratch")
+    what = (f"Final fit: {networks} on all {fit['train_images']:,} training "
             f"{unit}, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
-            f"{unit}/s) on a one-cycle learning rate over the time left, reaching {objective} {score:.4f} "
-            f"(the trial's own weights: {fit['trial_score']:.4f}).")
+            f"{unit}/s) on a one-cycle learning rate over {'its share of ' if members > 1 else ''}the time left, "
+            f"reaching {objective} {score:.4f} (the trial's own weights: {fit['trial_score']:.4f}")
+    scores = fit.get("member_scores")
+    what += f"; each network alone: {', '.join(f'{v:.4f}' for v in scores)})." if scores else ")."
     if fit["used"]:
         what += " The chosen column below is this model; the top-scoring one is its trial's own weights."
     else:

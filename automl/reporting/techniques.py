@@ -43,7 +43,9 @@ def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         parts.append("refit on training + validation" if refit["used"] else "no refit (the trial's own weights)")
     final_fit = metrics.get("final_fit")
     if final_fit:
-        parts.append("final fit on the training split" if final_fit["used"]
+        members = final_fit.get("members", 1)
+        averaged = f" ({members} networks averaged)" if members > 1 else ""
+        parts.append(f"final fit on the training split{averaged}" if final_fit["used"]
                      else "no final fit (the trial's own weights)")
     if not parts:
         return []

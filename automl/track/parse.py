@@ -204,6 +204,9 @@ def _check_values(track: Track) -> None:
             f"{where}: 'search.final_fit' is {search.final_fit}; use the share of the time limit "
             "kept for the final fit, from 0 (none) to below 1, e.g. 0.5"
         )
+    if search.final_fit_members < 1:
+        raise AutomlError(f"{where}: 'search.final_fit_members' is {search.final_fit_members}; use how many networks "
+                          "the final fit trains and averages, 1 or more, e.g. 2")
     if not 0.0 <= search.refit < 1.0:
         raise AutomlError(
             f"{where}: 'search.refit' is {search.refit}; use the share of the time limit kept for the refit "

@@ -87,6 +87,9 @@ class SearchSection(Section):
     # whole training split with the time left (automl/tuning/final_fit.py); 0: none, the chosen trial's
     # own weights are the model. Only families that can train on the clock take it (CNN, backbone, MLP, text).
     final_fit: float = 0.0
+    # The final fit trains this many networks of the chosen configuration from their own seeds, each on an equal
+    # share of its time (at least 2 minutes each, else fewer), and their mean is the model.
+    final_fit_members: int = 1
     # Binary tracks: the decision threshold (the probability from which the model says yes) is the one that
     # maximises this on the validation split (automl/selection/threshold.py); stored in the chosen model.
     decision_metric: str = "balanced_accuracy"
@@ -133,7 +136,8 @@ REQUIRED_KEYS = {"search": ("objective",)}
 # The distribution only spreads a trial's work over devices: a search may resume across it too.
 # The final fit comes after the trials and does not change them: a search may resume across it too, and
 # so may the decision metric, which only sets the chosen model's decision threshold, and the ensemble.
-SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit", "decision_metric", "ensemble", "refit")}
+SELECTION_KEYS = {"search": ("tolerance", "distribution", "final_fit", "final_fit_members", "decision_metric",
+                            "ensemble", "refit")}
 
 
 @dataclass(frozen=True)

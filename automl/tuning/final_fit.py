@@ -6,6 +6,13 @@ of its time limit for one more training of the chosen configuration from scratch
 training split on a one-cycle learning rate over the time left (`TimeBudgetSchedule`), so that it ends
 annealed when the budget does. The result is the chosen model; the trial's own weights stay the model
 when there is no time left for it.
+
+With ``search.final_fit_members`` over 1, the time is shared among that many networks of the configuration,
+each from its own seed (initial weights, order of the rows), and their mean is the model: one Keras model over
+the same raw inputs (`automl.hypermodels.ensemble`), scored on validation as one. A network of the used-cars
+recipe stops improving well before the final fit's 13 minutes end; two of half the time each, averaged,
+score better (benchmarks/table_recipe.py; docs/tracks.md). Each network gets at least `MIN_MEMBER_SECONDS`:
+on a short budget there are fewer of them.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ import keras_tuner as kt
 from automl.data.schema import Data
 from automl.errors import AutomlWarning
 from automl.families import family_of
+from automl.hypermodels.ensemble import ensemble_model
+from automl.selection.scoring import model_outputs, test_figures
 from automl.store import FINAL_FIT_JSON, FINAL_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
@@ -29,6 +38,7 @@ from automl.tuning.loop import fit_arguments
 # 45 s (CIFAR-10's report takes about 20 s here), or a tenth of the time left on a small budget.
 REPORT_RESERVE_SECONDS = 45.0
 MIN_SECONDS = 10.0  # below this, no final fit is tried
+MIN_MEMBER_SECONDS = 120.0  # the least time each of several networks gets; fewer are trained on less
 
 
 @dataclass
@@ -46,6 +56,8 @@ class FinalFit:
     trial_score: float  # the chosen trial's validation score, to compare
     history: dict[str, list[float]]  # per pass: loss, accuracy and their validation figures
     unit: str = "images"  # what `images` counts: "images", or "rows" of a table
+    members: int = 1  # networks trained and averaged (search.final_fit_members); `history` is the first one's
+    member_scores: list[float] | None = None  # each network's own validation score, when there are several
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,18 +122,41 @@ def retrained_on_disk(record: dict[str, Any] | None, path, trial_id: str) -> tup
     return None
 
 
+def members_for(track: Track, seconds: float) -> int:
+    """How many networks the final fit trains in `seconds`: the track's ``search.final_fit_members``, fewer
+    when each would get under `MIN_MEMBER_SECONDS`, and always one."""
+    return max(1, min(track.search.final_fit_members, int(seconds // MIN_MEMBER_SECONDS)))
+
+
 def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: float, data: Data, seconds: float):
-    """Build the trial's configuration with fresh weights and train it for `seconds` on the training split."""
-    model = hypermodel.build(trial.hyperparameters)
+    """Build the trial's configuration with fresh weights and train it for `seconds` on the training split; with
+    several members (`members_for`), that many networks from their own seeds, each on an equal share of the
+    time, averaged into one model."""
     (x, y), kwargs = fit_arguments(track, data)  # the model's inputs, as the search's trials took them
+    members = members_for(track, seconds)
     started = time.monotonic()
-    history = hypermodel.fit_final(trial.hyperparameters, model, x, y, validation_data=kwargs["validation_data"],
-                                   seconds=seconds, class_weight=kwargs.get("class_weight"))
-    elapsed = time.monotonic() - started
+    models, histories, images = [], [], 0
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
-    images = int(model.optimizer.iterations.numpy()) * batch_size
+    first_seed = hypermodel.seed
+    for i in range(members):
+        hypermodel.seed = first_seed + i  # its own order of the rows (and seeded layers); the weights draw anew
+        model = hypermodel.build(trial.hyperparameters)
+        share = (started + seconds - time.monotonic()) / (members - i)
+        histories.append(hypermodel.fit_final(trial.hyperparameters, model, x, y,
+                                              validation_data=kwargs["validation_data"], seconds=share,
+                                              class_weight=kwargs.get("class_weight")))
+        images += int(model.optimizer.iterations.numpy()) * batch_size
+        models.append(model)
+    hypermodel.seed = first_seed
+    elapsed = time.monotonic() - started
+    history = histories[0]
     train_images = len(data.train.y)
     validation = {k: float(v[-1]) for k, v in history.history.items() if k.startswith("val_")}
+    member_scores = None
+    if members > 1:
+        member_scores = [float(h.history[track.objective][-1]) for h in histories]
+        model = ensemble_model(models, [1.0] * members, [f"network_{i}" for i in range(members)])
+        validation = ensemble_validation(track, model, data)
     score = validation.get(track.objective, float("nan"))
     better_or_equal = score >= trial_score if track.direction == "max" else score <= trial_score
     return model, FinalFit(
@@ -136,4 +171,16 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
         trial_score=float(trial_score),
         history={k: [float(x) for x in v] for k, v in history.history.items() if k != "learning_rate"},
         unit=track.examples,
+        members=members,
+        member_scores=member_scores,
     )
+
+
+def ensemble_validation(track: Track, model: keras.Model, data: Data) -> dict[str, float]:
+    """The averaged networks' validation figures, named as Keras names them (``val_mae``): those of the test
+    figures (`automl.selection.scoring`), computed on the validation split."""
+    family = family_of(track)
+    figures, _ = test_figures(data.schema, data.validation.y,
+                              model_outputs(model, family, data.schema, data.validation.x))
+    names = {"roc_auc": "auc"}
+    return {f"val_{names.get(k, k)}": float(v) for k, v in figures.items() if k != "rows"}
