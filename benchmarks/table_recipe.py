@@ -10,7 +10,12 @@ one per core:
     taskset -c 0 python benchmarks/table_recipe.py used_cars plain --seconds 300 &
     taskset -c 1 python benchmarks/table_recipe.py used_cars wide --seconds 300 &
 
-Each writes benchmarks/results/table_recipe_<track>_<variant>.json.
+Each writes benchmarks/results/table_recipe_<track>_<variant>.json. Several runs of a variant from their own
+seeds, averaged (what ``search.final_fit_members`` does):
+
+    taskset -c 0 python benchmarks/table_recipe.py used_cars recipe --seconds 400 --seed 100 --predictions a.npz &
+    taskset -c 1 python benchmarks/table_recipe.py used_cars recipe --seconds 400 --seed 101 --predictions b.npz &
+    python benchmarks/table_recipe.py used_cars recipe --average a.npz b.npz
 """
 from __future__ import annotations
 
@@ -60,7 +65,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="the network's seed (initial weights, shuffling)")
     parser.add_argument("--predictions", type=Path, default=None,
                         help="write the validation and test predictions here (.npz), to average several runs")
+    parser.add_argument("--average", type=Path, nargs="+", default=None,
+                        help="train nothing: average the predictions of earlier runs (their .npz files) and score them")
     args = parser.parse_args()
+    if args.average:
+        return average(args.track, args.variant, args.average)
 
     import keras_tuner as kt
     import numpy as np
@@ -102,17 +111,38 @@ def main() -> int:
         validation = model.predict(family.dataset(kwargs["validation_data"][0]), verbose=0).reshape(-1)
         np.savez(args.predictions, validation=validation, validation_y=kwargs["validation_data"][1],
                  test=predicted, test_y=data.test.y)
-    result = {"track": track.name, "variant": args.variant, "hyperparameters": values,
+    result = {"track": track.name, "variant": args.variant, "seed": args.seed, "hyperparameters": values,
               "cpus": len(os.sched_getaffinity(0)), "seconds": round(seconds, 1),
               "rows_per_second": round(rows / seconds, 1), "passes": round(rows / len(y), 2),
               "params": model.count_params(),
               "val_mae_per_pass": [round(v, 2) for v in history.history["val_mae"]],
               "test_mae": round(float(np.mean(np.abs(predicted - data.test.y))), 2),
               "test_rmse": round(float(np.sqrt(np.mean((predicted - data.test.y) ** 2))), 2)}
-    name = f"{args.variant}_validation_half" if args.validation_half else args.variant
+    name = args.variant + ("_validation_half" if args.validation_half else "") + (
+        f"_seed{args.seed}" if args.seed is not None else "")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"table_recipe_{track.name}_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "val_mae_per_pass"}))
+    return 0
+
+
+def average(track: str, variant: str, files: list[Path]) -> int:
+    """The mean of several runs' predictions (``--predictions``), scored as one model: validation and test MAE."""
+    import numpy as np
+
+    runs = [np.load(f) for f in files]
+    figures = {}
+    for split in ("validation", "test"):
+        y = runs[0][f"{split}_y"]
+        alone = [float(np.mean(np.abs(r[split] - y))) for r in runs]
+        mean = np.mean([r[split] for r in runs], axis=0)
+        figures[split] = {"mae_alone": [round(v, 2) for v in alone],
+                          "mae_averaged": round(float(np.mean(np.abs(mean - y))), 2),
+                          "rmse_averaged": round(float(np.sqrt(np.mean((mean - y) ** 2))), 2)}
+    result = {"track": track, "variant": variant, "runs": [str(f.name) for f in files], **figures}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"table_recipe_{track}_{variant}_average.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
     return 0
 
 
