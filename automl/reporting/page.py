@@ -202,7 +202,8 @@ def final_fit_lines(fit: dict[str, Any] | None, track: Track) -> list[str]:
     networks = (f"{members} networks of the chosen configuration trained from scratch (their own seeds) and "
                 f"averaged, each" if members > 1 else "the chosen configuration retrained from scratch")
     what = (f"Final fit: {networks} on all {fit['train_images']:,} training "
-            f"{unit}, {fit['epochs']:g} passes in {fit['seconds'] / 60:.1f} min ({fit['images_per_second']:.0f} "
+            f"{unit}, {fit['epochs']:g} passes{' in all' if members > 1 else ''} in {fit['seconds'] / 60:.1f} min "
+            f"({fit['images_per_second']:.0f} "
             f"{unit}/s) on a one-cycle learning rate over {'its share of ' if members > 1 else ''}the time left, "
             f"reaching {objective} {score:.4f} (the trial's own weights: {fit['trial_score']:.4f}")
     scores = fit.get("member_scores")

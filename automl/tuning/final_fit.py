@@ -48,7 +48,7 @@ class FinalFit:
     trial_id: str
     used: bool  # False when it scored worse on validation than the trial's own weights, which stay the model
     seconds: float
-    epochs: float  # full passes over the training split, the last one possibly partial
+    epochs: float  # full passes over the training split, the last one possibly partial (of all its networks)
     images: int
     train_images: int
     images_per_second: float
@@ -138,16 +138,18 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
     models, histories, images = [], [], 0
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
     first_seed = hypermodel.seed
-    for i in range(members):
-        hypermodel.seed = first_seed + i  # its own order of the rows (and seeded layers); the weights draw anew
-        model = hypermodel.build(trial.hyperparameters)
-        share = (started + seconds - time.monotonic()) / (members - i)
-        histories.append(hypermodel.fit_final(trial.hyperparameters, model, x, y,
-                                              validation_data=kwargs["validation_data"], seconds=share,
-                                              class_weight=kwargs.get("class_weight")))
-        images += int(model.optimizer.iterations.numpy()) * batch_size
-        models.append(model)
-    hypermodel.seed = first_seed
+    try:
+        for i in range(members):
+            hypermodel.seed = first_seed + i  # its own order of the rows (and seeded layers); the weights draw anew
+            model = hypermodel.build(trial.hyperparameters)
+            share = (started + seconds - time.monotonic()) / (members - i)
+            histories.append(hypermodel.fit_final(trial.hyperparameters, model, x, y,
+                                                  validation_data=kwargs["validation_data"], seconds=share,
+                                                  class_weight=kwargs.get("class_weight")))
+            images += int(model.optimizer.iterations.numpy()) * batch_size
+            models.append(model)
+    finally:
+        hypermodel.seed = first_seed
     elapsed = time.monotonic() - started
     history = histories[0]
     train_images = len(data.train.y)
