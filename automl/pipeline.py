@@ -27,13 +27,21 @@ from automl.selection.choice import Choice
 from automl.selection.compare import best_of_each
 from automl.selection.ensemble import build_ensemble
 from automl.selection.explain import Explanation, explain
-from automl.selection.measures import LATENCY_ROWS
+from automl.selection.measures import LATENCY_ROWS, measure_model
 from automl.selection.scoring import evaluate, model_outputs, test_figures
 from automl.selection.table import report_table
 from automl.selection.threshold import binary_threshold
 from automl.selection.trials import no_model_to_choose
 from automl.serving.models import load_trial_model
-from automl.store import BEST_MODEL_FILE, ENSEMBLE_ID, ENSEMBLE_JSON, TEST_METRICS, TOP_MODEL_FILE, Store
+from automl.store import (
+    BEST_MODEL_FILE,
+    ENSEMBLE_ID,
+    ENSEMBLE_JSON,
+    FINAL_FIT_JSON,
+    TEST_METRICS,
+    TOP_MODEL_FILE,
+    Store,
+)
 from automl.track.parse import load_track
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
@@ -139,6 +147,11 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
             hooks.final_fit_starting(track)
         score = float(table.loc[table["trial_id"] == choice.trial_id, "score"].iloc[0])
         model, final_fit = final_model(track, store, choice.trial_id, score, data, budget)
+        if model is not None and final_fit.get("members", 1) > 1 and "measures" not in final_fit:
+            # Several networks averaged: the model in production is not its trial's size, nor as fast.
+            final_fit = {**final_fit, "measures": measure_model(model, rows(), store.root),
+                         "params": int(model.count_params())}
+            store.write_json(FINAL_FIT_JSON, final_fit)
     elif family.refit_share(track) and choice.trial_id != ENSEMBLE_ID:
         model, refit = refit_model(track, store, table.loc[table["trial_id"] == choice.trial_id].iloc[0], data,
                                    budget)

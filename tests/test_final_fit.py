@@ -249,6 +249,10 @@ def test_a_table_search_with_a_final_fit_retrains_the_choice_instead_of_a_refit_
     assert "refit" not in metrics and not (root / "ensemble.json").exists()  # the final fit has the time
     assert fit["unit"] == "rows" and fit["train_images"] == 240  # 60 % of the 400 rows
     assert fit["members"] == 2 and len(fit["member_scores"]) == 2
+    if fit["used"]:  # the averaged networks measured as the model in production, not as their trial
+        trial = json.loads((root / "tuner" / f"trial_{fit['trial_id']}" / "history.json").read_text())
+        assert fit["params"] == 2 * trial["params"] and fit["measures"]["model_bytes"] > 0
+        assert f"| parameters | {fit['params']} |" in (root / "summary.md").read_text()
     summary = " ".join((root / "summary.md").read_text().split())
     assert "2 networks of the chosen configuration trained from scratch" in summary
     assert "averaged, each on all 240 training rows" in summary

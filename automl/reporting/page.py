@@ -42,6 +42,9 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
     chosen, top = rows[choice.trial_id], rows[choice.top_trial_id]
     # The figures both models have; the chosen model's decision threshold has a section of its own.
     tests = [k for k in metrics if k in metrics["top"] and k != "trial_id"]
+    # A final fit of several networks averaged is measured on its own: its trial's speed and size are not its own.
+    final_fit = metrics.get("final_fit") or {}
+    own = {**final_fit.get("measures", {}), "params": final_fit["params"]} if "params" in final_fit else {}
     lines = [(f"{objective} (validation)", chosen["score"], top["score"])]
     lines += [(f"test {k}", metrics[k], metrics["top"][k]) for k in tests]
     for column, label in (("latency_p50_ms", "CPU latency p50, ms per row (batch 1)"),
@@ -50,7 +53,7 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
                           ("model_bytes", "saved model, bytes"), ("params", "parameters"),
                           ("seconds", "training seconds"), ("epochs_run", "epochs run"), ("diagnosis", "diagnosis")):
         if column in table:
-            lines.append((label, chosen[column], top[column]))
+            lines.append((label, own.get(column, chosen[column]), top[column]))
     return pd.DataFrame(lines, columns=["measure", f"chosen: {candidate_name(choice.trial_id)}",
                                         f"top score: {candidate_name(choice.top_trial_id)}"])
 
