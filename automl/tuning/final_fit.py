@@ -28,7 +28,7 @@ from automl.data.schema import Data
 from automl.errors import AutomlWarning
 from automl.families import family_of
 from automl.hypermodels.ensemble import ensemble_model
-from automl.selection.scoring import model_outputs, test_figures
+from automl.selection.scoring import model_outputs, objective_measure
 from automl.store import FINAL_FIT_JSON, FINAL_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
@@ -179,10 +179,10 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
 
 
 def ensemble_validation(track: Track, model: keras.Model, data: Data) -> dict[str, float]:
-    """The averaged networks' validation figures, named as Keras names them (``val_mae``): those of the test
-    figures (`automl.selection.scoring`), computed on the validation split."""
-    family = family_of(track)
-    figures, _ = test_figures(data.schema, data.validation.y,
-                              model_outputs(model, family, data.schema, data.validation.x))
-    names = {"roc_auc": "auc"}
-    return {f"val_{names.get(k, k)}": float(v) for k, v in figures.items() if k != "rows"}
+    """The averaged networks' validation score, by the track's objective (`objective_measure`, as the choice
+    stage scores its ensemble); NaN for an objective with no twin among the measures of predictions."""
+    measure = objective_measure(track.objective, data.schema.task)
+    if measure.name != track.objective.removeprefix("val_"):
+        return {track.objective: float("nan")}
+    outputs = model_outputs(model, family_of(track), data.schema, data.validation.x)
+    return {track.objective: float(measure.score(data.validation.y, outputs))}
