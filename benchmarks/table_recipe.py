@@ -32,6 +32,9 @@ BASE = {"num_layers": 3, "units_0": 256, "units_1": 256, "units_2": 256, "numeri
         "categorical_encoding": "one_hot", "loss": "mae", "activation": "relu", "batch_norm": False,
         "dropout": 0.0, "l1": 0.0, "l2": 1e-5, "optimizer": "adamw", "learning_rate": 2e-3, "batch_size": 256,
         "reduce_lr_on_plateau": False}
+# tracks/used_cars.toml's model.fixed, against BASE, at the batch size of its first trial
+RECIPE = {"units_0": 512, "units_1": 512, "units_2": 512, "batch_norm": True, "l2": 1e-4, "learning_rate": 3e-3,
+          "batch_size": 128}
 VARIANTS = {
     "plain": {},
     "wide": {"units_0": 512, "units_1": 512, "units_2": 512},
@@ -42,16 +45,12 @@ VARIANTS = {
     "wide_batch_norm": {"units_0": 512, "units_1": 512, "units_2": 512, "batch_norm": True, "l2": 1e-4,
                         "learning_rate": 3e-3},
     # the used_cars track's recipe (its final fit trains it at batch 128), with a tenth of its L2
-    "recipe_l2_1e-5": {"units_0": 512, "units_1": 512, "units_2": 512, "batch_norm": True, "l2": 1e-5,
-                       "learning_rate": 3e-3, "batch_size": 128},
+    "recipe_l2_1e-5": {**RECIPE, "l2": 1e-5},
     # the used_cars track's recipe as it is (batch 128, its first trial)
-    "recipe": {"units_0": 512, "units_1": 512, "units_2": 512, "batch_norm": True, "l2": 1e-4,
-               "learning_rate": 3e-3, "batch_size": 128},
+    "recipe": RECIPE,
     # the recipe with more capacity: a fourth layer of 512, or 3 layers of 768
-    "recipe_deep": {"num_layers": 4, "units_0": 512, "units_1": 512, "units_2": 512, "units_3": 512,
-                    "batch_norm": True, "l2": 1e-4, "learning_rate": 3e-3, "batch_size": 128},
-    "recipe_768": {"units_0": 768, "units_1": 768, "units_2": 768, "batch_norm": True, "l2": 1e-4,
-                   "learning_rate": 3e-3, "batch_size": 128},
+    "recipe_deep": {**RECIPE, "num_layers": 4, "units_3": 512},
+    "recipe_768": {**RECIPE, "units_0": 768, "units_1": 768, "units_2": 768},
 }
 
 
@@ -93,15 +92,13 @@ def main() -> int:
         hypermodel.seed = args.seed
     model = hypermodel.build(hp)
     (x, y), kwargs = fit_arguments(track, data)
-    held_out = None
     if args.validation_half:  # does the final fit gain from more rows? score on validation rows it did not see
         vx, vy = kwargs["validation_data"]
         order = np.random.default_rng(0).permutation(len(vy))
-        learn, held_out = order[: len(vy) // 2], order[len(vy) // 2:]
+        learn, scored = order[: len(vy) // 2], order[len(vy) // 2:]
         x = {k: np.concatenate([v, vx[k][learn]]) for k, v in x.items()}
         y = np.concatenate([y, vy[learn]])
-        held_out = ({k: v[held_out] for k, v in vx.items()}, vy[held_out])
-        kwargs["validation_data"] = held_out
+        kwargs["validation_data"] = ({k: v[scored] for k, v in vx.items()}, vy[scored])
     started = time.monotonic()
     history = hypermodel.fit_final(hp, model, x, y, validation_data=kwargs["validation_data"], seconds=args.seconds)
     seconds = time.monotonic() - started
