@@ -116,3 +116,26 @@ def test_a_search_makes_each_pipeline_once_per_split_and_batch_size(tmp_path):
     assert hypermodel.training_data(other, y, 32, initial_epoch=0)[0] is not train
     rows = np.concatenate([labels for _, labels in hypermodel.training_data(other, y, 32, 0)[0].as_numpy_iterator()])
     assert sorted(rows) == sorted(y)
+
+
+def test_class_weights_in_the_pipeline_train_as_keras_class_weight_does(tmp_path):
+    data = _data(tmp_path, "binary")
+    x, y = model_inputs(data.train.x, data.schema), data.train.y
+    weights = {0: 0.6, 1: 3.0}
+    hypermodel = MLPHyperModel(data.schema, "val_auc", "max", batch_sizes=[32])
+    train, options = hypermodel.training_data(x, y, 32, initial_epoch=0, class_weight=weights)
+    assert options == {}  # the weights are in the pipeline, not handed to Keras
+    assert hypermodel.training_data(x, y, 32, initial_epoch=0, class_weight=dict(weights))[0] is train
+    assert hypermodel.training_data(x, y, 32, initial_epoch=0)[0] is not train  # unweighted: its own pipeline
+    for _, labels, sample_weight in train.take(2).as_numpy_iterator():
+        np.testing.assert_allclose(sample_weight, np.where(labels == 1, 3.0, 0.6))
+    hp = kt.HyperParameters()
+    hp.Fixed("numeric_encoding", "normalization")
+    finals = []
+    for pipeline, keras_weights in ((to_dataset(x, y, 32), weights), (hypermodel._dataset(x, y, 32, None, weights), None)):
+        keras.utils.set_random_seed(0)
+        model = hypermodel.build(hp)
+        model.fit(pipeline, epochs=2, verbose=0, shuffle=False, class_weight=keras_weights)
+        finals.append(model.get_weights())
+    for ours, theirs in zip(*finals, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -54,18 +54,29 @@ class SearchSpace(kt.HyperModel):
             validation_data: tuple[Any, Any], callbacks: list | None = None, **kwargs: Any):
         batch_size = hp.Choice("batch_size", self.batch_sizes)
         reduce_lr = hp.Boolean("reduce_lr_on_plateau")
-        train, options = self.training_data(x, y, batch_size, kwargs.get("initial_epoch", 0))
+        train, options = self.training_data(x, y, batch_size, kwargs.get("initial_epoch", 0),
+                                            class_weight=kwargs.pop("class_weight", None))
         validation = self.validation_data(*validation_data, batch_size=batch_size)
         callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
         # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
         return model.fit(train, validation_data=validation, callbacks=callbacks, shuffle=False, **options, **kwargs)
 
-    def training_data(self, x: Any, y: Any, batch_size: int, initial_epoch: int) -> tuple[tf.data.Dataset, dict]:
-        """The training pipeline for one trial, and any extra arguments for `model.fit` (e.g. steps_per_epoch)."""
+    def training_data(self, x: Any, y: Any, batch_size: int, initial_epoch: int,
+                      class_weight: dict[int, float] | None = None) -> tuple[tf.data.Dataset, dict]:
+        """The training pipeline for one trial, and any extra arguments for `model.fit` (e.g. steps_per_epoch).
+
+        `class_weight` is Keras' (a weight per class label): a space may put the weights in its pipeline as
+        each row's sample weight, or hand them to `model.fit` among the arguments (`fit_options`).
+        """
         raise NotImplementedError
 
     def validation_data(self, x: Any, y: Any, batch_size: int) -> tf.data.Dataset:
         raise NotImplementedError
+
+
+def fit_options(class_weight: dict[int, float] | None, **options: Any) -> dict[str, Any]:
+    """`model.fit`'s extra arguments for a training pipeline: `options`, and Keras' own ``class_weight`` if any."""
+    return {**options, "class_weight": class_weight} if class_weight else options
 
     def can_fit_final(self, hp: kt.HyperParameters) -> bool:
         """Whether the configuration `hp` can be retrained on a time budget (`fit_final`, the final fit)."""

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from automl.data.schema import Schema
-from automl.hypermodels.base import SearchSpace
+from automl.hypermodels.base import SearchSpace, fit_options
 
 VALIDATION_BATCH = 256
 
@@ -80,12 +80,13 @@ class ImageSpace(SearchSpace):
         super().__init__(schema, objective, direction, batch_sizes=batch_sizes, patience=patience, seed=seed, name=name)
         self.images_per_epoch = images_per_epoch
 
-    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int):
+    def training_data(self, x: np.ndarray, y: np.ndarray, batch_size: int, initial_epoch: int,
+                      class_weight: dict[int, float] | None = None):
         steps = steps_per_epoch(self.images_per_epoch or len(y), batch_size)
         # A trial that continues an earlier rung's trial goes on where that one's stream stopped,
         # so it sees new images rather than the same subset again.
         train = image_dataset(x, y, batch_size, shuffle_seed=self.seed).skip(initial_epoch * steps)
-        return train, {"steps_per_epoch": steps}
+        return train, fit_options(class_weight, steps_per_epoch=steps)
 
     def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
         return image_dataset(x, y, batch_size=VALIDATION_BATCH)

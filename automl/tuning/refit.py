@@ -118,10 +118,10 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
     x = family.model_inputs(pd.concat([data.train.x, data.validation.x], ignore_index=True), schema)
     y = np.concatenate([data.train.y, data.validation.y])
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
-    train, options = hypermodel.training_data(x, y, batch_size, 0)
     weights = class_weight(track, y, len(schema.classes))  # balanced as the trials were, on the joined labels
+    train, options = hypermodel.training_data(x, y, batch_size, 0, class_weight=weights)
     started = time.monotonic()
-    history = model.fit(train, epochs=epochs, verbose=0, shuffle=False, class_weight=weights, **options,
+    history = model.fit(train, epochs=epochs, verbose=0, shuffle=False, **options,
                         callbacks=[keras.callbacks.TerminateOnNaN(), StopAtDeadline(budget.final_deadline)])
     loss = [float(v) for v in history.history.get("loss", [])]
     trial_loss = float(row["train_loss"]) if pd.notna(row.get("train_loss")) else math.nan
