@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 import tensorflow as tf
 
+from automl.hypermodels.mlp import MLPHyperModel
 from automl.tuning.housekeeping import (
     custom_gradients_registered,
     forget_trace_gradients,
+    freeze_survivors,
     frozen_heap,
 )
 from automl.tuning.loop import search
@@ -43,6 +46,38 @@ def test_frozen_heap_hides_the_objects_alive_and_gives_them_back():
     with frozen_heap():
         assert gc.get_freeze_count() > 1000
     assert gc.get_freeze_count() == 0
+
+
+def test_survivors_are_frozen_only_inside_a_frozen_heap():
+    freeze_survivors()
+    assert gc.get_freeze_count() == 0  # outside a search: nothing is hidden from the collector for good
+    with frozen_heap():
+        before = gc.get_freeze_count()
+        survivor = [[] for _ in range(100)]  # lists: objects the collector tracks
+        freeze_survivors()
+        assert gc.get_freeze_count() >= before + 100 and survivor
+    assert gc.get_freeze_count() == 0
+
+
+def test_each_trial_builds_its_model_once_every_earlier_model_is_gone(tiny_track, results_dir, monkeypatch):
+    """What is frozen between trials holds no trial's model: a model still alive at the next trial's build would
+    be kept until the search ends. (Keras Tuner also builds models to learn the space before the search: those are
+    not the trials'.)"""
+    models: list[weakref.ref] = []
+    alive_at_build: list[int] = []
+    build = MLPHyperModel.build
+
+    def watched(self, hp):
+        model = build(self, hp)
+        if gc.get_freeze_count():  # inside the search's frozen heap: a trial's build
+            alive_at_build.append(sum(ref() is not None for ref in models))
+            models.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(MLPHyperModel, "build", watched)
+    run = search(str(tiny_track), results_dir=results_dir)
+    assert run.trials_after >= 3 and len(alive_at_build) == run.trials_after
+    assert alive_at_build == [0] * len(alive_at_build)
 
 
 def test_a_search_keeps_no_trace_of_its_trials(tiny_track, results_dir):

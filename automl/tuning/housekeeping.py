@@ -54,12 +54,28 @@ def forget_trace_gradients() -> Iterator[None]:
                 registry.pop(key, None)
 
 
+_frozen = 0  # how many `frozen_heap` blocks are open
+
+
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Hide the objects alive now from the garbage collector for the block (a search); give them back after."""
+    global _frozen
     gc.collect()
     gc.freeze()
+    _frozen += 1
     try:
         yield
     finally:
+        _frozen -= 1
         gc.unfreeze()
+
+
+def freeze_survivors() -> None:
+    """Inside `frozen_heap`, hide from the collector what has just outlived a full collection, as `frozen_heap` did.
+
+    Called after Keras Tuner's collection before a trial's build, when no model is alive: what survives is the
+    search's own state (its trials' records, the cached pipelines), which every later collection would walk again.
+    """
+    if _frozen:
+        gc.freeze()

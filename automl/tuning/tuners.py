@@ -20,7 +20,7 @@ from automl.hypermodels.training import FitTimer
 from automl.store import HISTORY_FILE, Store, write_json
 from automl.track.sections import Track
 from automl.tuning import distributed
-from automl.tuning.housekeeping import forget_trace_gradients
+from automl.tuning.housekeeping import forget_trace_gradients, freeze_survivors
 
 MAX_CONSECUTIVE_FAILED_TRIALS = 10
 
@@ -64,6 +64,11 @@ class SearchLoopMixin:
         super().on_search_begin()
         # Keras Tuner shows its own trial table whenever fit is verbose; automl prints one line per trial.
         self.oracle.verbose = 0
+
+    def _build_hypermodel(self, hp):
+        # Keras Tuner's _try_build has just cleared the session and collected the previous trial's garbage.
+        freeze_survivors()
+        return super()._build_hypermodel(hp)
 
     def run_trial(self, trial, *args, **kwargs):
         started = time.perf_counter()
