@@ -135,15 +135,26 @@ class Store:
     def trial_dirs(self) -> list[Path]:
         return sorted(self.tuner_dir.glob("trial_*"))
 
-    def trials(self) -> list[TrialFile]:
-        """Every trial with a ``trial.json``, in id order; one being written has ``record`` None."""
+    def trials(self, finished: dict[str, TrialFile] | None = None) -> list[TrialFile]:
+        """Every trial with a ``trial.json``, in id order; one being written has ``record`` None.
+
+        `finished`, kept by a caller that reads the trials again and again (pruning, after every trial), holds
+        the finished trials already read, by directory name: their records no longer change, so they are not
+        read again, and those found finished now are added.
+        """
         found = []
         for directory in self.trial_dirs():
+            known = finished.get(directory.name) if finished is not None else None
+            if known is not None:
+                found.append(known)
+                continue
             path = directory / TRIAL_FILE
             if path.is_file():
                 record = read_json_file(path)
                 trial_id = str(record["trial_id"]) if record else directory.name.removeprefix("trial_")
                 found.append(TrialFile(trial_id, directory, record))
+                if finished is not None and found[-1].finished:
+                    finished[directory.name] = found[-1]
         return found
 
     def count_trials(self) -> int:

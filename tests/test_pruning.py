@@ -105,6 +105,21 @@ def test_a_trial_file_being_written_prunes_nothing(tmp_path):
     assert prune_checkpoints(store, "min", 0.02, keep_top=1) == []
 
 
+def test_a_search_reads_each_finished_trial_once_across_its_prunings(tmp_path, monkeypatch):
+    store = _fake_search(tmp_path, [_done("0", 1.0), _done("1", 4.0), TrialState("2", "RUNNING", None, None)], {})
+    finished: dict = {}
+    assert prune_checkpoints(store, "min", 0.02, keep_top=1, finished=finished) == ["1"]
+    assert sorted(finished) == ["trial_0", "trial_1"]  # the running trial's record may still change
+    reads = []
+    monkeypatch.setattr("automl.store.read_json_file", lambda path, default=None: reads.append(path.parent.name)
+                        or json.loads(path.read_text()))
+    (store.tuner_dir / "trial_2" / "trial.json").write_text(json.dumps(
+        {"trial_id": "2", "status": "COMPLETED", "score": 9.0, "hyperparameters": {"values": {}}}))
+    assert prune_checkpoints(store, "min", 0.02, keep_top=1, finished=finished) == ["2"]
+    assert [r for r in reads if r.startswith("trial_")] == ["trial_2"]  # only the one that was running is read
+    assert [t.trial_id for t in store.trials()] == ["0", "1", "2"]  # without the memory, all are read as before
+
+
 def _checkpoints(results: Path) -> set[str]:
     return {p.parent.name.removeprefix("trial_") for p in (results / "tiny" / "tuner").glob(f"trial_*/{CHECKPOINT_FILE}")}
 

@@ -23,7 +23,7 @@ from automl.data.schema import Data
 from automl.errors import AutomlError, AutomlWarning, SearchFailed, last_line
 from automl.families import family_of
 from automl.hypermodels.training import StopAtDeadline
-from automl.store import RUNS_JSON, SCHEMA_JSON, TENSORBOARD_DIR, TRACK_JSON, Store
+from automl.store import RUNS_JSON, SCHEMA_JSON, TENSORBOARD_DIR, TRACK_JSON, Store, TrialFile
 from automl.track.parse import load_track
 from automl.track.sections import Track, search_settings
 from automl.tuning import distributed
@@ -155,10 +155,12 @@ def class_weight(track: Track, y, classes: int) -> dict[int, float] | None:
 
 
 def _pruner(track: Track, store: Store) -> Callable[[], None]:
+    finished: dict[str, TrialFile] = {}  # each finished trial's record is read once per search
+
     def prune() -> None:
         try:
             prune_checkpoints(store, track.direction, track.search.tolerance,
-                              compared_by=family_of(track).compared_by)
+                              compared_by=family_of(track).compared_by, finished=finished)
         except (OSError, AutomlError) as error:  # disk a trial freed is a saving, not a reason to stop the search
             warnings.warn(f"checkpoints not pruned ({error})", AutomlWarning, stacklevel=2)
     return prune

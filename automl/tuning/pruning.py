@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.selection.choice import MEASURED_TOP, score_threshold
-from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store, write_json
+from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store, TrialFile, write_json
 
 KEEP_TOP = MEASURED_TOP  # the best few by score keep their weights whatever the tolerance: the report measures them
 FINISHED = ("COMPLETED", "FAILED")
@@ -44,18 +44,19 @@ class TrialState:
 
 
 def prune_checkpoints(store: Store, direction: str, tolerance: float, keep_top: int | None = None,
-                      compared_by: str | None = None) -> list[str]:
+                      compared_by: str | None = None, finished: dict[str, TrialFile] | None = None) -> list[str]:
     """Delete the checkpoints no longer needed (see the module's docstring); returns the pruned trial ids.
 
     Reads the search's state from disk, ``oracle.json`` before the trials: the oracle writes a new
     trial's ``trial.json`` before recording it in ``oracle.json``, so a continuation recorded there is
     always seen. Anything unreadable (a file being written) prunes nothing this time. With `compared_by` (the
     hyperparameter that picks the kind of network), the best trial of each kind stays too: the report measures it.
+    `finished` is `Store.trials`'s memory of the finished trials, kept by a search that prunes after every trial.
     """
     state = store.oracle_state()
     if state is None:
         return []
-    files = store.trials()
+    files = store.trials(finished)
     if any(t.record is None for t in files):
         return []
     trials = [TrialState(t.trial_id, t.status, t.score, _continued(t.values),
