@@ -54,8 +54,8 @@ class SearchSpace(kt.HyperModel):
             validation_data: tuple[Any, Any], callbacks: list | None = None, **kwargs: Any):
         batch_size = hp.Choice("batch_size", self.batch_sizes)
         reduce_lr = hp.Boolean("reduce_lr_on_plateau")
-        train, options = self.training_data(x, y, batch_size, kwargs.get("initial_epoch", 0),
-                                            class_weight=kwargs.pop("class_weight", None))
+        train, options = self.training_pipeline(x, y, batch_size, kwargs.get("initial_epoch", 0),
+                                                kwargs.pop("class_weight", None))
         validation = self.validation_data(*validation_data, batch_size=batch_size)
         callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
         # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
@@ -73,10 +73,13 @@ class SearchSpace(kt.HyperModel):
     def validation_data(self, x: Any, y: Any, batch_size: int) -> tf.data.Dataset:
         raise NotImplementedError
 
-
-def fit_options(class_weight: dict[int, float] | None, **options: Any) -> dict[str, Any]:
-    """`model.fit`'s extra arguments for a training pipeline: `options`, and Keras' own ``class_weight`` if any."""
-    return {**options, "class_weight": class_weight} if class_weight else options
+    def training_pipeline(self, x: Any, y: Any, batch_size: int, initial_epoch: int,
+                          class_weight: dict[int, float] | None = None) -> tuple[tf.data.Dataset, dict]:
+        """`training_data`, given `class_weight` only when there are weights: a plug-in space for tasks without
+        class weights need not take them."""
+        if class_weight:
+            return self.training_data(x, y, batch_size, initial_epoch, class_weight=class_weight)
+        return self.training_data(x, y, batch_size, initial_epoch)
 
     def can_fit_final(self, hp: kt.HyperParameters) -> bool:
         """Whether the configuration `hp` can be retrained on a time budget (`fit_final`, the final fit)."""
@@ -90,3 +93,8 @@ def fit_options(class_weight: dict[int, float] | None, **options: Any) -> dict[s
         those the trial used. By default all are.
         """
         return dict(values)
+
+
+def fit_options(class_weight: dict[int, float] | None, **options: Any) -> dict[str, Any]:
+    """`model.fit`'s extra arguments for a training pipeline: `options`, and Keras' own ``class_weight`` if any."""
+    return {**options, "class_weight": class_weight} if class_weight else options

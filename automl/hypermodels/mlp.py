@@ -141,7 +141,7 @@ class MLPHyperModel(SearchSpace):
         searched rate. Early stopping and ReduceLROnPlateau are left out: the schedule anneals, and the time is
         the budget. `class_weight` weighs the rows as in the trials; `kwargs` go to `model.fit`."""
         batch_size = hp.get("batch_size")
-        train, options = self.training_data(x, y, batch_size, initial_epoch=0, class_weight=class_weight)
+        train, options = self.training_pipeline(x, y, batch_size, 0, class_weight)
         validation = self.validation_data(*validation_data, batch_size=batch_size)
         callbacks = [TimeBudgetSchedule(seconds, peak=hp.get("learning_rate")), keras.callbacks.TerminateOnNaN()]
         return model.fit(train, epochs=FINAL_FIT_MAX_EPOCHS, validation_data=validation, callbacks=callbacks,

@@ -119,7 +119,7 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
     y = np.concatenate([data.train.y, data.validation.y])
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
     weights = class_weight(track, y, len(schema.classes))  # balanced as the trials were, on the joined labels
-    train, options = hypermodel.training_data(x, y, batch_size, 0, class_weight=weights)
+    train, options = hypermodel.training_pipeline(x, y, batch_size, 0, weights)
     started = time.monotonic()
     history = model.fit(train, epochs=epochs, verbose=0, shuffle=False, **options,
                         callbacks=[keras.callbacks.TerminateOnNaN(), StopAtDeadline(budget.final_deadline)])
