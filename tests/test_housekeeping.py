@@ -60,8 +60,8 @@ def test_survivors_are_frozen_only_inside_a_frozen_heap():
 
 
 def test_each_trial_builds_its_model_once_every_earlier_model_is_gone(tiny_track, results_dir, monkeypatch):
-    """What is frozen between trials holds no trial's model: a model still alive at the next trial's build would
-    be kept until the search ends. (Keras Tuner also builds models to learn the space before the search: those are
+    """What is frozen between trials, or shared between trials (the MLP's inputs), holds no trial's model nor its
+    layers: one still alive at the next trial's build would be kept until the search ends. (Keras Tuner also builds models to learn the space before the search: those are
     not the trials'.)"""
     models: list[weakref.ref] = []
     alive_at_build: list[int] = []
@@ -72,6 +72,7 @@ def test_each_trial_builds_its_model_once_every_earlier_model_is_gone(tiny_track
         if gc.get_freeze_count():  # inside the search's frozen heap: a trial's build
             alive_at_build.append(sum(ref() is not None for ref in models))
             models.append(weakref.ref(model))
+            models.append(weakref.ref(model.layers[-1]))  # its output layer: a layer may outlive its model
         return model
 
     monkeypatch.setattr(MLPHyperModel, "build", watched)

@@ -46,11 +46,6 @@ def learn_vocabularies(schema: Schema, train_x: pd.DataFrame) -> None:
         spec["idf"] = [round(float(idf[i]), 6) for i in keep]
 
 
-def text_input(column: str) -> keras.KerasTensor:
-    """A text column's input: one raw string per row, shaped (batch, 1) like every other column."""
-    return keras.Input(shape=(1,), name=column, dtype="string")
-
-
 def bag_of_words(column: str, spec: dict, text: keras.KerasTensor, tokens: int) -> keras.KerasTensor:
     """TF-IDF over the `tokens` commonest words and word pairs: the strong, fast linear baseline for text."""
     tokens = min(tokens, len(spec["bag_vocabulary"]))
