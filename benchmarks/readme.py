@@ -138,6 +138,7 @@ def _overhead(details: dict[str, Any]) -> list[str]:
              "seconds outside fit per trial | the same, first 10 trials of a search | last 10 trials |"),
              "|---|---|---|---|---|---|---|"]
     for name, t in tracks.items():
+        name = f"{name} (as recorded when its searches ran)" if t.get("recorded") else name
         lines.append(f"| {name} | {t['trials']} | {_number(t['share_outside_fit'])} | "
                      f"{_number(t['share_outside_fit_within_trials'])} | "
                      f"{_number(t['seconds_outside_fit_per_trial'])} | "

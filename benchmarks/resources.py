@@ -34,13 +34,26 @@ SAMPLE_SECONDS = 0.5
 GROWTH_TRIALS = 10  # overhead growth: the first and the last trials of each search
 
 
-def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
-    """The share of the search's wall time spent outside `model.fit`, pooled over the quality searches."""
+def overhead(quality_details: dict[str, Any] | None, recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The share of the search's wall time spent outside `model.fit`, pooled over the quality searches.
+
+    A track whose searches are no longer on this machine (a fresh clone keeps results.json, not the searches'
+    directories) counts with the totals `recorded` for it when its searches were measured, marked "recorded", as
+    long as those were the same searches as the quality part's; its first and last trials do not enter the growth.
+    """
     from automl.store import Store
 
     per_track, pooled = {}, {"fit": 0.0, "trials": 0.0, "wall": 0.0}
     first_last: dict[str, list[float]] = {"first": [], "last": []}  # outside fit, the first/last trials of each search
     for name, detail in (quality_details or {}).items():
+        kept = (recorded or {}).get(name)
+        gone = not any((Path(run["results_dir"]) / name).is_dir() for run in detail["automl_runs"])
+        if gone and kept and _same_searches(kept, detail):
+            per_track[name] = {**kept, "searches": _searches(detail), "recorded": True}
+            pooled["fit"] += kept["fit_seconds"]
+            pooled["trials"] += kept["trial_seconds"]
+            pooled["wall"] += kept["wall_seconds"]
+            continue
         totals = {"fit": 0.0, "trials": 0.0, "wall": 0.0, "count": 0}
         ends: dict[str, list[float]] = {"first": [], "last": []}
         for run in detail["automl_runs"]:
@@ -62,6 +75,7 @@ def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
             "fit_seconds": round(totals["fit"], 1), "trial_seconds": round(totals["trials"], 1),
             "wall_seconds": round(totals["wall"], 1), "trials": totals["count"],
             "outside_fit_first_trials_s": _mean(ends["first"]), "outside_fit_last_trials_s": _mean(ends["last"]),
+            "searches": _searches(detail),
         }
         for key in pooled:
             pooled[key] += totals[key]
@@ -74,6 +88,17 @@ def overhead(quality_details: dict[str, Any] | None) -> dict[str, Any]:
     return {"figures": {"trial_overhead_share": 1 - pooled["fit"] / pooled["wall"], "trial_overhead_growth_s": growth},
             "details": {"pooled": {k: round(v, 1) for k, v in pooled.items()}, "tracks": per_track,
                         "growth_trials": GROWTH_TRIALS}}
+
+
+def _searches(detail: dict[str, Any]) -> list[list]:
+    """What tells a track's quality searches from another run's: each one's seed, trials and seconds."""
+    return [[run["seed"], run["trials"], run["search_seconds"]] for run in detail["automl_runs"]]
+
+
+def _same_searches(kept: dict[str, Any], detail: dict[str, Any]) -> bool:
+    if "searches" in kept:
+        return kept["searches"] == _searches(detail)
+    return kept.get("trials") == sum(run["trials"] for run in detail["automl_runs"])  # recorded before "searches"
 
 
 def _mean(values: list[float]) -> float:

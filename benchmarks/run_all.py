@@ -11,9 +11,9 @@ CIFAR-10 takes 2 hours on its own (benchmarks/cifar10.py): its figures are read 
 ``<results-dir>/cifar10/benchmark.json`` (or ``--cifar10-json``) unless ``--run-cifar10`` runs it here.
 ``--only quality,efficiency`` reruns some parts and keeps the other parts' figures from results.json;
 ``--resume`` after an interruption does not search again the tabular tracks whose quality runs finished.
-``--tracks used_cars`` limits the quality and anytime parts to some tracks, so that two runs pinned to one core each
-(``taskset -c 0 ...`` and ``taskset -c 1 ...``) can share a 2-core machine; they merge what they write into
-the same results.json, and a last ``--resume`` run reads every finished track back.
+``--tracks used_cars`` limits the quality, anytime and ensemble parts to some tracks, so that two runs pinned to one
+core each (``taskset -c 0 ...`` and ``taskset -c 1 ...``) can share a 2-core machine; they merge what they write
+into the same results.json, and a last ``--resume`` run reads every finished track back.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from runs import (
     stamp,
 )
 
-BY_TRACK = ("quality", "anytime")  # parts whose details are per track, so that --tracks runs merge
+BY_TRACK = ("quality", "anytime", "ensemble")  # parts whose details are per track, so that --tracks runs merge
 PARTS = ("quality", "anytime", "latency", "efficiency", "overhead", "memory", "disk", "ensemble", "cifar10", "text")
 # key -> (what, goal as text, test of the value (given all the figures) or None)
 GOALS: dict[str, tuple[str, str, Callable[[float, dict], bool] | None]] = {
@@ -164,14 +164,14 @@ def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Names
     if part == "overhead":
         from resources import overhead
 
-        return overhead(quality_details)
+        return overhead(quality_details, done.get("overhead", {}).get("details", {}).get("tracks", {}))
     if part == "disk":
         from resources import disk
 
         return disk(quality_details)
     from ensemble import ensemble
 
-    return ensemble(ctx, quality_details)
+    return ensemble(ctx, {k: v for k, v in (quality_details or {}).items() if k in args.tracks})
 
 
 def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
