@@ -122,3 +122,19 @@ def test_other_tuners_respect_max_trials(tmp_path, results_dir, tuner):
 def test_report_before_any_search_says_what_to_run(tiny_track, results_dir):
     with pytest.raises(AutomlError, match=r"no search found for track 'tiny' .* run `automl search --track tiny` first"):
         automl.report(str(tiny_track), results_dir=results_dir)
+
+
+def test_a_search_gives_the_same_trials_in_any_process_state(tiny_track, tmp_path):
+    """Unseeded Keras layers draw their initial weights from Python's global random state: a search seeds each
+    trial, so that what ran before in the process (here, other draws) does not change its trials."""
+    import random
+
+    scores = []
+    for draws in (0, 7):
+        random.seed(draws)
+        for _ in range(draws):
+            random.random()
+        results = tmp_path / f"after_{draws}"
+        search(str(tiny_track), results_dir=results)
+        scores.append({t.trial_id: t.score for t in Store("tiny", results).trials()})
+    assert len(scores[0]) >= 3 and scores[0] == scores[1]

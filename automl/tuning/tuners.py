@@ -8,9 +8,11 @@ import math
 import os
 import time
 import warnings
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
 import tensorflow as tf
 from keras_tuner.src import config as kt_config
@@ -71,6 +73,9 @@ class SearchLoopMixin:
         return super()._build_hypermodel(hp)
 
     def run_trial(self, trial, *args, **kwargs):
+        # Keras draws the initial weights of an unseeded layer from Python's global random state, which nothing else
+        # seeds: the same search gave other trials in every process. Each trial now starts from its own seed.
+        keras.utils.set_random_seed(trial_seed(self.oracle.seed, trial.trial_id))
         started = time.perf_counter()
         timer = FitTimer()
         kwargs = {**kwargs, "callbacks": [*kwargs.get("callbacks", []), timer]}
@@ -109,6 +114,12 @@ class SearchLoopMixin:
         if self.on_trial_done is not None:
             # The oracle's record has the score (on a worker, the chief's oracle scores the trial).
             self.on_trial_done(self.oracle.get_trial(trial.trial_id))
+
+
+def trial_seed(search_seed: int, trial_id: str) -> int:
+    """The seed of one trial's random draws (initial weights, dropout): the search's seed and the trial's id, so
+    that a trial starts the same in every run of the search, resumed or not, and whichever worker runs it."""
+    return (int(search_seed) * 1_000_003 + zlib.crc32(str(trial_id).encode())) % 2**31
 
 
 def _stop_reason(tuner: SearchLoopMixin) -> str | None:
