@@ -110,7 +110,7 @@ def memory(ctx) -> dict[str, Any]:
     from runs import python_path
 
     trials = QUICK_MEMORY_TRIALS if ctx.quick else MEMORY_TRIALS
-    track = ctx.track_file(MEMORY_TRACK, time_limit="10m" if ctx.quick else "4h")
+    track = broad_track(ctx.track_file(MEMORY_TRACK, time_limit="10m" if ctx.quick else "4h"))
     results = ctx.work / "memory"
     out = results / "memory.json"
     command = [sys.executable, str(Path(__file__).resolve()), "memory", "--track", str(track),
@@ -128,6 +128,20 @@ def memory(ctx) -> dict[str, Any]:
                     "samples_every_s": SAMPLE_SECONDS, "samples": record["samples"][::10],
                     "stopped_by": record["stopped_by"]},
     }
+
+
+def broad_track(path: Path) -> Path:
+    """The track file at `path` without its recipe (``model.fixed``): a broad search, which Hyperband gives as many
+    trials as the memory measure needs (used cars' recipe leaves the batch size open, and 6 trials)."""
+    from runs import toml_track
+
+    from automl.track import load_track
+
+    track = load_track(str(path)).as_dict()
+    track["model"].pop("fixed", None)
+    broad = path.with_name(f"{path.stem}_broad.toml")
+    broad.write_text(toml_track(track), encoding="utf-8")
+    return broad
 
 
 def disk(quality_details: dict[str, Any] | None, track: str = MEMORY_TRACK) -> dict[str, Any]:
