@@ -89,3 +89,33 @@ def test_a_search_keeps_no_trace_of_its_trials(tiny_track, results_dir):
     assert first.trials_after >= 3 and custom_gradients_registered() == before
     search(str(tiny_track), results_dir=results_dir, restart=True)
     assert custom_gradients_registered() == before and gc.get_freeze_count() == 0
+
+
+def test_a_trial_s_fit_time_is_its_whole_call_to_model_fit():
+    """Keras works before the first callback and after the last (EarlyStopping restores the best weights there):
+    the time inside `model.fit` counts all of it, and the callback's own hooks count nothing twice."""
+    import time
+
+    import keras
+    import numpy as np
+
+    from automl.hypermodels.training import FitTimer, fit_timing
+
+    class SlowEnd(keras.callbacks.Callback):  # work inside model.fit, after the timer's own on_train_end
+        def on_train_end(self, logs=None):
+            time.sleep(0.3)
+
+    timer = FitTimer()
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    data = (np.zeros((8, 1)), np.zeros(8))
+    began = time.perf_counter()
+    with fit_timing([timer, SlowEnd()]):
+        model.fit(*data, epochs=1, verbose=0, callbacks=[timer, SlowEnd()])
+    elapsed = time.perf_counter() - began
+    assert 0.3 <= timer.seconds <= elapsed
+    hooks_only = FitTimer()  # a space's fit that does not time its call: the callback's hooks do
+    model.fit(*data, epochs=1, verbose=0, callbacks=[hooks_only, SlowEnd()])
+    assert 0 < hooks_only.seconds < 0.3
+    with fit_timing([]):  # no timer among the callbacks: nothing to time
+        pass

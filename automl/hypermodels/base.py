@@ -8,7 +8,7 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from automl.data.schema import Schema
-from automl.hypermodels.training import trial_callbacks
+from automl.hypermodels.training import fit_timing, trial_callbacks
 
 
 class SearchSpace(kt.HyperModel):
@@ -59,7 +59,9 @@ class SearchSpace(kt.HyperModel):
         validation = self.validation_data(*validation_data, batch_size=batch_size)
         callbacks = list(callbacks or []) + trial_callbacks(self.objective, self.direction, self.patience, reduce_lr)
         # shuffle=False: the tf.data pipeline shuffles; Keras would only warn that it ignores the flag.
-        return model.fit(train, validation_data=validation, callbacks=callbacks, shuffle=False, **options, **kwargs)
+        with fit_timing(callbacks):
+            return model.fit(train, validation_data=validation, callbacks=callbacks, shuffle=False, **options,
+                             **kwargs)
 
     def training_data(self, x: Any, y: Any, batch_size: int, initial_epoch: int,
                       class_weight: dict[int, float] | None = None) -> tuple[tf.data.Dataset, dict]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import keras
 
@@ -60,28 +62,49 @@ class StopAtDeadline(keras.callbacks.Callback):
 
 
 class FitTimer(keras.callbacks.Callback):
-    """Seconds spent inside `model.fit` (from its first callback to its last), so that a trial's time can be
-    split into training and everything around it (building, data, reporting).
+    """Seconds spent inside `model.fit`, so that a trial's time can be split into training and everything around
+    it (building, data, reporting).
 
-    Keras Tuner deep-copies a trial's callbacks before each execution; this one is shared instead, so the
-    tuner that added it reads the time back.
+    A space's `fit` times its whole call to `model.fit` (`timing`): Keras' own work before the first callback and
+    after the last (its data adapter; EarlyStopping restoring the best weights) is inside `model.fit` too, and a
+    callback cannot see it. A `fit` that does not use `timing` is timed from this callback's `on_train_begin` to
+    its `on_train_end`. Keras Tuner deep-copies a trial's callbacks before each execution; this one is shared
+    instead, so the tuner that added it reads the time back.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.seconds = 0.0
         self._began: float | None = None
+        self._timing = False
 
     def __deepcopy__(self, memo: dict) -> FitTimer:
         return self
 
+    @contextmanager
+    def timing(self) -> Iterator[None]:
+        """Time the block (a call to `model.fit`); the callback's own hooks count nothing meanwhile."""
+        self._timing, began = True, time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - began
+            self._timing = False
+
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._began = time.perf_counter()
+        if not self._timing:
+            self._began = time.perf_counter()
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        if self._began is not None:
+        if not self._timing and self._began is not None:
             self.seconds += time.perf_counter() - self._began
-            self._began = None
+        self._began = None
+
+
+def fit_timing(callbacks: list) -> AbstractContextManager:
+    """The `timing` of the `FitTimer` among `callbacks` (a trial's), or a block that times nothing."""
+    timer = next((c for c in callbacks if isinstance(c, FitTimer)), None)
+    return timer.timing() if timer is not None else nullcontext()
 
 
 class TimeBudgetSchedule(keras.callbacks.Callback):
