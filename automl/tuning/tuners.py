@@ -46,6 +46,7 @@ class SearchLoopMixin:
     """What automl adds to a Keras Tuner tuner: a time budget, a clean stop, and per-epoch curves."""
 
     deadline: float = math.inf
+    search_seed: int = 0  # the track's search.seed (a worker's oracle is the chief's, over the network, without it)
     stop_requested: bool = False
     abort_requested: bool = False
     on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None
@@ -75,7 +76,7 @@ class SearchLoopMixin:
     def run_trial(self, trial, *args, **kwargs):
         # Keras draws the initial weights of an unseeded layer from Python's global random state, which nothing else
         # seeds: the same search gave other trials in every process. Each trial now starts from its own seed.
-        keras.utils.set_random_seed(trial_seed(self.oracle.seed, trial.trial_id))
+        keras.utils.set_random_seed(trial_seed(self.search_seed, trial.trial_id))
         started = time.perf_counter()
         timer = FitTimer()
         kwargs = {**kwargs, "callbacks": [*kwargs.get("callbacks", []), timer]}
@@ -193,12 +194,15 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
             fixed.Fixed(name, value)
         common.update(hyperparameters=fixed, tune_new_entries=True)
     if search.tuner == "hyperband":
-        return HyperbandTuner(
+        tuner = HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
             hyperband_iterations=search.hyperband_iterations, **common,
         )
-    tuner_class = RandomTuner if search.tuner == "random" else BayesianTuner
-    return tuner_class(max_trials=search.max_trials, **common)
+    else:
+        tuner_class = RandomTuner if search.tuner == "random" else BayesianTuner
+        tuner = tuner_class(max_trials=search.max_trials, **common)
+    tuner.search_seed = search.seed
+    return tuner
 
 
 def distribution_strategy(setting: str):
