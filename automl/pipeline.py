@@ -132,7 +132,10 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
     data = data or family.load(track)
     schema = store.schema()
     rows = latency_rows(family, schema, lambda: data)
-    table, choice = report_table(track, store, rows)
+    def validation():
+        return data.validation
+
+    table, choice = report_table(track, store, rows, validation=validation)
     if choice is None:
         raise no_model_to_choose(table)
     if track.search.builds_ensemble:
@@ -140,7 +143,7 @@ def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, 
         # latency and size) when it beats its best member out of sample.
         ensemble = build_ensemble(track, store, family, schema, table, data, rows)
         if ensemble.get("candidate"):
-            table, choice = report_table(track, store, rows, ensemble)
+            table, choice = report_table(track, store, rows, ensemble, validation)
     model, final_fit, refit = None, None, None
     if track.search.final_fit:
         if budget is not None and hooks is not None:
@@ -242,13 +245,16 @@ def chosen_name(trial_id: str, final_fit: dict[str, Any] | None, refit: dict[str
 
 def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Choice | None]:
     """Every trial with its diagnosis, measures and place in the choice, and the choice; nothing is written
-    but the measures each trial caches. The data is loaded only if a trial must be measured."""
+    but the measures each trial caches. The data is loaded only if a trial must be measured, or a candidate
+    tested against the top one."""
     track = load_track(track)
     store = Store(track.name, results_dir)
     store.require_search()
     family = family_of(track)
     ensemble = store.read_json(ENSEMBLE_JSON) if track.search.builds_ensemble else None
-    return report_table(track, store, latency_rows(family, store.schema(), lambda: family.load(track)), ensemble)
+    data = functools.cache(lambda: family.load(track))
+    return report_table(track, store, latency_rows(family, store.schema(), data), ensemble,
+                        lambda: data().validation)
 
 
 def latency_rows(family: Family, schema: Schema, data: Callable[[], Data]) -> Callable[[], Any]:

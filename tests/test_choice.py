@@ -74,3 +74,27 @@ def test_reason_writes_sizes_without_exponents():
 def test_no_completed_trial_is_a_failed_search_not_a_user_error():
     with pytest.raises(SearchFailed, match="no trial completed"):
         choose(TRIALS[TRIALS["status"] == "failed"], "min", 0.02)
+
+
+def test_a_candidate_the_validation_rows_cannot_show_as_good_as_the_top_is_passed_over():
+    # close_fast is 1.5 % from the top: within the 2 % tolerance on its score, but with a gap that could be
+    # 1.5 % + 1.645 x 1 % = 3.1 % on resamples of the rows, over it; the top one passes without a test.
+    choice = choose(TRIALS, "min", 0.02, spread=lambda trial, top: 0.01)
+    assert choice.trial_id == choice.top_trial_id == "top"
+    assert choice.passed_over == (("close_fast", pytest.approx(0.015 + 1.645 * 0.01)),)
+    assert "close_fast" in choice.candidates and "Passed over" in choice.reason and "trial close_fast" in choice.reason
+
+
+def test_a_candidate_whose_gap_the_rows_pin_down_is_still_chosen():
+    asked = []
+    choice = choose(TRIALS, "min", 0.02, spread=lambda trial, top: asked.append((trial, top)) or 0.001)
+    assert choice.trial_id == "close_fast" and choice.passed_over == ()
+    assert asked == [("close_fast", "top")]
+
+
+def test_the_next_candidate_is_tried_when_the_fastest_is_passed_over():
+    table = _table([("top", "completed", 2.00, 1.00, 400_000, 90_000),
+                    ("fastest", "completed", 2.03, 0.20, 100_000, 9_000),
+                    ("faster", "completed", 2.01, 0.50, 200_000, 19_000)])
+    choice = choose(table, "min", 0.02, spread=lambda trial, top: {"fastest": 0.01, "faster": 0.001}[trial])
+    assert choice.trial_id == "faster" and [t for t, _ in choice.passed_over] == ["fastest"]

@@ -3,10 +3,19 @@
 The top-scoring trial is not always the one to deploy: on small validation splits, scores a few
 per cent apart are within the noise of retraining the same network (see README, "The choice"),
 while a network twice as fast or ten times smaller is a real gain in production.
+
+The tolerance is about configurations (retrain one and its score moves that much); what goes to production
+is one trained model, judged on one validation split. So a candidate other than the top one is taken only
+if, besides its score being within the tolerance, the validation rows show it no worse than the top by more
+than the tolerance at one-sided 95 % confidence: its gap to the top, plus `CONFIDENCE_Z` times that gap's
+standard deviation over paired bootstrap resamples of the validation rows (`automl.selection.paired`), is
+within the tolerance. This is a non-inferiority test with the tolerance as its margin. Otherwise the next
+candidate is tried, and the top one always passes.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,6 +27,7 @@ LATENCY_TIE = 0.10  # latencies within 10 % of the fastest count as equal: timin
 # Besides the candidates, the top few by score are measured, so the speed/score plot has a context;
 # checkpoint pruning keeps their weights whatever the tolerance.
 MEASURED_TOP = 5
+CONFIDENCE_Z = 1.645  # one-sided 95 %, the non-inferiority test's usual level
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,8 @@ class Choice:
     tolerance: float
     threshold: float
     reason: str
+    # Candidates passed over: their score was within the tolerance, but not their gap's 95 % bound (relative).
+    passed_over: tuple[tuple[str, float], ...] = ()
 
     def rule(self, objective: str, direction: str) -> str:
         """The rule and its parameters, in one sentence for the report."""
@@ -37,7 +49,9 @@ class Choice:
         return (
             f"Among completed trials whose {objective} is within {self.tolerance:.1%} of the best "
             f"({side} {self.threshold:.4g}), take the lowest p50 latency at batch 1 (latencies within "
-            f"{LATENCY_TIE:.0%} of the fastest count as equal), then the smallest saved model, then the best score."
+            f"{LATENCY_TIE:.0%} of the fastest count as equal), then the smallest saved model, then the best score; "
+            f"a candidate other than the top one only if, on paired bootstrap resamples of the validation rows, "
+            f"its gap to the top is within the tolerance at one-sided 95 % confidence."
         )
 
 
@@ -48,7 +62,7 @@ def score_threshold(best: float, direction: str, tolerance: float) -> float:
 
 
 def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: str = "score",
-           latency_tie: float = LATENCY_TIE) -> Choice:
+           latency_tie: float = LATENCY_TIE, spread: Callable[[str, str], float] | None = None) -> Choice:
     """Apply the choice rule to a trials table.
 
     Parameters
@@ -62,6 +76,10 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         Relative distance from the best score within which trials count as equally good.
     objective : str
         The objective's name, for the reason sentence.
+    spread : callable, optional
+        ``spread(candidate_id, top_id)``: the standard deviation of the candidate's relative gap to the top
+        over paired bootstrap resamples of the validation rows (`automl.selection.paired.GapSpreads`). Without
+        it, every candidate within the tolerance may be chosen.
 
     Examples
     --------
@@ -83,7 +101,16 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         within &= kept if (within & kept).any() else True
     candidates = completed[within].copy()
     ranked = _rank(candidates, direction, latency_tie)
-    chosen, top = ranked.iloc[0], completed.loc[top_index]
+    top = completed.loc[top_index]
+    passed_over = []
+    for _, chosen in ranked.iterrows():
+        if chosen["trial_id"] == top["trial_id"] or spread is None:
+            break
+        bound = relative_gap(float(chosen["score"]), best, direction) + \
+            CONFIDENCE_Z * spread(str(chosen["trial_id"]), str(top["trial_id"]))
+        if bound <= tolerance:
+            break
+        passed_over.append((str(chosen["trial_id"]), float(bound)))
     return Choice(
         trial_id=str(chosen["trial_id"]),
         top_trial_id=str(top["trial_id"]),
@@ -91,8 +118,24 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         tolerance=tolerance,
         threshold=threshold,
         reason=_reason(chosen, top, len(candidates), tolerance, objective,
-                       with_ensemble=bool(is_ensemble(candidates).any())),
+                       with_ensemble=bool(is_ensemble(candidates).any())) + _passed_over(passed_over, tolerance),
+        passed_over=tuple(passed_over),
     )
+
+
+def relative_gap(score: float, best: float, direction: str) -> float:
+    """How much worse `score` is than `best`, as a fraction of `best` (0 for the best itself)."""
+    worse = score - best if direction == "min" else best - score
+    return worse / abs(best) if best else (math.inf if worse > 0 else 0.0)
+
+
+def _passed_over(passed_over: list[tuple[str, float]], tolerance: float) -> str:
+    if not passed_over:
+        return ""
+    names = ", ".join(f"{candidate_name(t)} (up to {bound:.1%})" for t, bound in passed_over)
+    return (f" Passed over, though their scores are within the tolerance: {names}; on paired bootstrap resamples "
+            f"of the validation rows, their gap to the top could exceed the {tolerance:.1%} tolerance (one-sided 95 % "
+            "bound).")
 
 
 def _rank(candidates: pd.DataFrame, direction: str, latency_tie: float) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import Thresholds, diagnose_trials
 from automl.selection.ensemble import with_ensemble
 from automl.selection.measures import measure_trials
+from automl.selection.paired import GapSpreads
+from automl.selection.scoring import objective_measure
 from automl.selection.trials import best_trial_id, sort_by_score, trials_table
 from automl.store import Store
 from automl.track.sections import Track
@@ -27,10 +29,12 @@ def thresholds_for(track: Track) -> Thresholds:
     return Thresholds(stall_epochs=min(Thresholds.stall_epochs, track.search.patience))
 
 
-def report_table(track: Track, store: Store, rows: Callable[[], Any],
-                 ensemble: dict[str, Any] | None = None) -> tuple[pd.DataFrame, Choice | None]:
+def report_table(track: Track, store: Store, rows: Callable[[], Any], ensemble: dict[str, Any] | None = None,
+                 validation: Callable[[], Any] | None = None) -> tuple[pd.DataFrame, Choice | None]:
     """Every trial with its diagnosis, size, latency and place in the choice, best score first; and the choice.
     With `ensemble` (``ensemble.json``'s record) a candidate, its row joins the table before the choice.
+    With `validation` (a function giving the validation split, called only if needed), a candidate other
+    than the top one must pass the choice rule's non-inferiority test on its rows (`automl.selection.choice`).
 
     Size and latency are measured (once, then read from each trial's ``measures.json``) for the
     candidates within the tolerance and the `MEASURED_TOP` best, on the model inputs `rows()` gives
@@ -48,11 +52,21 @@ def report_table(track: Track, store: Store, rows: Callable[[], Any],
         return _ordered(sort_by_score(table, track.direction)), None
     measured = measure_trials(track, trials_to_measure(table, track), store, rows)
     table = with_ensemble(table.merge(measured, on="trial_id", how="left"), ensemble)
-    choice = choose(table, track.direction, track.search.tolerance, objective=track.objective)
+    choice = choose(table, track.direction, track.search.tolerance, objective=track.objective,
+                    spread=None if validation is None else gap_spreads(track, store, validation))
     table["chosen"] = table["trial_id"] == choice.trial_id
     table["top_score"] = table["trial_id"] == choice.top_trial_id
     table["within_tolerance"] = table["trial_id"].isin(choice.candidates)
     return _ordered(sort_by_score(table, track.direction)), choice
+
+
+def gap_spreads(track: Track, store: Store, validation: Callable[[], Any]) -> GapSpreads | None:
+    """The spread the choice rule's non-inferiority test takes, or None when the objective has no twin among the
+    measures of predictions (``val_loss``): the rows could not be scored as the trials were."""
+    measure = objective_measure(track.objective, store.schema().task)
+    if measure.name != track.objective.removeprefix("val_"):
+        return None
+    return GapSpreads(track, store, family_of(track), measure, validation)
 
 
 def trials_to_measure(table: pd.DataFrame, track: Track) -> list[str]:
