@@ -13,7 +13,8 @@ import automl
 from automl.pipeline import finish
 from automl.track import load_track
 from automl.tuning.budget import Budget
-from automl.tuning.refit import refit_is_sound
+from automl.tuning import refit as refit_module
+from automl.tuning.refit import cross_fit_check, refit_is_sound
 
 
 @pytest.mark.parametrize("loss, planned, trial, used, why", [
@@ -29,6 +30,34 @@ def test_the_refit_rule(loss, planned, trial, used, why):
     assert verdict is used and why in reason
 
 
+@pytest.mark.parametrize("cross, trial, direction, used", [
+    (1.9, 2.0, "min", True), (2.0, 2.0, "min", True), (2.1, 2.0, "min", False),
+    (0.8, 0.7, "max", True), (0.6, 0.7, "max", False),
+])
+def test_the_cross_fit_check(cross, trial, direction, used):
+    verdict, reason = cross_fit_check(cross, trial, "val_x", direction)
+    assert verdict is used and f"{cross:.4g}" in reason and f"{trial:.4g}" in reason
+
+
+def test_the_cross_fit_scores_the_trial_as_the_search_did_and_a_refit_it_turns_down_is_not_run(
+        tmp_path, results_dir, monkeypatch):
+    scored = []
+    real = refit_module._cross_fit
+    monkeypatch.setattr(refit_module, "_cross_fit", lambda *a: scored.append(real(*a)) or (math.inf, 0.0))
+    track = write_track(tmp_path, frame=make_table("regression", rows=200), search_extra="ensemble = 0\n")
+    automl.search(str(track), results_dir=results_dir)
+    store = results_dir / "tiny"
+    refit = json.loads((store / "refit.json").read_text())
+    (cross, own), = scored
+    table = automl.report(str(track), results_dir=results_dir)
+    score = float(table.loc[table["trial_id"] == refit["trial_id"], "score"].iloc[0])
+    assert math.isfinite(cross) and own == pytest.approx(score, rel=1e-4)  # the trial's val_mae, from its outputs
+    assert not refit["used"] and refit["epochs_run"] == 0 and refit["loss"] == []
+    assert "cross-fit" in refit["reason"] or "half the validation split" in refit["reason"]
+    assert not (store / "refit_model.keras").exists()
+    assert "Refit on training + validation: not run" in (store / "summary.md").read_text()
+
+
 def test_a_table_track_keeps_its_refit_share_of_the_time_limit(tiny_track, tmp_path):
     budget = Budget.for_track(load_track(tiny_track), "100s")
     assert budget.final_deadline - budget.search_deadline == pytest.approx(10.0)
@@ -37,7 +66,8 @@ def test_a_table_track_keeps_its_refit_share_of_the_time_limit(tiny_track, tmp_p
     assert budget.final_deadline == pytest.approx(budget.search_deadline)
 
 
-def test_a_search_refits_the_chosen_configuration_on_training_and_validation(tmp_path, results_dir):
+def test_a_search_refits_the_chosen_configuration_on_training_and_validation(tmp_path, results_dir, monkeypatch):
+    monkeypatch.setattr(refit_module, "_cross_fit", lambda *a: (1.0, 2.0))  # the cross-fit beats the trial's weights
     track = write_track(tmp_path, frame=make_table("regression", rows=200), search_extra="ensemble = 0\n")
     automl.search(str(track), results_dir=results_dir)
     store = results_dir / "tiny"
@@ -46,6 +76,7 @@ def test_a_search_refits_the_chosen_configuration_on_training_and_validation(tmp
     assert refit["trial_id"] == metrics["trial_id"] and refit["rows"] == 120 + 40  # 60 % + 20 % of 200 rows
     assert refit["epochs_planned"] >= 1 and len(refit["loss"]) == refit["epochs_run"]
     assert metrics["refit"]["used"] == refit["used"] and "trial_model_test" in metrics["refit"]
+    assert refit["cross_fit"] == {"score": 1.0, "trial_score": 2.0} and refit["epochs_run"] == refit["epochs_planned"]
     frame = make_table("regression", rows=30, seed=3)
     predicted = np.asarray(automl.predict(str(track), frame.drop(columns="y"), results_dir=results_dir), dtype=float)
     if refit["used"]:

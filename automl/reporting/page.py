@@ -222,6 +222,9 @@ def refit_lines(refit: dict[str, Any] | None) -> list[str]:
     """What the refit on training + validation did (`automl.tuning.refit`), for the summary: nothing without one."""
     if not refit:
         return []
+    if not refit["epochs_run"]:
+        return [f"Refit on training + validation: not run, by the rule fixed in advance: {refit['reason']}. The "
+                "trial's own weights are the model.", ""]
     what = (f"Refit: the chosen configuration retrained from scratch on training + validation ({refit['rows']:,} "
             f"rows), {refit['epochs_run']} of the {refit['epochs_planned']} epochs its trial found best, in "
             f"{refit['seconds']:.0f} s.")

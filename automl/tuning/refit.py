@@ -7,7 +7,14 @@ the larger data, so it takes more steps), with the time the track keeps for it (
 of the time limit). The test split stays untouched until the final figures.
 
 Validation can no longer judge the refit: it trained on it. So whether it replaces the trial's model is
-decided by a rule fixed in advance, on what the refit itself shows (`refit_is_sound`):
+decided by a rule fixed in advance. First, before the refit, a cross-fit asks whether training on more rows
+beats the trial's own weights at all (`cross_fit_check`): the configuration is trained as the refit would
+be on training + one half of the validation split, and scored on the other half, then the halves swap. The
+trial's weights are scored on the same rows. They were chosen on those rows, out of every trial, so the test
+leans their way: what the refit gives up is a network that was picked, for one trained afresh. On a small
+split the pick is worth more than a few more rows to learn from, and on a large one the rows are worth more.
+The refit is run only if the cross-fit's score is at least as good as the trial's. Then, on what the refit
+itself shows (`refit_is_sound`):
 
 - it ran every planned epoch (a refit the clock cut short is not the configuration the trial validated);
 - its training loss stayed finite, and its last epoch's is within `DIVERGED` of its own lowest (it did not
@@ -23,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -35,6 +42,8 @@ from automl.data.schema import Data
 from automl.errors import AutomlWarning
 from automl.families import family_of
 from automl.hypermodels.training import StopAtDeadline
+from automl.selection.scoring import model_outputs, objective_measure
+from automl.serving.models import load_trial_model
 from automl.store import REFIT_JSON, REFIT_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
 from automl.tuning.budget import Budget
@@ -59,6 +68,7 @@ class Refit:
     seconds: float
     loss: list[float]  # training loss per epoch
     trial_train_loss: float  # the trial's training loss at its best epoch
+    cross_fit: dict[str, float] = field(default_factory=dict)  # its validation score, and the trial's, on the same rows
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -86,6 +96,25 @@ def refit_is_sound(loss: list[float], epochs_planned: int, trial_train_loss: flo
                   f"the trial's {trial_train_loss:.4g}")
 
 
+def cross_fit_check(cross: float, trial: float, objective: str, direction: str) -> tuple[bool, str]:
+    """The rule's first step: (whether to refit, why in words), from the cross-fit's validation score and the
+    trial's own on the same rows.
+
+    Examples
+    --------
+    >>> cross_fit_check(2.2, 1.9, "val_mae", "min")[0]
+    False
+    """
+    better = cross <= trial if direction == "min" else cross >= trial
+    if better:
+        return True, (f"beat the trial's own weights in the cross-fit (trained on training + half the validation "
+                      f"split, it scored {objective} {cross:.4g} on the other half, each half in turn, against "
+                      f"{trial:.4g})")
+    return False, (f"the configuration trained on training + half the validation split scored {objective} "
+                   f"{cross:.4g} on the other half (each half in turn), worse than the trial's own weights "
+                   f"({trial:.4g}): more rows do not make up for retraining the network the search picked")
+
+
 def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
                 budget: Budget | None) -> tuple[keras.Model | None, dict[str, Any] | None]:
     """The chosen trial's refit: (its model, or None to keep the trial's weights; its record, or None).
@@ -105,29 +134,26 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
     rows = len(data.train.y) + len(data.validation.y)
     per_epoch = float(row["seconds"]) / max(float(row["epochs_run"]), 1.0) if pd.notna(row.get("seconds")) else 0.0
     expected = per_epoch * epochs * rows / max(len(data.train.y), 1)
-    if epochs < 1 or expected * MARGIN > budget.seconds_left():
+    if epochs < 1 or expected * CROSS_FIT_COST * MARGIN > budget.seconds_left():
         warnings.warn(f"no time for the refit on training + validation ({expected:.0f} s expected, "
                       f"{max(budget.seconds_left(), 0):.0f} s left): trial {trial_id}'s own weights are the model",
                       AutomlWarning, stacklevel=2)
         return None, None
     trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
-    family = family_of(track)
-    schema = store.schema()
-    hypermodel = family.hypermodel(track, schema)
-    model = hypermodel.build(trial.hyperparameters)
-    x = family.model_inputs(pd.concat([data.train.x, data.validation.x], ignore_index=True), schema)
-    y = np.concatenate([data.train.y, data.validation.y])
-    batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
-    weights = class_weight(track, y, len(schema.classes))  # balanced as the trials were, on the joined labels
-    train, options = hypermodel.training_pipeline(x, y, batch_size, 0, weights)
+    train = _Trainer(track, store, trial.hyperparameters, epochs, budget)
     started = time.monotonic()
-    history = model.fit(train, epochs=epochs, verbose=0, shuffle=False, **options,
-                        callbacks=[keras.callbacks.TerminateOnNaN(), StopAtDeadline(budget.final_deadline)])
-    loss = [float(v) for v in history.history.get("loss", [])]
     trial_loss = float(row["train_loss"]) if pd.notna(row.get("train_loss")) else math.nan
-    used, reason = refit_is_sound(loss, epochs, trial_loss)
+    cross, own = _cross_fit(train, track, store, trial_id, data)
+    used, reason = cross_fit_check(cross, own, track.objective, track.direction)
+    model, loss = None, []
+    if used:
+        model, loss = train(pd.concat([data.train.x, data.validation.x], ignore_index=True),
+                            np.concatenate([data.train.y, data.validation.y]))
+        used, sound = refit_is_sound(loss, epochs, trial_loss)
+        reason = f"{reason}, and {sound}" if used else sound
     refit = Refit(trial_id=trial_id, used=used, reason=reason, epochs_planned=epochs, epochs_run=len(loss),
-                  rows=rows, seconds=round(time.monotonic() - started, 1), loss=loss, trial_train_loss=trial_loss)
+                  rows=rows, seconds=round(time.monotonic() - started, 1), loss=loss, trial_train_loss=trial_loss,
+                  cross_fit={"score": cross, "trial_score": own})
     if used:
         model.save(path)
     else:
@@ -136,3 +162,44 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
                       "own weights stay the model", AutomlWarning, stacklevel=2)
     store.write_json(REFIT_JSON, refit.to_dict())
     return (model if used else None), refit.to_dict()
+
+
+CROSS_FIT_COST = 3.0  # the cross-fit's two trainings (on 90 % of the refit's rows or so, each) and the refit itself
+
+
+class _Trainer:
+    """Trains the chosen configuration from scratch, as the refit does, on the raw rows it is given: (model, loss
+    per epoch)."""
+
+    def __init__(self, track: Track, store: Store, hyperparameters, epochs: int, budget: Budget):
+        self.track, self.schema, self.family = track, store.schema(), family_of(track)
+        self.hypermodel = self.family.hypermodel(track, self.schema)
+        self.hyperparameters, self.epochs, self.budget = hyperparameters, epochs, budget
+
+    def __call__(self, x_frame: pd.DataFrame, y: np.ndarray) -> tuple[keras.Model, list[float]]:
+        model = self.hypermodel.build(self.hyperparameters)
+        x = self.family.model_inputs(x_frame, self.schema)
+        batch_size = self.hypermodel.active_hyperparameters(self.hyperparameters.values)["batch_size"]
+        weights = class_weight(self.track, y, len(self.schema.classes))  # balanced as the trials were
+        train, options = self.hypermodel.training_pipeline(x, y, batch_size, 0, weights)
+        history = model.fit(train, epochs=self.epochs, verbose=0, shuffle=False, **options,
+                            callbacks=[keras.callbacks.TerminateOnNaN(), StopAtDeadline(self.budget.final_deadline)])
+        return model, [float(v) for v in history.history.get("loss", [])]
+
+
+def _cross_fit(train: _Trainer, track: Track, store: Store, trial_id: str, data: Data) -> tuple[float, float]:
+    """The cross-fit's validation score and the trial's own weights' on the same rows (`cross_fit_check`)."""
+    measure = objective_measure(track.objective, train.schema.task)
+    rows = len(data.validation.y)
+    half = np.random.default_rng(track.search.seed).permutation(rows) < rows // 2
+    outputs = None
+    for held in (half, ~half):
+        model, _ = train(pd.concat([data.train.x, data.validation.x[~held]], ignore_index=True),
+                         np.concatenate([data.train.y, data.validation.y[~held]]))
+        said = model_outputs(model, train.family, train.schema, data.validation.x[held])
+        outputs = np.zeros((rows, *said.shape[1:])) if outputs is None else outputs
+        outputs[held] = said
+    own = model_outputs(load_trial_model(track, trial_id, store), train.family, train.schema, data.validation.x)
+    if not np.isfinite(outputs).all():  # a cross-fit that diverged: more rows did not help
+        return (math.inf if measure.direction == "min" else -math.inf), measure.score(data.validation.y, own)
+    return measure.score(data.validation.y, outputs), measure.score(data.validation.y, own)
