@@ -83,6 +83,7 @@ def test_a_candidate_the_validation_rows_cannot_show_as_good_as_the_top_is_passe
     assert choice.trial_id == choice.top_trial_id == "top"
     assert choice.passed_over == (("close_fast", pytest.approx(0.015 + 1.645 * 0.01)),)
     assert "close_fast" in choice.candidates and "Passed over" in choice.reason and "trial close_fast" in choice.reason
+    assert "fastest and smallest" not in choice.reason  # close_fast is faster: the top won on the test, not on speed
 
 
 def test_a_candidate_whose_gap_the_rows_pin_down_is_still_chosen():

@@ -118,7 +118,8 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         tolerance=tolerance,
         threshold=threshold,
         reason=_reason(chosen, top, len(candidates), tolerance, objective,
-                       with_ensemble=bool(is_ensemble(candidates).any())) + _passed_over(passed_over, tolerance),
+                       with_ensemble=bool(is_ensemble(candidates).any()), tested=bool(passed_over))
+        + _passed_over(passed_over, tolerance),
         passed_over=tuple(passed_over),
     )
 
@@ -161,10 +162,14 @@ def candidate_name(trial_id: str) -> str:
 
 
 def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str, *,
-            with_ensemble: bool = False) -> str:
+            with_ensemble: bool = False, tested: bool = False) -> str:
+    """Why `chosen`; `tested`: faster candidates were passed over (`_passed_over` then says which and why)."""
     what = "candidate" if with_ensemble else "trial"  # the best trials' ensemble is a candidate, not a trial
     within = f"the {count} {what}{'s' if count != 1 else ''} within {tolerance:.1%} of the best {objective}"
     if chosen["trial_id"] == top["trial_id"]:
+        if tested:
+            return (f"{candidate_name(top['trial_id']).capitalize()} has the best {objective} ({top['score']:.4g}; "
+                    f"{_speed_and_size(chosen)}).")
         return (f"{candidate_name(top['trial_id']).capitalize()} has the best {objective} ({top['score']:.4g}) and "
                 f"is also the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
     gap = abs(float(chosen["score"]) / float(top["score"]) - 1) if float(top["score"]) else math.nan
@@ -172,7 +177,8 @@ def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, obj
         f"{candidate_name(chosen['trial_id']).capitalize()} is chosen over {candidate_name(top['trial_id'])}, "
         f"the top score: its "
         f"{objective} {chosen['score']:.4g} is {gap:.1%} from the best {top['score']:.4g}, within the {tolerance:.1%} "
-        f"tolerance, and among {within} it is the fastest, then smallest: {_compare(chosen, top)}."
+        f"tolerance, and among {within} it is the fastest, then smallest"
+        f"{', that passes the non-inferiority test' if tested else ''}: {_compare(chosen, top)}."
     )
 
 
