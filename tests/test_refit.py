@@ -12,8 +12,8 @@ from conftest import make_table, write_track
 import automl
 from automl.pipeline import finish
 from automl.track import load_track
-from automl.tuning.budget import Budget
 from automl.tuning import refit as refit_module
+from automl.tuning.budget import Budget
 from automl.tuning.refit import cross_fit_check, refit_is_sound
 
 
