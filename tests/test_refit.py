@@ -103,3 +103,13 @@ def test_no_refit_when_the_track_sets_none(tmp_path, results_dir):
     automl.search(str(track), results_dir=results_dir)
     assert not (results_dir / "tiny" / "refit.json").exists()
     assert "refit" not in json.loads((results_dir / "tiny" / "test_metrics.json").read_text())
+
+
+def test_the_cross_fit_orders_its_figure_as_its_measure_does(tmp_path, results_dir, monkeypatch):
+    measures = []
+    monkeypatch.setattr(refit_module, "_cross_fit", lambda train, measure, *a: measures.append(measure) or (0.7, 0.8))
+    track = write_track(tmp_path, task="binary", objective="val_loss", search_extra="ensemble = 0\n")
+    automl.search(str(track), results_dir=results_dir)
+    refit = json.loads((results_dir / "tiny" / "refit.json").read_text())
+    assert [(m.name, m.direction) for m in measures] == [("log_loss", "min")]  # val_loss, as sklearn scores it
+    assert refit["cross_fit"] == {"score": 0.7, "trial_score": 0.8} and refit["epochs_run"] > 0  # lower: it ran

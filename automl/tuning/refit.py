@@ -42,7 +42,7 @@ from automl.data.schema import Data
 from automl.errors import AutomlWarning
 from automl.families import family_of
 from automl.hypermodels.training import StopAtDeadline
-from automl.selection.scoring import model_outputs, objective_measure
+from automl.selection.scoring import Measure, model_outputs, objective_measure
 from automl.serving.models import load_trial_model
 from automl.store import REFIT_JSON, REFIT_MODEL_FILE, TRIAL_FILE, Store
 from automl.track.sections import Track
@@ -143,8 +143,11 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
     train = _Trainer(track, store, trial.hyperparameters, epochs, budget)
     started = time.monotonic()
     trial_loss = float(row["train_loss"]) if pd.notna(row.get("train_loss")) else math.nan
-    cross, own = _cross_fit(train, track, store, trial_id, data)
-    used, reason = cross_fit_check(cross, own, track.objective, track.direction)
+    # The objective as a measure of predictions; `val_loss` has none, and is judged by the task's usual figure,
+    # whose own name and direction the check then takes.
+    measure = objective_measure(track.objective, train.schema.task)
+    cross, own = _cross_fit(train, measure, track, store, trial_id, data)
+    used, reason = cross_fit_check(cross, own, f"val_{measure.name}", measure.direction)
     model, loss = None, []
     if used:
         model, loss = train(pd.concat([data.train.x, data.validation.x], ignore_index=True),
@@ -187,9 +190,9 @@ class _Trainer:
         return model, [float(v) for v in history.history.get("loss", [])]
 
 
-def _cross_fit(train: _Trainer, track: Track, store: Store, trial_id: str, data: Data) -> tuple[float, float]:
-    """The cross-fit's validation score and the trial's own weights' on the same rows (`cross_fit_check`)."""
-    measure = objective_measure(track.objective, train.schema.task)
+def _cross_fit(train: _Trainer, measure: Measure, track: Track, store: Store, trial_id: str,
+               data: Data) -> tuple[float, float]:
+    """The cross-fit's validation `measure` and the trial's own weights' on the same rows (`cross_fit_check`)."""
     rows = len(data.validation.y)
     half = np.random.default_rng(track.search.seed).permutation(rows) < rows // 2
     outputs = None
