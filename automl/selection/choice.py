@@ -117,7 +117,7 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         candidates=tuple(str(t) for t in ranked["trial_id"]),
         tolerance=tolerance,
         threshold=threshold,
-        reason=_reason(chosen, top, len(candidates), tolerance, objective,
+        reason=_reason(chosen, top, len(candidates), tolerance, objective, direction,
                        with_ensemble=bool(is_ensemble(candidates).any()), tested=bool(passed_over))
         + _passed_over(passed_over, tolerance),
         passed_over=tuple(passed_over),
@@ -161,7 +161,7 @@ def candidate_name(trial_id: str) -> str:
     return "the ensemble" if trial_id == ENSEMBLE_ID else f"trial {trial_id}"
 
 
-def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str, *,
+def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, objective: str, direction: str, *,
             with_ensemble: bool = False, tested: bool = False) -> str:
     """Why `chosen`; `tested`: faster candidates were passed over (`_passed_over` then says which and why)."""
     what = "candidate" if with_ensemble else "trial"  # the best trials' ensemble is a candidate, not a trial
@@ -172,7 +172,7 @@ def _reason(chosen: pd.Series, top: pd.Series, count: int, tolerance: float, obj
                     f"{_speed_and_size(chosen)}).")
         return (f"{candidate_name(top['trial_id']).capitalize()} has the best {objective} ({top['score']:.4g}) and "
                 f"is also the fastest and smallest choice among {within} ({_speed_and_size(chosen)}).")
-    gap = abs(float(chosen["score"]) / float(top["score"]) - 1) if float(top["score"]) else math.nan
+    gap = relative_gap(float(chosen["score"]), float(top["score"]), direction)
     return (
         f"{candidate_name(chosen['trial_id']).capitalize()} is chosen over {candidate_name(top['trial_id'])}, "
         f"the top score: its "

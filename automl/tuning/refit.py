@@ -204,5 +204,7 @@ def _cross_fit(train: _Trainer, measure: Measure, track: Track, store: Store, tr
         outputs[held] = said
     own = model_outputs(load_trial_model(track, trial_id, store), train.family, train.schema, data.validation.x)
     if not np.isfinite(outputs).all():  # a cross-fit that diverged: more rows did not help
-        return (math.inf if measure.direction == "min" else -math.inf), measure.score(data.validation.y, own)
-    return measure.score(data.validation.y, outputs), measure.score(data.validation.y, own)
+        cross = math.inf if measure.direction == "min" else -math.inf
+    else:
+        cross = measure.score(data.validation.y, outputs)
+    return cross, measure.score(data.validation.y, own)
