@@ -22,6 +22,7 @@ import pandas as pd
 
 from automl.errors import AutomlError
 from automl.families import family_of
+from automl.registration import register_when_keras_loads
 from automl.store import Store
 from automl.track.parse import known_tracks, load_track
 from automl.track.sections import Track
@@ -43,6 +44,9 @@ __all__ = [
     "tracks",
 ]
 __version__ = "0.1.0"
+
+# A model automl saved loads with a plain `keras.models.load_model` once automl is imported (docs/python.md).
+register_when_keras_loads()
 
 
 def search(track: str | Track, *, time_limit: str | float | None = None, restart: bool = False,

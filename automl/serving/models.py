@@ -7,7 +7,7 @@ import warnings
 import keras
 import keras_tuner as kt
 
-import automl.hypermodels.layers  # noqa: F401  registers automl's layers, so that saved models load
+import automl.hypermodels.registered  # noqa: F401  registers every layer automl saves, so that saved models load
 from automl.errors import AutomlError, last_line
 from automl.families import family_of
 from automl.store import (
