@@ -20,11 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from automl.context import Run
 from automl.errors import AutomlError
-from automl.families import family_of
-from automl.registration import register_when_keras_loads
-from automl.store import Store
-from automl.track.parse import known_tracks, load_track
+from automl.serving.registration import register_when_keras_loads
+from automl.track.parse import known_tracks
 from automl.track.sections import Track
 
 # The verbs import their stages when first called (the imports inside the functions below): the stages bring
@@ -70,7 +69,7 @@ def search(track: str | Track, *, time_limit: str | float | None = None, restart
     """
     from automl import pipeline
 
-    outcome = pipeline.run(track, time_limit=time_limit, restart=restart, results_dir=results_dir,
+    outcome = pipeline.run(Run.open(track, results_dir), time_limit=time_limit, restart=restart,
                            command=f"automl.search({str(track)!r}, time_limit={time_limit!r})",
                            keep_checkpoints=keep_checkpoints)
     return outcome.finished.table
@@ -92,7 +91,7 @@ def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.
     """
     from automl.serving.models import load_best_model
 
-    return load_best_model(track, results_dir, by=by)
+    return load_best_model(Run.open(track, results_dir), by=by)
 
 
 def predict(track: str | Track, data: Any, *, proba: bool = False, by: str = "choice",
@@ -103,15 +102,9 @@ def predict(track: str | Track, data: Any, *, proba: bool = False, by: str = "ch
     `data` is a DataFrame of raw rows for a table track, a uint8 array of images (N, 32, 32, 3) for an
     image track: ``automl.predict("cifar10", images)`` gives class names such as ``"cat"``.
     """
-    from automl.serving.predict import predict_with
+    from automl.serving.predict import predict as predict_raw
 
-    track = load_track(track)
-    store = Store(track.name, results_dir)
-    store.require_search()
-    schema, family = store.schema(), family_of(track)
-    inputs = family.model_inputs(data, schema)  # a wrong input is the user's mistake, found before the model loads
-    model = best_model(track, by=by, results_dir=results_dir)
-    return predict_with(model, family, schema, inputs, proba=proba)
+    return predict_raw(Run.open(track, results_dir), data, proba=proba, by=by)
 
 
 def export(track: str | Track, directory: str | os.PathLike, *, format: str = "keras",
@@ -120,25 +113,37 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
     `directory` (``format="savedmodel"``) whose ``serving_default`` signature takes the raw columns."""
     from automl.serving.export import export as export_model
 
-    return export_model(track, directory, format=format, results_dir=results_dir, overwrite=overwrite)
+    return export_model(Run.open(track, results_dir), directory, format=format, overwrite=overwrite)
+
+
+def load_track(track: str | os.PathLike | Track) -> Track:
+    """Read a track by name (``"boston"``) or path to a ``.toml`` file, validated: the keys every track shares, and
+    what its model family checks.
+
+    Examples
+    --------
+    >>> automl.load_track("boston").task
+    'regression'
+    """
+    return Run.open(track).track
 
 
 def track_from_csv(csv: str | os.PathLike, target: str, **options: Any):
     """Infer a track from your own CSV and write it to ``tracks/<name>.toml``
-    (see `automl.track.own_csv.track_from_csv`).
+    (see `automl.families.own_csv.track_from_csv`).
 
     Returns the written track (`.path`, `.name`) and the notes on what was inferred (`.notes`);
     pass `.path` to `search`.
     """
-    from automl.track.own_csv import track_from_csv as write
+    from automl.families.own_csv import track_from_csv as write
 
     return write(csv, target, **options)
 
 
 def track_from_images(folder: str | os.PathLike, **options: Any):
     """Write a track for your own folder of images (one subfolder per class) to ``tracks/<name>.toml``
-    (see `automl.track.own_images.track_from_images`); returns it as `track_from_csv` does."""
-    from automl.track.own_images import track_from_images as write
+    (see `automl.families.own_images.track_from_images`); returns it as `track_from_csv` does."""
+    from automl.families.own_images import track_from_images as write
 
     return write(folder, **options)
 
@@ -154,7 +159,7 @@ def report(track: str | Track, *, results_dir: str | os.PathLike | None = None) 
     """
     from automl.pipeline import report as report_table
 
-    return report_table(track, results_dir)[0]
+    return report_table(Run.open(track, results_dir))[0]
 
 
 def tracks() -> pd.DataFrame:

@@ -8,24 +8,13 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from automl.context import Run
 from automl.data.home import IMPORTABLE
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
-from automl.families import family_of
 from automl.monitoring.progress import duration as _duration
-from automl.quiet import quiet_tensorflow
+from automl.monitoring.quiet import quiet_tensorflow
 from automl.selection.choice import candidate_name
-from automl.store import (
-    BEST_MODEL_FILE,
-    REPORT_CSV,
-    REPORT_HTML,
-    SEARCH_LOG,
-    SUMMARY_MD,
-    TOP_MODEL_FILE,
-    Store,
-    write_atomic,
-)
-from automl.track.duration import parse_duration
-from automl.track.parse import load_track
+from automl.store import write_atomic
 from automl.tuning import distributed
 
 # The imports inside the functions below are deliberate: the stages they load bring TensorFlow (about 4 s and
@@ -202,22 +191,15 @@ def _add_results_dir(parser: argparse.ArgumentParser) -> None:
 
 def run_search(args: argparse.Namespace) -> int:
     role = _role_of(args)  # fail fast on user mistakes, before TensorFlow loads
-    track = _load_track(_track_of_search(args))
-    budget = parse_duration(args.time_limit, "--time-limit") if args.time_limit else track.time_limit_seconds
+    run = _open(_track_of_search(args), args.results_dir)
     with quiet_tensorflow():
         from automl import pipeline
         from automl.monitoring.follower import SearchFollower
-    store = Store(track.name, args.results_dir)
-    log = SearchLog(store.path(f"search-{role.tuner_id}.log" if role.is_worker else SEARCH_LOG), quiet=args.quiet)
-    follower = SearchFollower(track, store, log.say, role=role, budget=budget, restart=args.restart,
-                              notify=args.notify, mlflow_uri=args.mlflow, wandb=args.wandb)
-    what = {"chief": f"serving '{track.name}' as the chief on port {role.port}",
-            "worker": f"running trials of '{track.name}' for the chief at {role.host}:{role.port} as {role.tuner_id}",
-            "local": f"searching '{track.name}'"}[role.kind]
-    log.say(f"automl: {what} ({track.task}, {track.search.tuner}, objective {track.objective})"
-            + ("; the chief's time limit applies" if role.is_worker else f" for up to {_duration(budget)}"))
+    log = SearchLog(run.store.search_log(role.tuner_id if role.is_worker else None), quiet=args.quiet)
+    follower = SearchFollower(log.say, role=role, restart=args.restart, notify=args.notify, mlflow_uri=args.mlflow,
+                              wandb=args.wandb)
     outcome = pipeline.run(
-        track, time_limit=budget, restart=args.restart, results_dir=args.results_dir, role=role, hooks=follower,
+        run, time_limit=args.time_limit, restart=args.restart, role=role, hooks=follower,
         command="automl " + " ".join(sys.argv[1:]) if sys.argv[1:] else "automl search",
         verbose=args.verbose, tensorboard=args.tensorboard, keep_checkpoints=args.keep_checkpoints,
     )
@@ -228,7 +210,7 @@ def run_search(args: argparse.Namespace) -> int:
         return 0
     if args.quiet:
         return 0
-    return _print_report(track, args.results_dir, outcome.finished)
+    return _print_report(run, outcome.finished)
 
 
 def _role_of(args: argparse.Namespace) -> distributed.Role:
@@ -257,8 +239,8 @@ def _track_of_search(args: argparse.Namespace) -> str:
     if args.csv and not args.target:
         raise AutomlError("--csv needs --target COLUMN, the column to predict")
     with quiet_tensorflow():  # the written track is checked by its model family
-        from automl.track.own_csv import track_from_csv
-        from automl.track.own_images import track_from_images
+        from automl.families.own_csv import track_from_csv
+        from automl.families.own_images import track_from_images
 
         if args.images:
             written = track_from_images(args.images, name=args.name, image_size=args.image_size,
@@ -276,26 +258,21 @@ def _notes(notes: list[str]) -> None:
         print(f"automl: note: {note}", file=sys.stderr, flush=True)
 
 
-def _load_track(name: str):
-    """The track, validated; checking it asks its model family, whose module brings TensorFlow."""
+def _open(track: str, results_dir: str | None) -> Run:
+    """The run of `track` in `results_dir`, resolved once; checking the track asks its model family, whose module
+    brings TensorFlow."""
     with quiet_tensorflow():
-        return load_track(name)
+        return Run.open(track, results_dir)
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    track = _load_track(args.track)
-    store = Store(track.name, args.results_dir)
-    store.require_search()
+    run = _open(args.track, args.results_dir).searched()
     with quiet_tensorflow():
-        from automl.serving.models import load_best_model
         from automl.serving.predict import prediction_table
-        family = family_of(track)
-    schema = store.schema()
-    read = family.read_inputs([Path(p) for p in args.input], schema, track_name=track.name, id_column=args.id_column)
+    read = run.family.read_inputs([Path(p) for p in args.input], run.schema(), track_name=run.name,
+                                  id_column=args.id_column)
     _notes(read.notes)
-    family.model_inputs(read.raw, schema)  # a wrong input is the user's mistake, found before the model loads
-    model = load_best_model(track, args.results_dir)
-    table = prediction_table(model, family, schema, read.raw, proba=args.proba, leading=read.leading)
+    table = prediction_table(run, read.raw, proba=args.proba, leading=read.leading)
     if not args.output:
         table.to_csv(sys.stdout, index=False)
         return 0
@@ -305,50 +282,46 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    track = _load_track(args.track)
-    store = Store(track.name, args.results_dir)
-    store.require_search()
+    run = _open(args.track, args.results_dir).searched()
     with quiet_tensorflow():
         from automl.serving.export import export, served_outputs
         from automl.serving.models import load_best_model
-    path = export(track, args.directory, format=args.format, results_dir=args.results_dir, overwrite=args.overwrite)
+    path = export(run, args.directory, format=args.format, overwrite=args.overwrite)
     print(f"automl: wrote {path}")
     if args.format == "savedmodel":
         # The inputs are the family's; the outputs the model's (a binary one returns its decision too).
-        outputs = served_outputs(load_best_model(track, args.results_dir))
-        print(f"automl: signature 'serving_default' {family_of(track).signature(store.schema())}; {outputs}")
+        outputs = served_outputs(load_best_model(run))
+        print(f"automl: signature 'serving_default' {run.family.signature(run.schema())}; {outputs}")
     return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
-    track = _load_track(args.track)
+    run = _open(args.track, args.results_dir)
     with quiet_tensorflow():
         from automl import pipeline
-    return _print_report(track, args.results_dir, pipeline.finish(track, args.results_dir))
+    return _print_report(run, pipeline.finish(run))
 
 
-def _print_report(track, results_dir, finished) -> int:
+def _print_report(run: Run, finished) -> int:
     from automl.reporting.summary import terminal_table  # loaded with the pipeline, which wrote the report
 
-    metrics, table, choice = finished.metrics, finished.table, finished.choice
-    store = Store(track.name, results_dir)
-    shown = terminal_table(table, track)
+    tested, table, choice, store = finished.tested, finished.table, finished.choice, run.store
+    shown = terminal_table(table, run)
     print(shown.to_string(index=False))
     if len(table) > len(shown):
-        print(f"... {len(table) - len(shown)} more trials in {store.path(REPORT_CSV)}")
-    top = metrics["top"]
+        print(f"... {len(table) - len(shown)} more trials in {store.report_csv}")
 
     def figures(values: dict) -> str:
         return ", ".join(f"{k} {v:.4g}" for k, v in values.items()
                          if k not in ("trial_id", "rows") and isinstance(v, (int, float)))
 
-    print(f"chosen: {candidate_name(metrics['trial_id'])}; test split ({metrics['rows']} rows): {figures(metrics)}")
-    if top["trial_id"] != metrics["trial_id"]:
-        print(f"top score: {candidate_name(top['trial_id'])}; test split: {figures(top)}")
+    print(f"chosen: {candidate_name(tested.trial_id)}; test split ({tested.rows} rows): {figures(tested.figures)}")
+    if tested.top["trial_id"] != tested.trial_id:
+        print(f"top score: {candidate_name(tested.top['trial_id'])}; test split: {figures(tested.top)}")
     if choice is not None:
         print(f"why: {choice.reason}")
-    print(f"wrote {store.path(REPORT_HTML)}, {store.path(REPORT_CSV)}, {store.path(SUMMARY_MD)}, "
-          f"{store.path(BEST_MODEL_FILE)} (chosen), {store.path(TOP_MODEL_FILE)} (top score)")
+    print(f"wrote {store.report_html}, {store.report_csv}, {store.summary_md}, "
+          f"{store.best_model} (chosen), {store.top_model} (top score)")
     return 0
 
 

@@ -1,25 +1,29 @@
-"""One run of automl, stage after stage: search → choice → final fit → test → report → export.
+"""One run of automl, stage after stage: search → choice → retraining → test → export → report.
 
-The command line and the Python API both call `run` (a search and all that follows) or `finish` (all that
-follows a search, as ``automl report`` does). The run's clock is one `Budget`, made here and read by the
-stages that need it; nothing else carries a deadline. What the caller wants to hear as the run goes (a
-line per trial, the end of the search, the final fit, the chosen model) comes through `Hooks`.
+The command line and the Python API resolve a `Run` once (`automl.context.Run.open`) and call `run` (a search
+and all that follows) or `finish` (all that follows a search, as ``automl report`` does). `run` starts the run's
+clock (`Run.started`), the one `Budget` every stage reads; nothing else carries a deadline. `finish` is a few
+named steps, each returning a typed value: `choose` (`Chosen`), `retrain` (`Retrained`), `judge` (`Judged`),
+`export_chosen`, `score_test_split` (`HeldOutFigures`, which also exports the top-scoring model), then the
+report. What the caller wants to hear as the run goes (a line per trial, the end of the search, the final fit,
+the chosen model) comes through `Hooks`.
 """
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import keras
+import numpy as np
 import pandas as pd
 
+from automl.context import Run
 from automl.data.schema import Data, Schema
 from automl.errors import AutomlError, AutomlWarning
-from automl.families import family_of
 from automl.families.base import Family
 from automl.hypermodels.layers import with_decision_threshold
 from automl.reporting.files import write_report
@@ -28,23 +32,12 @@ from automl.selection.compare import best_of_each
 from automl.selection.ensemble import build_ensemble
 from automl.selection.explain import Explanation, explain
 from automl.selection.measures import LATENCY_ROWS, measure_model
-from automl.selection.scoring import evaluate, model_outputs, test_figures
+from automl.selection.scoring import HeldOutFigures, evaluate, model_outputs, test_figures
 from automl.selection.table import report_table
-from automl.selection.threshold import binary_threshold
+from automl.selection.threshold import Threshold, binary_threshold
 from automl.selection.trials import no_model_to_choose
 from automl.serving.models import load_trial_model
-from automl.store import (
-    BEST_MODEL_FILE,
-    ENSEMBLE_ID,
-    ENSEMBLE_JSON,
-    FINAL_FIT_JSON,
-    TEST_METRICS,
-    TOP_MODEL_FILE,
-    Store,
-)
-from automl.track.parse import load_track
-from automl.track.sections import Track
-from automl.tuning.budget import Budget
+from automl.store import ENSEMBLE_ID
 from automl.tuning.distributed import LOCAL, Role
 from automl.tuning.final_fit import final_model
 from automl.tuning.loop import SearchRun, search
@@ -57,28 +50,35 @@ class Hooks:
     The command line prints a line per trial and sends events to its trackers; the Python API needs none.
     """
 
+    def run_started(self, run: Run) -> None:
+        """The run's clock has started (``run.budget``); the search is next."""
+
     def trial_done(self, trial) -> None:
         """A trial ended (Keras Tuner's record, with its score)."""
 
     def search_ended(self, searched: SearchRun) -> None:
         """The search stage ended: complete, out of time, or stopped by Ctrl-C."""
 
-    def final_fit_starting(self, track: Track) -> None:
+    def final_fit_starting(self, run: Run) -> None:
         """The chosen configuration is about to be retrained with the time left."""
 
-    def finished(self, finished: Finished) -> None:
+    def finished(self, run: Run, finished: Finished) -> None:
         """The model is chosen, tested and exported, and the report written."""
 
 
 @dataclass
 class Finished:
-    """What `finish` wrote: the test figures (the chosen model's, and the top one's under ``"top"``), the table,
-    the choice, and the chosen model explained."""
+    """What `finish` wrote: the test figures (`tested`), the table, the choice, and the chosen model explained."""
 
-    metrics: dict[str, Any]
+    tested: HeldOutFigures
     table: pd.DataFrame
     choice: Choice
     explanation: Explanation | None = None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The test figures as ``test_metrics.json`` records them."""
+        return self.tested.to_dict()
 
 
 @dataclass
@@ -89,131 +89,195 @@ class Outcome:
     finished: Finished | None
 
 
-def run(track: str | Track, *, time_limit: str | float | None = None, restart: bool = False,
-        results_dir: str | os.PathLike | None = None, keep_checkpoints: bool = False, role: Role = LOCAL,
-        hooks: Hooks | None = None, command: str = "", verbose: bool = False, tensorboard: bool = False) -> Outcome:
-    """Search the track (or resume its search) within its budget, then `finish`: choose, test, report, export.
+@dataclass
+class Chosen:
+    """The choice step: every trial (and the ensemble, when it was a candidate) with the choice made among them."""
+
+    table: pd.DataFrame
+    choice: Choice
+
+    def row(self, trial_id: str) -> pd.Series:
+        return self.table.loc[self.table["trial_id"] == trial_id].iloc[0]
+
+
+@dataclass
+class Retrained:
+    """The retraining step: the model in production (`model`), and the one validation can judge (`judged`: the
+    trial's own weights when a refit trained on the validation split, else `model` itself), with the records of a
+    final fit or a refit, when the track has one."""
+
+    model: keras.Model
+    judged: keras.Model
+    final_fit: dict[str, Any] | None = None
+    refit: dict[str, Any] | None = None
+
+    @property
+    def used(self) -> bool:
+        """Whether the model in production is a retraining, not its trial's own weights."""
+        return bool((self.final_fit and self.final_fit["used"]) or (self.refit and self.refit["used"]))
+
+
+@dataclass
+class Judged:
+    """The judging step: the outputs of the retrained and judged models on validation and test, and a binary
+    model's decision threshold chosen on validation."""
+
+    validation: np.ndarray  # the judged model's
+    test: np.ndarray  # the model's in production
+    judged_test: np.ndarray  # the judged model's (the same array when it is the model in production)
+    threshold: Threshold | None
+
+
+def run(context: Run, *, time_limit: str | float | None = None, restart: bool = False,
+        keep_checkpoints: bool = False, role: Role = LOCAL, hooks: Hooks | None = None, command: str = "",
+        verbose: bool = False, tensorboard: bool = False) -> Outcome:
+    """Search the run's track (or resume its search) within `time_limit` (else the track's), then `finish`:
+    choose, retrain, test, export, report. The clock starts here.
 
     Examples
     --------
-    >>> outcome = run("boston", time_limit="5m")
+    >>> outcome = run(Run.open("boston"), time_limit="5m")
     >>> outcome.finished.choice.trial_id
     '0051'
     """
-    track = load_track(track)
+    context = context.started(time_limit, worker=role.is_worker)
     hooks = hooks or Hooks()
-    budget = Budget.for_track(track, time_limit, worker=role.is_worker)
-    searched = search(track, budget=budget, restart=restart, results_dir=results_dir, on_trial_done=hooks.trial_done,
-                      command=command, verbose=verbose, tensorboard=tensorboard, role=role,
-                      keep_checkpoints=keep_checkpoints)
+    hooks.run_started(context)
+    searched = search(context, restart=restart, on_trial_done=hooks.trial_done, command=command, verbose=verbose,
+                      tensorboard=tensorboard, role=role, keep_checkpoints=keep_checkpoints)
     if role.is_worker:
         return Outcome(searched, None)
     hooks.search_ended(searched)
-    finished = finish(track, results_dir, data=searched.data, budget=budget, hooks=hooks)
-    hooks.finished(finished)
+    finished = finish(context, data=searched.data, hooks=hooks)
+    hooks.finished(context, finished)
     return Outcome(searched, finished)
 
 
-def finish(track: str | Track, results_dir: str | os.PathLike | None = None, *, data: Data | None = None,
-           budget: Budget | None = None, hooks: Hooks | None = None) -> Finished:
-    """Choose the trial, retrain it if the track has a final fit, export the chosen and top-scoring models,
-    score both on the test split, and write the report.
+def finish(run: Run, *, data: Data | None = None, hooks: Hooks | None = None) -> Finished:
+    """Choose the trial, retrain it if the track says so, score the chosen and top-scoring models on the test
+    split, export both, and write the report.
 
     The test split is used here only, after the choice, to report the two models side by side. `data` is
     the split the search just used, if at hand; otherwise the track's data is loaded again. A track with a
-    final fit (``search.final_fit``) retrains the chosen configuration until `budget` ends, unless that was
-    done already; without a budget (a report of a finished search) the final fit on disk, if any, is the
-    chosen model.
+    final fit (``search.final_fit``) retrains the chosen configuration until the run's budget ends, unless that
+    was done already; a run without a clock (a report of a finished search) takes the final fit on disk, if any.
     """
-    track = load_track(track)
-    store = Store(track.name, results_dir)
-    store.require_search()
-    family = family_of(track)
-    data = data or family.load(track)
-    schema = store.schema()
-    rows = latency_rows(family, schema, lambda: data)
+    run.searched()
+    data = data or run.data()
+    rows = latency_rows(run.family, run.schema(), lambda: data)
+    chosen = choose(run, data, rows)
+    retrained = retrain(run, chosen, data, rows, hooks)
+    judged = judge(run, retrained, data)
+    export_chosen(run, retrained, judged.threshold)
+    tested, predicted = score_test_split(run, chosen, retrained, judged, data)
+    tested.write(run.store)
+    explanation = explain(retrained.judged, run.family, run.schema(), data, objective=run.track.objective,
+                          test_outputs=judged.judged_test, validation_outputs=judged.validation,
+                          threshold=judged.threshold,
+                          model_name=chosen_name(chosen.choice.trial_id, retrained.final_fit, retrained.refit))
+    for leak in explanation.leaks:
+        warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
+    write_report(run, chosen.table, chosen.choice, tested, data.test.y, predicted, explanation)
+    return Finished(tested, chosen.table, chosen.choice, explanation)
+
+
+def choose(run: Run, data: Data, rows: Callable[[], Any]) -> Chosen:
+    """The trials table and the choice; the best trials' ensemble, offered to the choice rule like one more trial
+    (its validation score, latency and size) when it beats its best member out of sample."""
     def validation():
         return data.validation
 
-    table, choice = report_table(track, store, rows, validation=validation)
+    table, choice = report_table(run, rows, validation=validation)
     if choice is None:
         raise no_model_to_choose(table)
-    if track.search.builds_ensemble:
-        # The best trials' ensemble, offered to the choice rule like one more trial (its validation score,
-        # latency and size) when it beats its best member out of sample.
-        ensemble = build_ensemble(track, store, family, schema, table, data, rows)
+    if run.track.search.builds_ensemble:
+        ensemble = build_ensemble(run, table, data, rows)
         if ensemble.get("candidate"):
-            table, choice = report_table(track, store, rows, ensemble, validation)
+            table, choice = report_table(run, rows, ensemble, validation)
+    return Chosen(table, choice)
+
+
+def retrain(run: Run, chosen: Chosen, data: Data, rows: Callable[[], Any], hooks: Hooks | None = None) -> Retrained:
+    """The final fit (``search.final_fit``) or the refit (tables) of the chosen configuration, when the track has
+    one and the run's clock leaves time for it; else the chosen trial's (or ensemble's) own weights."""
+    track, store, trial_id = run.track, run.store, chosen.choice.trial_id
     model, final_fit, refit = None, None, None
     if track.search.final_fit:
-        if budget is not None and hooks is not None:
-            hooks.final_fit_starting(track)
-        score = float(table.loc[table["trial_id"] == choice.trial_id, "score"].iloc[0])
-        model, final_fit = final_model(track, store, choice.trial_id, score, data, budget)
+        if run.budget is not None and hooks is not None:
+            hooks.final_fit_starting(run)
+        model, final_fit = final_model(run, trial_id, float(chosen.row(trial_id)["score"]), data)
         if model is not None and final_fit.get("members", 1) > 1 and "measures" not in final_fit:
             # Several networks averaged: the model in production is not its trial's size, nor as fast.
             final_fit = {**final_fit, "measures": measure_model(model, rows(), store.root),
                          "params": int(model.count_params())}
-            store.write_json(FINAL_FIT_JSON, final_fit)
-    elif family.refit_share(track) and choice.trial_id != ENSEMBLE_ID:
-        model, refit = refit_model(track, store, table.loc[table["trial_id"] == choice.trial_id].iloc[0], data,
-                                   budget)
-    retrained = bool((final_fit and final_fit["used"]) or (refit and refit["used"]))
-    judged = model = model or load_trial_model(track, choice.trial_id, store)
-    if refit and refit["used"]:
-        # The refit trained on the validation split: what is judged there (the decision threshold, the
-        # explanation) is the trial's own model, of the same configuration.
-        judged = load_trial_model(track, choice.trial_id, store)
-    validation_outputs = model_outputs(judged, family, schema, data.validation.x)
-    test_outputs = model_outputs(model, family, schema, data.test.x)
-    judged_test = test_outputs if judged is model else model_outputs(judged, family, schema, data.test.x)
-    # Binary: the decision threshold, from the chosen model's own validation outputs (a final fit's, when it is
-    # the model: it trained on the training split only), goes into the file production loads.
-    threshold = binary_threshold(schema, track.search.decision_metric, (data.validation.y, validation_outputs),
+            store.write_json(store.final_fit_record, final_fit)
+    elif run.family.refit_share(track) and trial_id != ENSEMBLE_ID:
+        model, refit = refit_model(run, chosen.row(trial_id), data)
+    model = model or load_trial_model(run, trial_id)
+    # The refit trained on the validation split: what is judged there (the decision threshold, the explanation)
+    # is the trial's own model, of the same configuration.
+    judged = load_trial_model(run, trial_id) if refit and refit["used"] else model
+    return Retrained(model, judged, final_fit, refit)
+
+
+def judge(run: Run, retrained: Retrained, data: Data) -> Judged:
+    """The models' outputs, and a binary model's decision threshold from the judged model's own validation outputs
+    (a final fit's, when it is the model: it trained on the training split only)."""
+    family, schema = run.family, run.schema()
+    validation = model_outputs(retrained.judged, family, schema, data.validation.x)
+    test_outputs = model_outputs(retrained.model, family, schema, data.test.x)
+    judged_test = (test_outputs if retrained.judged is retrained.model
+                   else model_outputs(retrained.judged, family, schema, data.test.x))
+    threshold = binary_threshold(schema, run.track.search.decision_metric, (data.validation.y, validation),
                                  (data.test.y, test_outputs))
-    (model if threshold is None else with_decision_threshold(model, threshold.value)).save(store.path(BEST_MODEL_FILE))
-    chosen_metrics, predicted = test_figures(schema, data.test.y, test_outputs)
-    if threshold is not None:  # the confusion matrix and the mistakes shown are of what production will say
-        predicted = (test_outputs[:, 1] >= threshold.value).astype("int64")
+    return Judged(validation, test_outputs, judged_test, threshold)
+
+
+def export_chosen(run: Run, retrained: Retrained, threshold: Threshold | None) -> None:
+    """``best_model.keras``: the model in production, with a binary model's decision threshold inside."""
+    model = retrained.model if threshold is None else with_decision_threshold(retrained.model, threshold.value)
+    model.save(run.store.best_model)
+
+
+def score_test_split(run: Run, chosen: Chosen, retrained: Retrained, judged: Judged,
+                     data: Data) -> tuple[HeldOutFigures, np.ndarray]:
+    """The test figures of the chosen model, of the top-scoring trial (whose model is exported beside it as
+    ``top_model.keras``) and of the best trial of each kind of network; and what the chosen model said of each test
+    row (with its decision threshold), for the report."""
+    store, schema, choice = run.store, run.schema(), chosen.choice
+    figures, predicted = test_figures(schema, data.test.y, judged.test)
+    if judged.threshold is not None:  # the confusion matrix and the mistakes shown are of what production will say
+        predicted = (judged.test[:, 1] >= judged.threshold.value).astype("int64")
     own = {}  # test figures of trials' own weights already measured
-    if not retrained:
-        own[choice.trial_id] = chosen_metrics
-    elif judged is not model:
-        own[choice.trial_id], _ = test_figures(schema, data.test.y, judged_test)
-    if choice.top_trial_id == choice.trial_id and not retrained:
-        shutil.copyfile(store.path(BEST_MODEL_FILE), store.path(TOP_MODEL_FILE))
+    if not retrained.used:
+        own[choice.trial_id] = figures
+    elif retrained.judged is not retrained.model:
+        own[choice.trial_id], _ = test_figures(schema, data.test.y, judged.judged_test)
+    if choice.top_trial_id == choice.trial_id and not retrained.used:
+        shutil.copyfile(store.best_model, store.top_model)
     else:
-        top_model = judged if choice.top_trial_id in own else load_trial_model(track, choice.top_trial_id, store)
-        top_model.save(store.path(TOP_MODEL_FILE))
+        top_model = (retrained.judged if choice.top_trial_id in own
+                     else load_trial_model(run, choice.top_trial_id))
+        top_model.save(store.top_model)
         if choice.top_trial_id not in own:
-            own[choice.top_trial_id], _ = evaluate(top_model, family, schema, data.test.x, data.test.y)
-    top_metrics = own[choice.top_trial_id]
-    metrics = {"trial_id": choice.trial_id, **chosen_metrics, "top": {"trial_id": choice.top_trial_id, **top_metrics}}
-    compared = kinds_on_test(track, store, family, schema, table, data, own)
-    if compared:
-        metrics["compared"] = compared
-    if final_fit is not None:
-        metrics["final_fit"] = final_fit
+            own[choice.top_trial_id], _ = evaluate(top_model, run.family, schema, data.test.x, data.test.y)
+    refit = retrained.refit
     if refit is not None:
-        metrics["refit"] = {**refit, "trial_model_test": own.get(choice.trial_id, chosen_metrics)}
-    if threshold is not None:
-        metrics.update(threshold.test_metrics())
-    store.write_json(TEST_METRICS, metrics)
-    explanation = explain(judged, family, schema, data, objective=track.objective, test_outputs=judged_test,
-                          validation_outputs=validation_outputs, threshold=threshold,
-                          model_name=chosen_name(choice.trial_id, final_fit, refit))
-    for leak in explanation.leaks:
-        warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
-    write_report(track, table, choice, metrics, store, schema, data.test.y, predicted, explanation)
-    return Finished(metrics, table, choice, explanation)
+        refit = {**refit, "trial_model_test": own.get(choice.trial_id, figures)}
+    threshold = judged.threshold.test_metrics() if judged.threshold is not None else {}
+    return HeldOutFigures(choice.trial_id, {**figures, **threshold}, {"trial_id": choice.top_trial_id,
+                                                                       **own[choice.top_trial_id]},
+                          compared=kinds_on_test(run, chosen.table, data, own), final_fit=retrained.final_fit,
+                          refit=refit), predicted
 
 
-def kinds_on_test(track: Track, store: Store, family: Family, schema: Schema, table: pd.DataFrame, data: Data,
+def kinds_on_test(run: Run, table: pd.DataFrame, data: Data,
                   measured: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The test figures of the best trial of each kind of network the search compared (each family, each text
     encoder), by kind; `measured` holds those already known by trial id. Empty when the search had one kind.
     A kind whose best trial's weights were pruned is left out."""
-    best = best_of_each(table, family.compared_by, track.direction)
+    family = run.family
+    best = best_of_each(table, family.compared_by, run.track.direction)
     if len(best) < 2:
         return {}
     compared = {}
@@ -221,10 +285,10 @@ def kinds_on_test(track: Track, store: Store, family: Family, schema: Schema, ta
         trial_id = str(row["trial_id"])
         if trial_id not in measured:
             try:
-                model = load_trial_model(track, trial_id, store)
+                model = load_trial_model(run, trial_id)
             except AutomlError:
                 continue
-            measured[trial_id], _ = evaluate(model, family, schema, data.test.x, data.test.y)
+            measured[trial_id], _ = evaluate(model, family, run.schema(), data.test.x, data.test.y)
         compared[str(row[family.compared_by])] = {"trial_id": trial_id, **measured[trial_id]}
     return compared
 
@@ -243,18 +307,14 @@ def chosen_name(trial_id: str, final_fit: dict[str, Any] | None, refit: dict[str
     return f"trial {trial_id}'s model (trained on the training split)"
 
 
-def report(track: str | Track, results_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, Choice | None]:
+def report(run: Run) -> tuple[pd.DataFrame, Choice | None]:
     """Every trial with its diagnosis, measures and place in the choice, and the choice; nothing is written
     but the measures each trial caches. The data is loaded only if a trial must be measured, or a candidate
     tested against the top one."""
-    track = load_track(track)
-    store = Store(track.name, results_dir)
-    store.require_search()
-    family = family_of(track)
-    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.builds_ensemble else None
-    data = functools.cache(lambda: family.load(track))
-    return report_table(track, store, latency_rows(family, store.schema(), data), ensemble,
-                        lambda: data().validation)
+    store = run.searched().store
+    ensemble = store.read_json(store.ensemble_record) if run.track.search.builds_ensemble else None
+    data = functools.cache(run.data)
+    return report_table(run, latency_rows(run.family, run.schema(), data), ensemble, lambda: data().validation)
 
 
 def latency_rows(family: Family, schema: Schema, data: Callable[[], Data]) -> Callable[[], Any]:

@@ -64,6 +64,7 @@ SEARCH_LOG = "search.log"
 LOCK_FILE = "search.lock"
 # Decoded images of a folder too large to hold in memory (automl/data/image_folder.py), memory-mapped.
 IMAGES_CACHE = "images_cache"
+WANDB_DIR = "wandb"
 TENSORBOARD_DIR = "logs"  # per trial: logs/<trial id>/execution0/, with HParams
 FINISHED = ("COMPLETED", "FAILED", "INVALID")
 
@@ -122,8 +123,128 @@ class Store:
     def tuner_dir(self) -> Path:
         return self.root / TUNER_PROJECT
 
-    def path(self, name: str) -> Path:
-        return self.root / name
+    # The files of the search, by what they hold: the only place their names are joined to the folder.
+    @property
+    def track_record(self) -> Path:
+        return self.root / TRACK_JSON
+
+    @property
+    def schema_record(self) -> Path:
+        return self.root / SCHEMA_JSON
+
+    @property
+    def runs_record(self) -> Path:
+        return self.root / RUNS_JSON
+
+    @property
+    def best_model(self) -> Path:
+        """The chosen model: what goes to production."""
+        return self.root / BEST_MODEL_FILE
+
+    @property
+    def top_model(self) -> Path:
+        """The top-scoring model, kept for comparison."""
+        return self.root / TOP_MODEL_FILE
+
+    def model_file(self, by: str) -> Path:
+        """The chosen model (``by="choice"``) or the top-scoring one (``by="score"``)."""
+        return self.root / MODEL_FILES[by]
+
+    @property
+    def final_model(self) -> Path:
+        return self.root / FINAL_MODEL_FILE
+
+    @property
+    def final_fit_record(self) -> Path:
+        return self.root / FINAL_FIT_JSON
+
+    @property
+    def refit_model(self) -> Path:
+        return self.root / REFIT_MODEL_FILE
+
+    @property
+    def refit_record(self) -> Path:
+        return self.root / REFIT_JSON
+
+    @property
+    def ensemble_model(self) -> Path:
+        return self.root / ENSEMBLE_MODEL_FILE
+
+    @property
+    def ensemble_record(self) -> Path:
+        return self.root / ENSEMBLE_JSON
+
+    @property
+    def test_metrics(self) -> Path:
+        return self.root / TEST_METRICS
+
+    @property
+    def report_csv(self) -> Path:
+        return self.root / REPORT_CSV
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / REPORT_HTML
+
+    @property
+    def summary_md(self) -> Path:
+        return self.root / SUMMARY_MD
+
+    @property
+    def importance_csv(self) -> Path:
+        return self.root / IMPORTANCE_CSV
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / PLOTS_DIR
+
+    def plot(self, name: str) -> Path:
+        """A figure of the report, ``plots/<name>``."""
+        return self.plots_dir / name
+
+    @staticmethod
+    def plot_link(name: str) -> str:
+        """A figure as the report's pages link to it, relative to the search folder."""
+        return f"{PLOTS_DIR}/{name}"
+
+    def search_log(self, tuner_id: str | None = None) -> Path:
+        """The run's lines: ``search.log``, or a worker's own ``search-<tuner id>.log``."""
+        return self.root / (f"search-{tuner_id}.log" if tuner_id else SEARCH_LOG)
+
+    @property
+    def lock_file(self) -> Path:
+        """The lock of the search running here (`automl.tuning.lock`)."""
+        return self.root / LOCK_FILE
+
+    @property
+    def wandb_dir(self) -> Path:
+        """W&B's offline runs (``WANDB_MODE=offline``), for `wandb sync`."""
+        return self.root / WANDB_DIR
+
+    @property
+    def images_cache(self) -> Path:
+        return self.root / IMAGES_CACHE
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.root / TENSORBOARD_DIR
+
+    def trial_file(self, trial_id: str) -> Path:
+        """Keras Tuner's ``trial.json`` of a trial."""
+        return self.trial_dir(trial_id) / TRIAL_FILE
+
+    def checkpoint(self, trial_id: str) -> Path:
+        """A trial's best weights (deleted by pruning, which then leaves `pruned_record`)."""
+        return self.trial_dir(trial_id) / CHECKPOINT_FILE
+
+    def pruned_record(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / PRUNED_FILE
+
+    def measures_record(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / MEASURES_FILE
+
+    def history_record(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / HISTORY_FILE
 
     def tuner_file(self, tuner_id: str) -> Path:
         """Keras Tuner's state of one tuner process (``tuner0.json``, ``chief.json``, a worker's)."""
@@ -178,9 +299,10 @@ class Store:
                 f"run `automl search --track {self.track_name}` first"
             )
 
-    def read_json(self, name: str, default: Any = None) -> Any:
-        """One of automl's JSON files; a broken one is an error that names the fix."""
-        path = self.path(name)
+    def read_json(self, path: Path | str, default: Any = None) -> Any:
+        """One of automl's JSON files (`track_record`, `ensemble_record`, ..., or a file name in the search's folder);
+        a broken one is an error that names the fix."""
+        path = self._in_root(path)
         if not path.is_file():
             return default
         try:
@@ -188,12 +310,16 @@ class Store:
         except (OSError, json.JSONDecodeError) as error:
             raise AutomlError(f"{path} is unreadable ({error}); rerun the search with --restart") from None
 
-    def write_json(self, name: str, value: Any) -> Path:
-        return write_json(self.path(name), value)
+    def write_json(self, path: Path | str, value: Any) -> Path:
+        """Write one of automl's JSON files (`track_record`, ..., or a file name in the search's folder) atomically."""
+        return write_json(self._in_root(path), value)
+
+    def _in_root(self, path: Path | str) -> Path:
+        return self.root / path if isinstance(path, str) else path
 
     def schema(self) -> Schema:
         """What the search's models take (``schema.json``)."""
-        values = self.read_json(SCHEMA_JSON)
+        values = self.read_json(self.schema_record)
         if values is None:
             raise AutomlError(f"{self.root} has no {SCHEMA_JSON}; rerun `automl search --track {self.track_name}`")
         return Schema.from_dict(values)

@@ -47,6 +47,16 @@ max_layers = 2
 CHOSEN_LINE = re.compile(r"^chosen: (trial \S+|the ensemble); test split", re.MULTILINE)
 
 
+def search_track(track, *, results_dir=None, time_limit=None, **options):
+    """The search stage alone (`automl.tuning.loop.search`) of a track, with its run's clock started now: what
+    `automl.pipeline.run` does before it chooses."""
+    from automl.context import Run
+    from automl.tuning.loop import search
+
+    worker = bool(options.get("role") is not None and options["role"].is_worker)
+    return search(Run.open(track, results_dir).started(time_limit, worker=worker), **options)
+
+
 def trials_only(table: pd.DataFrame) -> pd.DataFrame:
     """A report's rows of trials: without the row of the best trials' ensemble, when it joined the choice."""
     return table[table["trial_id"].astype(str) != "ensemble"]

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import automl
+from automl import load_track
 from automl.cli import main
 from automl.data.schema import Schema
 from automl.errors import AutomlError, AutomlWarning
 from automl.hypermodels import weights
 from automl.hypermodels.backbone import BACKBONE_LAYER, BackboneHyperModel
 from automl.hypermodels.pretrained import IMAGENET_STDDEV_RGB, PRETRAINED
-from automl.track import load_track
 
 MOBILENET = "mobilenet_v1_0.25"
 SCHEMA = Schema(task="multiclass", target="label", classes=["a", "b", "c"], kind="images", image_shape=[32, 32, 3])

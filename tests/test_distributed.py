@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tensorflow as tf
-from conftest import CHOSEN_LINE, make_table, trials_only, write_track
+from conftest import CHOSEN_LINE, make_table, search_track, trials_only, write_track
 
 from automl.cli import main
 from automl.hypermodels.mlp import MLPHyperModel
-from automl.tuning.loop import StopSearch, search
+from automl.tuning.loop import StopSearch
 from automl.tuning.tuners import distribution_strategy
 
 REPO = Path(__file__).parents[1]
@@ -168,7 +168,7 @@ def test_at_its_time_limit_the_chief_stops_each_worker_after_its_trial_and_ends(
     monkeypatch.setattr(tuners, "_stop_reason", lambda tuner: "time limit reached" if time_is_up.is_set() else None)
     port, outcome = _free_port(), []
     chief = threading.Thread(target=lambda: outcome.append(
-        search(str(tiny_track), results_dir=results_dir, role=distributed.chief(port))))
+        search_track(str(tiny_track), results_dir=results_dir, role=distributed.chief(port))))
     chief.start()
     service, oracle = protos.get_service(), protos.get_service_grpc().OracleStub(
         grpc.insecure_channel(f"127.0.0.1:{port}"))
@@ -192,11 +192,11 @@ def test_a_search_begun_elsewhere_resumes_without_its_tuner_file(tiny_track, res
         if len(seen) == 2:
             raise StopSearch("test stop")
 
-    search(str(tiny_track), results_dir=results_dir, on_trial_done=stop_after_two)
+    search_track(str(tiny_track), results_dir=results_dir, on_trial_done=stop_after_two)
     tuner_dir = results_dir / "tiny" / "tuner"
     (tuner_dir / "tuner0.json").rename(tuner_dir / "chief.json")  # as a chief leaves it
     finished = {p: p.read_text() for p in tuner_dir.glob("trial_*/trial.json")}
-    outcome = search(str(tiny_track), results_dir=results_dir)
+    outcome = search_track(str(tiny_track), results_dir=results_dir)
     assert outcome.trials_before == 2 and outcome.trials_after > 2
     assert all(p.read_text() == text for p, text in finished.items())  # not overwritten by a fresh oracle
 
@@ -234,5 +234,5 @@ def test_mirrored_trials_build_their_models_under_the_strategy(tmp_path, results
         return build(self, hp)
 
     monkeypatch.setattr(MLPHyperModel, "build", spy)
-    assert search(str(track), results_dir=results_dir).trials_after == 1
+    assert search_track(str(track), results_dir=results_dir).trials_after == 1
     assert "MirroredStrategy" in strategies

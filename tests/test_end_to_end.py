@@ -7,8 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
+from automl import load_track
 from automl.cli import main
-from automl.track import load_track
 
 pytestmark = pytest.mark.slow
 

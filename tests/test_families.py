@@ -16,7 +16,7 @@ import pytest
 from conftest import CHOSEN_LINE, make_table, write_track
 from keras import layers
 
-from automl import families
+from automl import families, load_track
 from automl.cli import main
 from automl.data.schema import Schema
 from automl.errors import AutomlError
@@ -24,7 +24,6 @@ from automl.families import family_names, get_family, register_family
 from automl.families.mlp import MLPFamily
 from automl.hypermodels.base import SearchSpace
 from automl.hypermodels.mlp import to_dataset
-from automl.track import load_track
 
 
 class LinearSpace(SearchSpace):

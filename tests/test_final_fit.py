@@ -22,11 +22,12 @@ from test_cnn import (
 )
 
 import automl
-from automl import pipeline
+from automl import load_track, pipeline
+from automl.context import Run
 from automl.errors import AutomlError, AutomlWarning
 from automl.hypermodels.training import StopAtDeadline, TimeBudgetSchedule
+from automl.serving.models import TrialNetwork
 from automl.store import FINAL_FIT_JSON, Store
-from automl.track import load_track
 from automl.tuning.final_fit import final_model
 
 
@@ -146,7 +147,7 @@ def test_the_final_fit_trains_a_fresh_mlp_on_a_one_cycle_rate_for_its_seconds(tm
     hypermodel = family.hypermodel(track, data.schema)
     hp = fixed_mlp({"optimizer": "adam", "learning_rate": 3e-3})
     model = hypermodel.build(hp)
-    (x, y), kwargs = fit_arguments(track, data)
+    (x, y), kwargs = fit_arguments(track, family, data)
     started = time.monotonic()
     history = hypermodel.fit_final(hp, model, x, y, validation_data=kwargs["validation_data"], seconds=3.0)
     assert 3.0 <= time.monotonic() - started < 60.0
@@ -169,7 +170,8 @@ def test_the_final_fit_averages_networks_from_their_own_seeds_when_the_track_ask
     hypermodel = family.hypermodel(track, data.schema)
     trial = kt.engine.trial.Trial(fixed_mlp({"optimizer": "adam", "learning_rate": 3e-3}), trial_id="0001")
     seed, started = hypermodel.seed, time.monotonic()
-    model, fit = final_fit.train(track, trial, hypermodel, 1e9, data, seconds=4.0)
+    model, fit = final_fit.train(Run(track, family, Store(track.name, tmp_path / "results")),
+                                 TrialNetwork(trial, hypermodel), 1e9, data, seconds=4.0)
     assert 4.0 <= time.monotonic() - started < 60.0 and hypermodel.seed == seed  # the next network starts as before
     assert fit.members == 2 and len(fit.member_scores) == 2 and fit.used
     networks = [model.get_layer(f"network_{i}") for i in range(2)]
@@ -192,11 +194,12 @@ def fixed_mlp(values: dict) -> kt.HyperParameters:
 
 def test_without_a_deadline_no_final_fit_is_trained_and_one_of_another_trial_is_not_used(tmp_path):
     track = load_track(str(write_image_track(tmp_path)))
-    store = Store(track.name, tmp_path / "results")
-    assert final_model(track, store, "0003", 0.5, data=None, budget=None) == (None, None)
+    run = Run.open(track, tmp_path / "results")  # no clock: a report, not a search
+    store = run.store
+    assert final_model(run, "0003", 0.5, data=None) == (None, None)
     store.write_json(FINAL_FIT_JSON, {"trial_id": "0001", "used": True})
     with pytest.warns(AutomlWarning, match="the final fit on disk is of trial 0001, not of the chosen trial 0003"):
-        assert final_model(track, store, "0003", 0.5, data=None, budget=None) == (None, None)
+        assert final_model(run, "0003", 0.5, data=None) == (None, None)
 
 
 @pytest.mark.slow
@@ -224,7 +227,7 @@ def test_a_search_with_a_final_fit_retrains_the_choice_in_the_time_left_and_a_re
     modified = (root / FINAL_FIT_JSON).stat().st_mtime_ns
     automl.search(str(track), results_dir=results)  # the search is complete or out of time: nothing retrains
     assert (root / FINAL_FIT_JSON).stat().st_mtime_ns == modified
-    again = pipeline.finish(str(track), results)  # `automl report`: the final fit on disk, no training
+    again = pipeline.finish(Run.open(str(track), results))  # `automl report`: the final fit on disk, no training
     assert again.metrics["accuracy"] == metrics["accuracy"] and again.metrics["final_fit"] == fit
 
 

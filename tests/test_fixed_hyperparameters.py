@@ -7,8 +7,8 @@ import pytest
 from conftest import write_track
 
 import automl
+from automl import load_track
 from automl.errors import AutomlError
-from automl.track import load_track
 
 FIXED = 'fixed = { optimizer = "adam", numeric_encoding = "periodic", num_layers = 1 }\n'
 

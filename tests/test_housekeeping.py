@@ -5,6 +5,7 @@ import gc
 import weakref
 
 import tensorflow as tf
+from conftest import search_track
 
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.tuning.housekeeping import (
@@ -13,7 +14,6 @@ from automl.tuning.housekeeping import (
     freeze_survivors,
     frozen_heap,
 )
-from automl.tuning.loop import search
 
 
 def _trace_a_custom_gradient() -> None:
@@ -76,7 +76,7 @@ def test_each_trial_builds_its_model_once_every_earlier_model_is_gone(tiny_track
         return model
 
     monkeypatch.setattr(MLPHyperModel, "build", watched)
-    run = search(str(tiny_track), results_dir=results_dir)
+    run = search_track(str(tiny_track), results_dir=results_dir)
     assert run.trials_after >= 3 and len(alive_at_build) == run.trials_after
     assert alive_at_build == [0] * len(alive_at_build)
 
@@ -85,9 +85,9 @@ def test_a_search_keeps_no_trace_of_its_trials(tiny_track, results_dir):
     """Keras' optimizer registers a custom gradient at every trace of a train step (two per trial); a
     search of several trials, then a second one in the same process, leave the registry as it was."""
     before = custom_gradients_registered()
-    first = search(str(tiny_track), results_dir=results_dir)
+    first = search_track(str(tiny_track), results_dir=results_dir)
     assert first.trials_after >= 3 and custom_gradients_registered() == before
-    search(str(tiny_track), results_dir=results_dir, restart=True)
+    search_track(str(tiny_track), results_dir=results_dir, restart=True)
     assert custom_gradients_registered() == before and gc.get_freeze_count() == 0
 
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from conftest import make_table
 
+from automl import load_track
 from automl.cli import main
 from automl.data.inference import column_role, infer, infer_task
 from automl.errors import AutomlError
-from automl.track import load_track
-from automl.track.own_csv import track_from_csv
+from automl.families.own_csv import track_from_csv
 
 ROWS = 60
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
+from automl import load_track
 from automl.cli import main
 from automl.monitoring.progress import TrialProgress
-from automl.track import load_track
 from automl.tuning.budget import total_units, units_of
 
 TRIAL_LINE = re.compile(r"^trial (\S+) val_mae \S+ \| best \S+ \| \S+ elapsed \| .*left.*$")

@@ -5,15 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import trials_only, write_track
+from conftest import search_track, trials_only, write_track
 
 import automl
+from automl.context import Run
 from automl.errors import AutomlError
 from automl.serving.models import load_trial_model
 from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store
-from automl.track import load_track
 from automl.tuning import pruning
-from automl.tuning.loop import StopSearch, search
+from automl.tuning.loop import StopSearch
 from automl.tuning.pruning import (
     TrialState,
     checkpoints_to_keep,
@@ -143,7 +143,7 @@ def test_search_prunes_out_of_tolerance_checkpoints_and_the_report_still_works(t
     pruned_id = table.loc[table["pruned"], "trial_id"].iloc[0]
     store = Store("tiny", results_dir)
     with pytest.raises(AutomlError, match=r"checkpoint was pruned .* --keep-checkpoints"):
-        load_trial_model(load_track(str(track)), pruned_id, store)
+        load_trial_model(Run.open(str(track), results_dir), pruned_id)
     freed = sum(json.loads(p.read_text())["bytes"] for p in store.tuner_dir.glob(f"trial_*/{PRUNED_FILE}"))
     assert freed > 0
     history = json.loads((store.tuner_dir / f"trial_{pruned_id}" / "history.json").read_text())
@@ -160,7 +160,7 @@ def test_an_interrupted_search_keeps_its_open_bracket_and_resumes(tmp_path, resu
         if len(seen) == 2:
             raise StopSearch("test stop")
 
-    search(str(track), results_dir=results_dir, on_trial_done=stop_after_two)
+    search_track(str(track), results_dir=results_dir, on_trial_done=stop_after_two)
     assert _checkpoints(results_dir) == set(seen)  # bracket 1 is open: both may still be continued
     automl.search(str(track), results_dir=results_dir)
     records = _trial_records(results_dir)
@@ -172,7 +172,7 @@ def test_an_interrupted_search_keeps_its_open_bracket_and_resumes(tmp_path, resu
 def test_keep_checkpoints_keeps_them_all(tmp_path, results_dir, monkeypatch):
     monkeypatch.setattr(pruning, "KEEP_TOP", 1)
     track = write_track(tmp_path, search_extra="tolerance = 0.0")
-    search(str(track), results_dir=results_dir, keep_checkpoints=True)
+    search_track(str(track), results_dir=results_dir, keep_checkpoints=True)
     assert _checkpoints(results_dir) == set(_trial_records(results_dir))
 
 

@@ -10,10 +10,9 @@ import pytest
 from conftest import make_table, write_track
 
 import automl
+from automl.context import Run
 from automl.pipeline import finish
-from automl.track import load_track
 from automl.tuning import refit as refit_module
-from automl.tuning.budget import Budget
 from automl.tuning.refit import cross_fit_check, refit_is_sound
 
 
@@ -59,10 +58,10 @@ def test_the_cross_fit_scores_the_trial_as_the_search_did_and_a_refit_it_turns_d
 
 
 def test_a_table_track_keeps_its_refit_share_of_the_time_limit(tiny_track, tmp_path):
-    budget = Budget.for_track(load_track(tiny_track), "100s")
+    budget = Run.open(tiny_track).started("100s").budget
     assert budget.final_deadline - budget.search_deadline == pytest.approx(10.0)
     none = write_track(tmp_path, name="none", search_extra="refit = 0.0\n")
-    budget = Budget.for_track(load_track(none), "100s")
+    budget = Run.open(none).started("100s").budget
     assert budget.final_deadline == pytest.approx(budget.search_deadline)
 
 
@@ -93,7 +92,7 @@ def test_a_search_refits_the_chosen_configuration_on_training_and_validation(tmp
         assert "Refit:" in (store / "summary.md").read_text()
     # a report of the finished search (`automl report`) reuses the refit on disk: nothing trains again
     before = (store / "refit.json").stat().st_mtime_ns
-    finished = finish(str(track), results_dir)
+    finished = finish(Run.open(str(track), results_dir))
     assert (store / "refit.json").stat().st_mtime_ns == before
     assert finished.metrics["trial_id"] == metrics["trial_id"] and finished.metrics["mae"] == metrics["mae"]
 

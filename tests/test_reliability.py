@@ -13,12 +13,12 @@ from pathlib import Path
 
 import keras
 import pytest
-from conftest import CHOSEN_LINE, make_table, trials_only, write_track
+from conftest import CHOSEN_LINE, make_table, search_track, trials_only, write_track
 
 import automl
 from automl.cli import main
-from automl.tuning.lock import LOCK_FILE, search_lock
-from automl.tuning.loop import search
+from automl.store import LOCK_FILE
+from automl.tuning.lock import search_lock
 
 REPO = Path(__file__).parents[1]
 
@@ -89,7 +89,7 @@ def _diverge_every_other_trial(monkeypatch):
 
 def test_diverged_trials_are_failed_with_the_reason_and_the_search_goes_on(tiny_track, results_dir, monkeypatch):
     _diverge_every_other_trial(monkeypatch)
-    search(str(tiny_track), results_dir=results_dir)
+    search_track(str(tiny_track), results_dir=results_dir)
     report = automl.report(str(tiny_track), results_dir=results_dir)
     failed = report[report["status"] == "failed"]
     assert len(failed) >= 1 and (report["status"] == "completed").sum() >= 1
@@ -107,7 +107,7 @@ def test_search_where_every_trial_fails_exits_1_with_one_line(tiny_track, tmp_pa
 
 
 def test_second_search_on_the_same_track_is_refused(tiny_track, results_dir, capsys):
-    with search_lock(results_dir / "tiny"):
+    with search_lock(results_dir / "tiny" / LOCK_FILE):
         status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1

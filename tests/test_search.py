@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_table, trials_only, write_track
+from conftest import make_table, search_track, trials_only, write_track
 
 import automl
 from automl.errors import AutomlError
 from automl.store import Store
-from automl.tuning.loop import StopSearch, search
+from automl.tuning.loop import StopSearch
 
 count_trials = Store.count_trials
 
@@ -56,47 +56,47 @@ def test_best_model_takes_raw_rows_and_predict_gives_values(tiny_track, results_
 
 
 def test_resume_keeps_finished_trials(tiny_track, results_dir):
-    search(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(2))
+    search_track(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(2))
     first = _trial_files(results_dir)
     assert len(first) == 2
-    outcome = search(str(tiny_track), results_dir=results_dir)
+    outcome = search_track(str(tiny_track), results_dir=results_dir)
     after = _trial_files(results_dir)
     assert outcome.trials_before == 2 and outcome.trials_after > 2
     assert {k: after[k] for k in first} == first  # finished trials untouched, not redone
 
 
 def test_rerunning_a_complete_search_runs_no_trial(tiny_track, results_dir):
-    search(str(tiny_track), results_dir=results_dir)
+    search_track(str(tiny_track), results_dir=results_dir)
     before = _trial_files(results_dir)
-    outcome = search(str(tiny_track), results_dir=results_dir)
+    outcome = search_track(str(tiny_track), results_dir=results_dir)
     assert outcome.stopped_by == "search complete"
     assert _trial_files(results_dir) == before
 
 
 def test_time_limit_stops_between_trials_and_keeps_everything(tiny_track, results_dir):
-    outcome = search(str(tiny_track), results_dir=results_dir, time_limit=0.01)
+    outcome = search_track(str(tiny_track), results_dir=results_dir, time_limit=0.01)
     assert outcome.stopped_by == "time limit reached"
     assert outcome.trials_after <= 1  # the running trial, if any, finished and was saved
-    assert search(str(tiny_track), results_dir=results_dir).trials_after > outcome.trials_after
+    assert search_track(str(tiny_track), results_dir=results_dir).trials_after > outcome.trials_after
 
 
 def test_restart_starts_over(tiny_track, results_dir):
-    search(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(2))
-    outcome = search(str(tiny_track), results_dir=results_dir, restart=True, on_trial_done=_stop_after(1))
+    search_track(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(2))
+    outcome = search_track(str(tiny_track), results_dir=results_dir, restart=True, on_trial_done=_stop_after(1))
     assert outcome.trials_before == 0 and outcome.trials_after == 1
 
 
 def test_changed_track_asks_for_restart(tiny_track, results_dir):
-    search(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(1))
+    search_track(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(1))
     tiny_track.write_text(tiny_track.read_text().replace("max_epochs = 3", "max_epochs = 4"))
     with pytest.raises(AutomlError, match=r"changed since the search .* --restart"):
-        search(str(tiny_track), results_dir=results_dir)
+        search_track(str(tiny_track), results_dir=results_dir)
 
 
 def test_changing_only_the_tolerance_resumes(tiny_track, results_dir):
-    search(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(1))
+    search_track(str(tiny_track), results_dir=results_dir, on_trial_done=_stop_after(1))
     tiny_track.write_text(tiny_track.read_text().replace("patience = 3", "patience = 3\ntolerance = 0.1"))
-    assert search(str(tiny_track), results_dir=results_dir).trials_before == 1
+    assert search_track(str(tiny_track), results_dir=results_dir).trials_before == 1
 
 
 def test_binary_search_reports_balanced_accuracy_and_predicts_labels(tmp_path, results_dir):
@@ -115,7 +115,7 @@ def test_binary_search_reports_balanced_accuracy_and_predicts_labels(tmp_path, r
 @pytest.mark.parametrize("tuner", ["random", "bayesian"])
 def test_other_tuners_respect_max_trials(tmp_path, results_dir, tuner):
     track = write_track(tmp_path, tuner=tuner, search_extra="max_trials = 2")
-    outcome = search(str(track), results_dir=results_dir)
+    outcome = search_track(str(track), results_dir=results_dir)
     assert outcome.trials_after == 2
 
 
@@ -135,6 +135,6 @@ def test_a_search_gives_the_same_trials_in_any_process_state(tiny_track, tmp_pat
         for _ in range(draws):
             random.random()
         results = tmp_path / f"after_{draws}"
-        search(str(tiny_track), results_dir=results)
+        search_track(str(tiny_track), results_dir=results)
         scores.append({t.trial_id: t.score for t in Store("tiny", results).trials()})
     assert len(scores[0]) >= 3 and scores[0] == scores[1]

@@ -17,14 +17,13 @@ from keras import layers
 from test_cnn import TINY_CIFAR10, write_image_track
 
 import automl
-from automl import families
+from automl import families, load_track
 from automl.errors import AutomlError
 from automl.families import family_of, register_family
 from automl.families.images import ImageFamily
 from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_inputs import image_input
 from automl.hypermodels.several import SeveralSpaces
-from automl.track import load_track
 
 
 class FlatSpace(CNNHyperModel):
@@ -116,10 +115,11 @@ def test_one_search_spans_both_families_and_the_report_compares_them(flat_family
 def test_the_terminal_shows_the_hyperparameters_of_the_families_on_top(flat_family, tmp_path):
     import pandas as pd
 
+    from automl.context import Run
     from automl.reporting.summary import terminal_table
 
     table = pd.DataFrame({"trial_id": ["1", "2"], "status": ["completed"] * 2, "score": [0.8, 0.3],
                           "family": ["flat", "flat"], "num_blocks": [None, None], "filters": [None, None],
                           "dropout": [0.5, 0.0], "learning_rate": [1e-3, 3e-3]})
-    shown = terminal_table(table, load_track(both_track(tmp_path)))
+    shown = terminal_table(table, Run.open(both_track(tmp_path)))
     assert list(shown.columns[:5]) == ["trial_id", "status", "val_accuracy", "family", "dropout"]

@@ -6,11 +6,12 @@ from pathlib import Path
 import pandas as pd
 from conftest import write_track
 
+from automl.context import Run
 from automl.reporting.page import summary_lines
 from automl.reporting.techniques import techniques_lines
 from automl.selection.choice import Choice
-from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, Store
-from automl.track.parse import load_track
+from automl.selection.scoring import HeldOutFigures
+from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON
 
 REPO = Path(__file__).parents[1]
 
@@ -18,6 +19,11 @@ REPO = Path(__file__).parents[1]
 def _choice(trial_id: str) -> Choice:
     return Choice(trial_id=trial_id, top_trial_id=trial_id, candidates=(trial_id,), tolerance=0.02, threshold=1.0,
                   reason="")
+
+
+def _tested(**records) -> HeldOutFigures:
+    """Test figures with only the records a test names (a refit's, a final fit's)."""
+    return HeldOutFigures("0003", {}, {}, **records)
 
 
 TABLE = pd.DataFrame({
@@ -29,29 +35,29 @@ TABLE = pd.DataFrame({
 
 
 def test_a_single_trial_names_its_searched_techniques_the_ensemble_it_was_preferred_to_and_its_refit(tmp_path):
-    track = load_track(write_track(tmp_path))
-    store = Store(track.name, tmp_path / "results")
+    run = Run.open(write_track(tmp_path), tmp_path / "results")
+    store = run.store
     store.write_json(ENSEMBLE_JSON, {"members": ["0007", "0005"], "weights": [0.5, 0.5], "candidate": False})
     refit = {"used": True}
-    (line, blank) = techniques_lines(track, TABLE, _choice("0003"), {"refit": refit}, store)
+    (line, blank) = techniques_lines(run, TABLE, _choice("0003"), _tested(refit=refit))
     assert line == ("Techniques in the chosen model: numeric features piecewise_linear; categories one_hot; loss mae; "
                     "a single trial: the best trials' ensemble did not beat its best member out of sample; "
                     "refit on training + validation.") and blank == ""
     refit["used"] = False
-    assert "no refit (the trial's own weights)" in techniques_lines(track, TABLE, _choice("0003"), {"refit": refit},
-                                                                    store)[0]
+    assert "no refit (the trial's own weights)" in techniques_lines(run, TABLE, _choice("0003"),
+                                                                    _tested(refit=refit))[0]
 
 
 def test_the_ensemble_counts_its_members_choices_and_gives_their_weights(tmp_path):
-    track = load_track(write_track(tmp_path))
-    store = Store(track.name, tmp_path / "results")
+    run = Run.open(write_track(tmp_path), tmp_path / "results")
+    store = run.store
     store.write_json(ENSEMBLE_JSON, {"members": ["0007", "0003", "0005"], "weights": [0.5, 0.25, 0.25],
                                      "candidate": True})
-    (line, _) = techniques_lines(track, TABLE, _choice(ENSEMBLE_ID), {}, store)
+    (line, _) = techniques_lines(run, TABLE, _choice(ENSEMBLE_ID), _tested())
     assert "numeric features periodic (2 of 3), piecewise_linear (1 of 3)" in line
     assert "loss huber (2 of 3), mae (1 of 3)" in line
     assert "categories one_hot (2 of 3), embedding (1 of 3)" in line
-    (line, _) = techniques_lines(track, TABLE.assign(categorical_encoding="one_hot"), _choice(ENSEMBLE_ID), {}, store)
+    (line, _) = techniques_lines(run, TABLE.assign(categorical_encoding="one_hot"), _choice(ENSEMBLE_ID), _tested())
     assert "categories one_hot (all 3);" in line
     assert line.endswith("the weighted mean of 3 trials (weights: 0007 0.50, 0003 0.25, 0005 0.25).")
 
@@ -59,24 +65,22 @@ def test_the_ensemble_counts_its_members_choices_and_gives_their_weights(tmp_pat
 def test_an_image_models_switches_read_on_or_off_and_its_final_fit_is_named(tmp_path):
     source = (REPO / "tracks" / "cifar10.toml").read_text().replace('name = "cifar10"', 'name = "images"')
     (tmp_path / "images.toml").write_text(source)
-    track = load_track(tmp_path / "images.toml")
+    run = Run.open(tmp_path / "images.toml", tmp_path / "results")
     table = pd.DataFrame({"trial_id": ["0001"], "whitening": [True], "label_smoothing": [0.1],
                           "flip_average": [False]})
-    store = Store(track.name, tmp_path / "results")
-    (line, _) = techniques_lines(track, table, _choice("0001"), {"final_fit": {"used": True}}, store)
+    (line, _) = techniques_lines(run, table, _choice("0001"), _tested(final_fit={"used": True}))
     assert line == ("Techniques in the chosen model: patch whitening on; label smoothing 0.1; flip averaging off; "
                     "final fit on the training split.")
 
 
 def test_without_any_technique_to_tell_there_is_no_line(tmp_path):
-    track = load_track(write_track(tmp_path))
+    run = Run.open(write_track(tmp_path), tmp_path / "results")
     table = pd.DataFrame({"trial_id": ["0001"], "units_0": [32]})
-    assert techniques_lines(track, table, _choice("0001"), {}, Store(track.name, tmp_path / "results")) == []
+    assert techniques_lines(run, table, _choice("0001"), _tested()) == []
 
 
 def test_the_summary_counts_trials_without_the_ensembles_row(tmp_path):
-    track = load_track(write_track(tmp_path))
-    store = Store(track.name, tmp_path / "results")
+    run = Run.open(write_track(tmp_path), tmp_path / "results")
     table = TABLE.assign(status="completed")
-    assert "Trials: 3 (3 completed); and the best trials' ensemble" in summary_lines(track, table, store, None)
-    assert "Trials: 3 (3 completed)" in summary_lines(track, table[table["trial_id"] != ENSEMBLE_ID], store, None)
+    assert "Trials: 3 (3 completed); and the best trials' ensemble" in summary_lines(run, table, None)
+    assert "Trials: 3 (3 completed)" in summary_lines(run, table[table["trial_id"] != ENSEMBLE_ID], None)

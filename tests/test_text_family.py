@@ -8,6 +8,7 @@ import pytest
 from conftest import write_track
 from test_text_columns import titled_table
 
+from automl import load_track
 from automl.cli import main
 from automl.data.tabular import load_tabular, model_inputs
 from automl.errors import AutomlError
@@ -15,7 +16,6 @@ from automl.families import get_family
 from automl.hypermodels.mlp import to_dataset
 from automl.hypermodels.text import TextHyperModel
 from automl.hypermodels.text_inputs import learn_vocabularies
-from automl.track import load_track
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from automl import load_track
 from automl.data.inference import (
     MAX_CATEGORIES,
     TEXT_MIN_DISTINCT,
@@ -13,7 +14,8 @@ from automl.data.inference import (
     infer,
 )
 from automl.data.tabular import read_csv
-from automl.track import load_track
+from automl.families import fitting
+from automl.families.own_csv import family_notes
 
 
 def _values(distinct: int, rows: int, words: int = 4) -> pd.Series:
@@ -73,16 +75,17 @@ def test_free_text_is_kept_and_named_in_the_notes():
     inference = infer(frame.assign(x=frame.x * 1.5), "y")
     assert inference.text == ["review"] and "review" not in inference.drop
     assert any(n.startswith("text column 'review': free text") for n in inference.notes)
-    assert inference.family == "mlp"
+    assert list(fitting(inference.own_data())) == ["mlp"]
 
 
 def test_only_text_to_learn_from_chooses_the_text_family():
     inference = infer(pd.DataFrame({"review": _values(40, 40), "y": ["yes", "no"] * 20}), "y")
-    assert inference.family == "text" and any('family: "text"' in n for n in inference.notes)
+    assert list(fitting(inference.own_data())) == ["text"]
+    assert any('family: "text"' in n for n in family_notes(inference))
 
 
 @pytest.mark.parametrize("name", ["boston", "used_cars", "caravan"])
 def test_the_table_tracks_infer_no_text_column(name):
     track = load_track(name)
     inference = infer(read_csv(track.data_path()), track.data.target)
-    assert inference.text == [] and inference.family == "mlp"
+    assert inference.text == [] and list(fitting(inference.own_data())) == ["mlp"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from automl import load_track
 from automl.cli import main
 from automl.data.home import imported_path
 from automl.errors import AutomlError
-from automl.track import load_track
 
 
 @pytest.fixture

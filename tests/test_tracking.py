@@ -130,17 +130,18 @@ def test_mlflow_gives_a_chosen_ensemble_a_run_of_its_own(tracked_search, tmp_pat
     """The ensemble is no trial and has no trial's run; when it is chosen, it gets a run with its members."""
     import mlflow
 
+    from automl.context import Run
     from automl.monitoring.trackers import MlflowTracker
-    from automl.store import ENSEMBLE_JSON, Store
-    from automl.track.parse import load_track
+    from automl.selection.scoring import HeldOutFigures
+    from automl.store import ENSEMBLE_JSON
 
     results = tmp_path / "results"
     shutil.copytree(tracked_search["results"], results)
-    track = load_track(tracked_search["track"])
-    Store(track.name, results).write_json(ENSEMBLE_JSON, {"members": ["0003", "0001"], "weights": [0.75, 0.25],
-                                                          "score": 1.5})
+    searched = Run.open(tracked_search["track"], results)
+    searched.store.write_json(ENSEMBLE_JSON, {"members": ["0003", "0001"], "weights": [0.75, 0.25], "score": 1.5})
     uri = (tmp_path / "mlruns").as_uri()
-    MlflowTracker(uri, track).model_chosen({"trial_id": "ensemble", "mae": 1.25, "rows": 10}, results)
+    MlflowTracker(uri, searched).model_chosen(HeldOutFigures.from_dict({"trial_id": "ensemble", "mae": 1.25,
+                                                                        "rows": 10}))
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("automl-tiny")
     (run,) = client.search_runs([experiment.experiment_id], "tags.`automl.chosen` = 'true'")

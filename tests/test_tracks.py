@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import write_track
 
+from automl import load_track
 from automl.errors import AutomlError
-from automl.track import infer_direction, load_track, parse_duration
+from automl.track import infer_direction, parse_duration
 
 
 @pytest.mark.parametrize("name, task, objective, direction", [

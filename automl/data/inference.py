@@ -55,6 +55,18 @@ DROPPED = {
 }
 
 
+@dataclass(frozen=True)
+class OwnData:
+    """What a track writer found in a user's own data (`automl.track.own_csv`, `own_images`), for each family to
+    say whether it fits (`Family.fits`): the ``data.kind`` it will have, the task, and a table's columns by role."""
+
+    kind: str
+    task: str
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+
+
 @dataclass
 class Inference:
     """What automl guessed about a CSV: the task, each column's role and why, and notes for the user."""
@@ -88,10 +100,9 @@ class Inference:
     def drop(self) -> list[str]:
         return self.columns(*DROPPED)
 
-    @property
-    def family(self) -> str:
-        """"text" when text columns are the only signal, else "mlp" (text columns inside the MLP)."""
-        return "text" if self.text and not (self.numeric or self.categorical) else "mlp"
+    def own_data(self) -> OwnData:
+        """What the families are asked whether they fit (`automl.families.fitting`)."""
+        return OwnData("csv", self.task, tuple(self.numeric), tuple(self.categorical), tuple(self.text))
 
 
 def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: list[str] = (),
@@ -238,8 +249,6 @@ def _notes(inference: Inference) -> list[str]:
         notes.append(f"categorical columns: {', '.join(inference.categorical)}")
     for column in inference.text:
         notes.append(f"text column '{column}': {inference.roles[column][1]}")
-    if inference.family == "text":
-        notes.append('family: "text" (the only columns to learn from are text)')
     for column, (role, reason) in inference.roles.items():
         if role in DROPPED and role != "user":
             notes.append(f"dropping column '{column}': {reason}")

@@ -12,8 +12,9 @@ exist must answer without it. This is the one lazy import of automl's own module
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from automl.data.inference import OwnData
 from automl.errors import AutomlError
 from automl.families.base import Family
 
@@ -50,10 +51,39 @@ def get_family(name: str) -> Family:
     return _registered[name]
 
 
-def family_of(track: Track) -> Family:
-    """The family that searches `track`: its one family, or all of them as one (``family = ["cnn", "backbone"]``)."""
-    if len(track.families) == 1:
-        return get_family(track.family)
-    from automl.families.several import SeveralFamilies  # brings TensorFlow, as every family does
+def fitting(data: OwnData) -> dict[str, dict[str, Any]]:
+    """The built-in families (`MODULES`, in its order) that fit a user's own `data`, each with the ``[model]``
+    settings it wants in the track (`Family.fits`): what ``automl search --csv`` and ``--images`` write. A family
+    registered at run time is searched when a track names it, and never volunteers for your data."""
+    found = {}
+    for name in MODULES:
+        settings = get_family(name).fits(data)
+        if settings is not None:
+            found[name] = settings
+    return found
 
-    return SeveralFamilies(tuple(get_family(name) for name in track.families))
+
+def family_of(track: Track) -> Family:
+    """The family that searches `track`: its one family, or all of them as one (``family = ["cnn", "backbone"]``),
+    once it has checked the track.
+
+    The parser (`automl.track.parse`) checks what every track shares; what only a family knows (the data kinds and
+    tasks it takes, its own settings, whether it trains on the clock for a final fit) is checked here, so that the
+    track layer never asks the families above it. `automl.context.Run.open` calls this once per run.
+    """
+    where = str(track.source)
+    for name in track.families:
+        if name not in MODULES and name not in _registered:
+            raise AutomlError(f"{where}: 'family' is {name!r}; use one of: {', '.join(family_names())}")
+    if len(track.families) == 1:
+        family = get_family(track.family)
+    else:
+        from automl.families.several import SeveralFamilies  # brings TensorFlow, as every family does
+
+        family = SeveralFamilies(tuple(get_family(name) for name in track.families))
+    family.check(track)
+    if track.search.final_fit and not family.trains_on_the_clock:
+        trainers = " or ".join(f'"{n}"' for n in family_names() if get_family(n).trains_on_the_clock)
+        raise AutomlError(f"{where}: 'search.final_fit' is for families that train on the clock ({trainers}); "
+                          "remove it")
+    return family

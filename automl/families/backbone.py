@@ -5,9 +5,11 @@ backbones of ``model.backbones`` (default: all known) whose weights are on this 
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from automl.errors import AutomlError
+from automl.data.inference import OwnData
+from automl.errors import AutomlError, AutomlWarning
 from automl.families.images import ImageFamily
 from automl.hypermodels import weights
 from automl.hypermodels.backbone import BackboneHyperModel
@@ -19,6 +21,23 @@ class BackboneFamily(ImageFamily):
     name = "backbone"
     space = BackboneHyperModel
     trains_on_the_clock = True
+    summary = "an ImageNet network fine-tuned on them"
+    settings_notes = {"backbones": "pretrained networks whose ImageNet weights were found (docs/backbones.md)"}
+
+    def fits(self, data: OwnData) -> dict[str, Any] | None:
+        """Images, when some backbone's ImageNet weights are found (imported, in Keras' cache, or downloaded by
+        Keras): then the track names those backbones (``model.backbones``). Without any, a note says how to add
+        them and the search goes without this family."""
+        if super().fits(data) is None:
+            return None
+        try:
+            found = weights.available(PRETRAINED)
+        except AutomlError:
+            warnings.warn("no pretrained backbone: none of " + ", ".join(PRETRAINED) + " has ImageNet weights here, "
+                          "so the CNN alone is searched; import weights once with `automl weights import NAME FILE` "
+                          "(or connect to the network), then rerun with --restart", AutomlWarning, stacklevel=2)
+            return None
+        return {"backbones": list(found)}
 
     def check(self, track: Track) -> None:
         super().check(track)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from automl.data.inference import OwnData
 from automl.data.schema import TASKS, Data, Schema
 from automl.errors import AutomlError
 
@@ -57,6 +58,10 @@ class Family:
     refits : bool
         Whether its chosen configuration is retrained on training + validation (``search.refit``): its space's
         `training_data` takes the two splits' model inputs joined, and an epoch is one pass over them.
+    summary : str
+        What it is, in a few words, for the comment of a written track's ``family`` line.
+    settings_notes : dict of str to str
+        The comment a written track gives each ``[model]`` setting it asks for (`fits`).
     """
 
     name: ClassVar[str] = ""
@@ -65,6 +70,14 @@ class Family:
     space: ClassVar[type[SearchSpace]]
     trains_on_the_clock: ClassVar[bool] = False
     refits: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+    settings_notes: ClassVar[dict[str, str]] = {}
+
+    def fits(self, data: OwnData) -> dict[str, Any] | None:
+        """Whether a search of the user's own `data` should span this family, and if so the ``[model]`` settings it
+        wants written in the track (`automl.families.fitting`); None when it does not fit. A family fits the data
+        kinds and tasks it reads unless it says otherwise."""
+        return {} if data.kind in self.data_kinds and data.task in self.tasks else None
 
     def refit_share(self, track: Track) -> float:
         """The share of the time limit kept for the refit on training + validation: none without `refits`, or
@@ -81,8 +94,10 @@ class Family:
             raise AutomlError(f"{where}: 'task' is {track.task!r}; family \"{self.name}\" solves "
                               f"{' or '.join(repr(t) for t in self.tasks)}")
 
-    def load(self, track: Track) -> Data:
-        """The track's data, checked and split with its seed; the schema learned on the training split."""
+    def load(self, track: Track, scratch: Path | None = None) -> Data:
+        """The track's data, checked and split with its seed; the schema learned on the training split. `scratch`:
+        a folder the family may keep decoded data in, when it is too large for memory (the run's store gives one,
+        `automl.context.Run.data`); None keeps everything in memory."""
         raise NotImplementedError
 
     def hypermodel(self, track: Track, schema: Schema) -> SearchSpace:

@@ -9,6 +9,7 @@ class CNNFamily(ImageFamily):
     name = "cnn"
     space = CNNHyperModel
     trains_on_the_clock = True
+    summary = "a network trained from scratch on these images"
 
 
 FAMILY = CNNFamily()

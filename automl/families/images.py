@@ -18,7 +18,6 @@ from automl.data.schema import Data, Schema
 from automl.errors import AutomlError
 from automl.families.base import Family, PredictInputs, ServingInput
 from automl.hypermodels.image_inputs import VALIDATION_BATCH, image_dataset
-from automl.store import IMAGES_CACHE, Store
 from automl.track.sections import Track
 
 
@@ -41,17 +40,16 @@ class ImageFamily(Family):
             raise AutomlError(f"{track.source}: 'model.image_size' is {track.model.image_size}; use a side in pixels "
                               f"of {image_folder.MIN_SIZE} or more (e.g. 128), or 0 to choose it from the images")
 
-    def load(self, track: Track) -> Data:
+    def load(self, track: Track, scratch: Path | None = None) -> Data:
         """CIFAR-10 (a given file, the imported copy, or Keras' download) or the track's own npz, whose test
         images stay as given and whose validation is split off the training images; or a folder of image
-        files, split three ways (`automl.data.image_folder`)."""
+        files, split three ways (`automl.data.image_folder`), decoded into `scratch` when too large for memory."""
         if track.data.kind == "image_dir":
             split = track.split
-            # The cache is under the default results directory ($AUTOML_RESULTS or ./search_results): `load` is
-            # not told a --results-dir. Its files are unlinked once mapped, so only the disk they use matters.
+            # The cache's files are unlinked once mapped, so only the disk they use matters.
             return image_folder.load_image_folder(
                 image_folder_of(track), size=image_size(track), validation=split.validation, test=split.test,
-                seed=split.seed, cache_dir=Store(track.name).path(IMAGES_CACHE))
+                seed=split.seed, cache_dir=scratch)
         path = track.data_path() if track.data.path else None
         if track.data.kind == "cifar10":
             arrays, classes = images.cifar10_arrays(path), images.CIFAR10_CLASSES

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import tensorflow as tf
 
+from automl.data.inference import OwnData
 from automl.data.schema import Data, Schema
 from automl.data.tabular import load_tabular, model_inputs, read_csv
 from automl.errors import AutomlError
@@ -31,7 +32,15 @@ class MLPFamily(Family):
             if not track.data[key]:
                 raise AutomlError(f"{track.source}: missing required key 'data.{key}' for a csv track")
 
-    def load(self, track: Track) -> Data:
+    summary = "a table (text columns inside)"
+
+    def fits(self, data: OwnData) -> dict[str, Any] | None:
+        """A table, unless free text is all it has to learn from (the text family's, then)."""
+        if super().fits(data) is None or (data.text and not (data.numeric or data.categorical)):
+            return None
+        return {}
+
+    def load(self, track: Track, scratch: Path | None = None) -> Data:
         data = track.data
         loaded = load_tabular(
             track.data_path(), data.target, track.task, categorical=data.categorical, text=data.text,

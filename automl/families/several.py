@@ -60,8 +60,8 @@ class SeveralFamilies(Family):
     def active_hyperparameters(self, values: dict[str, Any]) -> dict[str, Any]:
         return plain_values(values, {f.name: f for f in self.families})
 
-    def load(self, track: Track) -> Data:
-        return self.first.load(track)
+    def load(self, track: Track, scratch: Path | None = None) -> Data:
+        return self.first.load(track, scratch)
 
     def model_inputs(self, raw: Any, schema: Schema) -> Any:
         return self.first.model_inputs(raw, schema)

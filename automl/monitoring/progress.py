@@ -13,14 +13,16 @@ class TrialProgress:
 
     The estimate is the smaller of what the time limit leaves and what the rest of the budget
     (Hyperband's epochs, or max_trials) would take at this run's pace; early stopping only shortens it.
+    `budget` is the time limit in seconds and `started` the run's clock's start (`automl.context.Budget`), so the
+    line counts from the same moment as the deadlines the stages keep.
     """
 
     def __init__(self, objective: str, direction: str, budget: float, write: Callable[[str], None], *,
                  total: float = math.nan, unit: str = "trials", used_before: float = 0.0,
-                 best: float | None = None) -> None:
+                 best: float | None = None, started: float | None = None) -> None:
         self.objective, self.direction, self.budget, self.write = objective, direction, budget, write
         self.total, self.unit, self.used_before = total, unit, used_before
-        self.started = time.monotonic()
+        self.started = time.monotonic() if started is None else started  # the run's clock (`Budget.started`)
         self.best = math.nan if best is None else best
         self.used = 0.0
         self.count = 0

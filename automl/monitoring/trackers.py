@@ -16,14 +16,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from automl.context import Run
 from automl.errors import AutomlError, AutomlWarning, first_line, last_line
-from automl.families import family_of
 from automl.monitoring.events import SearchEvents, best_on_disk, trial_record
 from automl.selection.choice import candidate_name
+from automl.selection.scoring import HeldOutFigures
 from automl.serving.models import load_best_model
 from automl.serving.predict import predict_with
-from automl.store import BEST_MODEL_FILE, ENSEMBLE_ID, ENSEMBLE_JSON, HISTORY_FILE, Store, read_json_file
-from automl.track.sections import Track
+from automl.store import ENSEMBLE_ID, Store, read_json_file
 
 NOTIFY_TIMEOUT = 30  # seconds a notify command may take before it is abandoned
 SIGNATURE_ROWS = 5  # validation rows used to infer the chosen model's MLflow signature
@@ -32,21 +32,22 @@ SIGNATURE_ROWS = 5  # validation rows used to infer the chosen model's MLflow si
 class Tracking:
     """Sends each finished trial to the trackers and its events (new best, diverged) to the notify command."""
 
-    def __init__(self, track: Track, store: Store, *, notify: str | None = None, mlflow_uri: str | None = None,
+    def __init__(self, run: Run, *, notify: str | None = None, mlflow_uri: str | None = None,
                  wandb: bool = False, restart: bool = False) -> None:
+        track, store = run.track, run.store
         self.track, self.store, self.notify_command = track, store, notify
         best = (None, None) if restart else best_on_disk(store, track.direction)  # --restart clears the store
         self.events = SearchEvents(track.name, track.objective, track.direction, *best)
         self.trackers: list[Any] = []
         if mlflow_uri:
-            self.trackers.append(MlflowTracker(mlflow_uri, track))
+            self.trackers.append(MlflowTracker(mlflow_uri, run))
         if wandb:
-            self.trackers.append(WandbTracker(track, store))
+            self.trackers.append(WandbTracker(run))
 
     def trial_done(self, trial) -> list[dict[str, Any]]:
         """Track one finished Keras Tuner trial; returns the events it caused."""
         record = trial_record(trial)
-        history = read_json_file(self.store.trial_dir(record["trial_id"]) / HISTORY_FILE, {})
+        history = read_json_file(self.store.history_record(record["trial_id"]), {})
         for tracker in self.trackers:
             _guarded(f"{tracker.name}: trial {record['trial_id']}", tracker.trial_done, record, history)
         events = self.events.after_trial(record)
@@ -59,10 +60,10 @@ class Tracking:
         self.notify(event)
         return event
 
-    def model_chosen(self, metrics: dict[str, Any], results_dir=None) -> None:
+    def model_chosen(self, tested: HeldOutFigures) -> None:
         """Log the chosen model (and its test figures) with the trackers, after the report is written."""
         for tracker in self.trackers:
-            _guarded(f"{tracker.name}: the chosen model", tracker.model_chosen, metrics, results_dir)
+            _guarded(f"{tracker.name}: the chosen model", tracker.model_chosen, tested)
         for tracker in self.trackers:
             _guarded(f"{tracker.name}: closing", tracker.close)
 
@@ -104,12 +105,11 @@ def _epoch_rows(history: dict[str, Any]) -> list[tuple[int, str, float]]:
             for name, values in history.get("history", {}).items() for step, value in enumerate(values)]
 
 
-def _chosen_example(track: Track, results_dir):
+def _chosen_example(run: Run):
     """A few raw validation rows and the chosen model's predictions for them: the model's signature."""
-    family = family_of(track)
-    schema = Store(track.name, results_dir).schema()
-    rows = family.load(track).validation.x[:SIGNATURE_ROWS]
-    model = load_best_model(track, results_dir)
+    family, schema = run.family, run.schema()
+    rows = run.data().validation.x[:SIGNATURE_ROWS]
+    model = load_best_model(run)
     return rows, predict_with(model, family, schema, family.model_inputs(rows, schema))
 
 
@@ -126,7 +126,8 @@ class MlflowTracker:
 
     name = "MLflow"
 
-    def __init__(self, uri: str, track: Track) -> None:
+    def __init__(self, uri: str, run: Run) -> None:
+        track = run.track
         mlflow = _import("mlflow", "mlflow")
         if "://" not in uri or uri.startswith("file:"):
             # MLflow 3 refuses its file store unless asked: --mlflow file:... is that request. The store
@@ -142,6 +143,7 @@ class MlflowTracker:
             raise AutomlError(f"--mlflow {uri}: {first_line(error, 300)}; "
                               "give a tracking URI such as file:./mlruns, sqlite:///mlflow.db "
                               "or http://host:5000") from None
+        self.searched = run  # the automl run whose trials these are (MLflow's runs are the trials)
         self.track = track
         self.run_ids: dict[str, str] = {}
 
@@ -165,22 +167,22 @@ class MlflowTracker:
         self.client.set_terminated(run_id, "FINISHED" if record["status"] == "completed" else "FAILED")
         self.run_ids[record["trial_id"]] = run_id
 
-    def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
+    def model_chosen(self, tested: HeldOutFigures) -> None:
         """The chosen model's .keras file with an MLmodel file holding its signature, in the chosen trial's run."""
         from mlflow.models import Model, infer_signature
 
-        store = Store(self.track.name, results_dir)
-        trial_id = metrics["trial_id"]
+        store = self.searched.store
+        trial_id = tested.trial_id
         run_id = (self._ensemble_run(store) if trial_id == ENSEMBLE_ID
                   else self.run_ids.get(trial_id) or self._run_of(trial_id))
-        rows, predicted = _chosen_example(self.track, results_dir)
+        rows, predicted = _chosen_example(self.searched)
         signature = infer_signature(rows, predicted)
         with tempfile.TemporaryDirectory() as folder:
             Model(artifact_path="model", run_id=run_id, signature=signature).save(str(Path(folder) / "MLmodel"))
-            (Path(folder) / BEST_MODEL_FILE).write_bytes(store.path(BEST_MODEL_FILE).read_bytes())
+            (Path(folder) / store.best_model.name).write_bytes(store.best_model.read_bytes())
             self.client.log_artifacts(run_id, folder, artifact_path="model")
         self.client.set_tag(run_id, "automl.chosen", "true")
-        for name, value in metrics.items():
+        for name, value in tested.figures.items():
             if isinstance(value, (int, float)) and name != "rows":
                 self.client.log_metric(run_id, f"test_{name}", float(value))
 
@@ -188,7 +190,7 @@ class MlflowTracker:
         """A run of its own for the chosen ensemble, which is no trial: its members and weights as parameters."""
         from mlflow.entities import Param
 
-        ensemble = store.read_json(ENSEMBLE_JSON) or {}
+        ensemble = store.read_json(store.ensemble_record) or {}
         run = self.client.create_run(self.experiment_id, run_name=candidate_name(ENSEMBLE_ID),
                                      tags={"automl.track": self.track.name, "automl.trial_id": ENSEMBLE_ID,
                                            "automl.status": "completed"})
@@ -220,11 +222,11 @@ class WandbTracker:
 
     name = "W&B"
 
-    def __init__(self, track: Track, store: Store) -> None:
+    def __init__(self, run: Run) -> None:
         os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banner lines would interleave with automl's
         self.wandb = _import("wandb", "wandb")
-        self.track, self.store = track, store
-        self.directory = store.path("wandb")
+        self.track, self.store = run.track, run.store
+        self.directory = run.store.wandb_dir
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _run(self, name: str, **settings: Any):
@@ -247,13 +249,13 @@ class WandbTracker:
         finally:
             run.finish(exit_code=0 if record["status"] == "completed" else 1)
 
-    def model_chosen(self, metrics: dict[str, Any], results_dir) -> None:
-        run = self._run(f"chosen: {candidate_name(metrics['trial_id'])}", job_type="choice")
+    def model_chosen(self, tested: HeldOutFigures) -> None:
+        run = self._run(f"chosen: {candidate_name(tested.trial_id)}", job_type="choice")
         try:
-            run.summary.update({f"test_{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
+            run.summary.update({f"test_{k}": v for k, v in tested.figures.items() if isinstance(v, (int, float))})
             artifact = self.wandb.Artifact(f"{self.track.name}-model", type="model",
-                                           metadata={"trial_id": metrics["trial_id"]})
-            artifact.add_file(str(self.store.path(BEST_MODEL_FILE)))
+                                           metadata={"trial_id": tested.trial_id})
+            artifact.add_file(str(self.store.best_model))
             run.log_artifact(artifact)
         finally:
             run.finish()

@@ -7,7 +7,7 @@ import pandas as pd
 from automl.reporting import markup, plots
 from automl.selection.explain import Explanation
 from automl.selection.importance import NEGLIGIBLE_SHARE, Importance, negligible_columns
-from automl.store import PLOTS_DIR, Store
+from automl.store import Store
 
 IMPORTANCE_PNG = "importance.png"
 CALIBRATION_PNG = "calibration.png"
@@ -29,7 +29,7 @@ def importance_section(explanation: Explanation, store: Store) -> markup.Section
     if importance is None:
         return None
     flagged = [leak.column for leak in explanation.leaks]
-    plots.importance_bars(importance.table, importance.metric, flagged, store.path(PLOTS_DIR) / IMPORTANCE_PNG)
+    plots.importance_bars(importance.table, importance.metric, flagged, store.plot(IMPORTANCE_PNG))
     caption = (f"Permutation importance on the validation split: how much {importance.metric} worsens when one "
                f"column is shuffled (mean of {importance.repeats} shuffles, whiskers one standard deviation). "
                "Grey: columns the model could do without; red: possible leakage.")
@@ -39,7 +39,7 @@ def importance_section(explanation: Explanation, store: Store) -> markup.Section
         warnings=[f"Possible leakage: {leak.message()}." for leak in explanation.leaks],
         paragraphs=importance_lines(explanation.model, importance),
         tables=[("importance", importance_frame(importance))],
-        figures=[markup.Figure(f"{PLOTS_DIR}/{IMPORTANCE_PNG}", caption)],
+        figures=[markup.Figure(store.plot_link(IMPORTANCE_PNG), caption)],
     )
 
 
@@ -47,14 +47,14 @@ def calibration_section(explanation: Explanation, store: Store) -> markup.Sectio
     found = explanation.calibration
     if found is None:
         return None
-    plots.reliability_diagram(found.curves, found.probability, store.path(PLOTS_DIR) / CALIBRATION_PNG)
+    plots.reliability_diagram(found.curves, found.probability, store.plot(CALIBRATION_PNG))
     caption = (f"Reliability of the chosen model: observed frequency against the predicted {found.probability}, "
                "in 10 bins (marker size: rows in the bin); on the diagonal, a probability means what it says.")
     return markup.Section(
         heading="How far its probabilities can be trusted",
         section_id="calibration",
         paragraphs=[calibration_line(explanation)],
-        figures=[markup.Figure(f"{PLOTS_DIR}/{CALIBRATION_PNG}", caption)],
+        figures=[markup.Figure(store.plot_link(CALIBRATION_PNG), caption)],
     )
 
 
@@ -94,19 +94,18 @@ def mistakes_section(explanation: Explanation, store: Store) -> markup.Section |
     found = explanation.mistakes
     if found is None:
         return None
-    folder = store.path(PLOTS_DIR)
     figures, tables = [], []
     if found.residuals is not None:
-        plots.residuals(found.predicted, found.residuals, found.target, folder / RESIDUALS_PNG)
-        figures.append(markup.Figure(f"{PLOTS_DIR}/{RESIDUALS_PNG}", "Residuals (actual - predicted) against the "
+        plots.residuals(found.predicted, found.residuals, found.target, store.plot(RESIDUALS_PNG))
+        figures.append(markup.Figure(store.plot_link(RESIDUALS_PNG), "Residuals (actual - predicted) against the "
                                      "prediction on the test split: a funnel or a bend shows where the model fails."))
     if found.worst_rows is not None:
         tables.append(("worst_rows", found.worst_rows))
     if found.confused is not None and len(found.confused):
         tables.append(("confused_pairs", found.confused))
     if found.pictures is not None:
-        plots.picture_grid(found.pictures, found.captions, folder / MISTAKES_PNG)
-        figures.append(markup.Figure(f"{PLOTS_DIR}/{MISTAKES_PNG}", "The test images the model got wrong most "
+        plots.picture_grid(found.pictures, found.captions, store.plot(MISTAKES_PNG))
+        figures.append(markup.Figure(store.plot_link(MISTAKES_PNG), "The test images the model got wrong most "
                                      "confidently, with their true and predicted classes (and its probability)."))
     what = ("the test rows with the largest errors, with their raw columns" if found.worst_rows is not None
             else "the class pairs it confuses most on the test split (true class, predicted as)")

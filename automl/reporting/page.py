@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.context import Run
 from automl.data.schema import Schema
-from automl.families import family_of
 from automl.reporting import markup, plots
 from automl.reporting.explanation import explanation_sections
 from automl.reporting.techniques import techniques_lines
@@ -17,9 +17,10 @@ from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import LABELS
 from automl.selection.explain import Explanation
 from automl.selection.measures import THROUGHPUT_BATCH, TIMED_CALLS
+from automl.selection.scoring import HeldOutFigures
 from automl.selection.table import thresholds_for
 from automl.selection.trials import is_ensemble
-from automl.store import ENSEMBLE_ID, PLOTS_DIR, RUNS_JSON, Store
+from automl.store import ENSEMBLE_ID
 from automl.track.sections import Track
 
 CURVE_TRIALS = 4  # learning curves of the top trials: enough to compare, few enough to read
@@ -30,23 +31,23 @@ HTML_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_to
 LAST_HTML_COLUMNS = ["diagnosis_detail", "message"]
 
 
-def main_hyperparameters(track: Track) -> list[str]:
-    """The hyperparameters the report shows: the track's family's main ones, then those every space shares."""
-    return list(dict.fromkeys([*family_of(track).main_hyperparameters, *SHARED_HYPERPARAMETERS]))
+def main_hyperparameters(run: Run) -> list[str]:
+    """The hyperparameters the report shows: the run's family's main ones, then those every space shares."""
+    return list(dict.fromkeys([*run.family.main_hyperparameters, *SHARED_HYPERPARAMETERS]))
 
 
-def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], objective: str) -> pd.DataFrame:
+def comparison(table: pd.DataFrame, choice: Choice, tested: HeldOutFigures, objective: str) -> pd.DataFrame:
     """The chosen and the top-scoring model, measure by measure: validation, test, speed, size, diagnosis."""
     rows = {trial_id: table[table["trial_id"] == trial_id].iloc[0]
             for trial_id in (choice.trial_id, choice.top_trial_id)}
     chosen, top = rows[choice.trial_id], rows[choice.top_trial_id]
     # The figures both models have; the chosen model's decision threshold has a section of its own.
-    tests = [k for k in metrics if k in metrics["top"] and k != "trial_id"]
+    tests = tested.shared()
     # A final fit of several networks averaged is measured on its own: its trial's speed and size are not its own.
-    final_fit = metrics.get("final_fit") or {}
+    final_fit = tested.final_fit or {}
     own = {**final_fit.get("measures", {}), "params": final_fit["params"]} if "params" in final_fit else {}
     lines = [(f"{objective} (validation)", chosen["score"], top["score"])]
-    lines += [(f"test {k}", metrics[k], metrics["top"][k]) for k in tests]
+    lines += [(f"test {k}", tested.figures[k], tested.top[k]) for k in tests]
     for column, label in (("latency_p50_ms", "CPU latency p50, ms per row (batch 1)"),
                           ("latency_p95_ms", "CPU latency p95, ms per row (batch 1)"),
                           ("rows_per_second", f"rows per second (batch {THROUGHPUT_BATCH})"),
@@ -58,13 +59,14 @@ def comparison(table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], obj
                                         f"top score: {candidate_name(choice.top_trial_id)}"])
 
 
-def summary_lines(track: Track, table: pd.DataFrame, store: Store, schema: Schema) -> list[str]:
-    runs = store.read_json(RUNS_JSON, default=[])
+def summary_lines(run: Run, table: pd.DataFrame, schema: Schema | None) -> list[str]:
+    track = run.track
+    runs = run.store.read_json(run.store.runs_record, default=[])
     ensemble = is_ensemble(table)
     trials = table[~ensemble]
     counts = trials["status"].value_counts().to_dict()
     return [
-        f"Task: {track.task}; {family_of(track).describe_data(track, schema)}",
+        f"Task: {track.task}; {run.family.describe_data(track, schema)}",
         (f"Tuner: {track.search.tuner} (max_epochs {track.search.max_epochs}, "
          f"factor {track.search.factor}); objective {track.objective} ({track.direction})"),
         f"Trials: {len(trials)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
@@ -90,82 +92,82 @@ def diagnosis_counts(table: pd.DataFrame) -> dict[str, int]:
     return {label: int(counts[label]) for label in LABELS if label in counts}
 
 
-def make_figures(track: Track, table: pd.DataFrame, choice: Choice, store: Store, schema: Schema,
-                 y_test: np.ndarray, predicted: np.ndarray) -> list[markup.Figure]:
+def make_figures(run: Run, table: pd.DataFrame, choice: Choice, y_test: np.ndarray,
+                 predicted: np.ndarray) -> list[markup.Figure]:
     """Draw the PNG files under ``plots/`` and return them with their captions."""
-    folder = store.path(PLOTS_DIR)
+    track, store, schema = run.track, run.store, run.schema()
     objective = track.objective
     top = table[table["score"].notna() & ~is_ensemble(table)].head(CURVE_TRIALS)  # trials have curves
     figures = []
     plots.learning_curves(store.histories(), list(zip(top["trial_id"], top["diagnosis"], strict=True)), objective,
-                          folder / "learning_curves.png")
-    figures.append(markup.Figure(f"{PLOTS_DIR}/learning_curves.png",
+                          store.plot("learning_curves.png"))
+    figures.append(markup.Figure(store.plot_link("learning_curves.png"),
                                f"Learning curves of the top {len(top)} trials by validation {objective}: "
                                "training (solid) and validation (dashed), with each trial's diagnosis."))
     plots.score_vs_latency(table, choice.trial_id, choice.top_trial_id, choice.threshold, objective,
-                           folder / "score_vs_latency.png")
-    figures.append(markup.Figure(f"{PLOTS_DIR}/score_vs_latency.png",
+                           store.plot("score_vs_latency.png"))
+    figures.append(markup.Figure(store.plot_link("score_vs_latency.png"),
                                f"Validation {objective} against CPU latency for the measured trials; the band is "
                                f"the {choice.tolerance:.1%} tolerance, the star the chosen model, "
                                "the ring the top score."))
-    columns = [c for c in main_hyperparameters(track)
+    columns = [c for c in main_hyperparameters(run)
                if c in table and table.loc[table["score"].notna(), c].nunique() > 1]
     if columns:
         plots.score_vs_hyperparameters(table, columns, choice.trial_id, objective,
-                                       folder / "score_vs_hyperparameters.png")
-        figures.append(markup.Figure(f"{PLOTS_DIR}/score_vs_hyperparameters.png",
+                                       store.plot("score_vs_hyperparameters.png"))
+        figures.append(markup.Figure(store.plot_link("score_vs_hyperparameters.png"),
                                    f"Validation {objective} against each main hyperparameter; "
                                    "the star is the chosen model."))
     if track.task == "regression":
         plots.predicted_vs_actual(np.asarray(y_test), np.asarray(predicted), schema.target,
-                                  folder / "test_predictions.png")
+                                  store.plot("test_predictions.png"))
         caption = f"Chosen model ({candidate_name(choice.trial_id)}) on the test split: predicted against actual."
     else:
         plots.confusion_matrix(np.asarray(y_test), np.asarray(predicted), schema.classes,
-                               folder / "test_predictions.png")
+                               store.plot("test_predictions.png"))
         caption = f"Chosen model ({candidate_name(choice.trial_id)}) on the test split: confusion matrix."
-    figures.append(markup.Figure(f"{PLOTS_DIR}/test_predictions.png", caption))
+    figures.append(markup.Figure(store.plot_link("test_predictions.png"), caption))
     return figures
 
 
-def report_page(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any], store: Store,
-                schema: Schema, y_test: np.ndarray, predicted: np.ndarray,
-                explanation: Explanation | None = None) -> str:
+def report_page(run: Run, table: pd.DataFrame, choice: Choice, tested: HeldOutFigures, y_test: np.ndarray,
+                predicted: np.ndarray, explanation: Explanation | None = None) -> str:
     """report.html's text; draws its figures under ``plots/``."""
-    figures = make_figures(track, table, choice, store, schema, y_test, predicted)
+    track = run.track
+    figures = make_figures(run, table, choice, y_test, predicted)
     thresholds = thresholds_for(track).__dict__
     return markup.render(
         title=f"{track.name}: search report",
-        summary=summary_lines(track, table, store, schema),
-        reason=" ".join([choice.reason, *final_fit_lines(metrics.get("final_fit"), track),
-                         *refit_lines(metrics.get("refit")),
-                         *techniques_lines(track, table, choice, metrics, store)]).strip(),
+        summary=summary_lines(run, table, run.schema()),
+        reason=" ".join([choice.reason, *final_fit_lines(tested.final_fit, track),
+                         *refit_lines(tested.refit),
+                         *techniques_lines(run, table, choice, tested)]).strip(),
         rule=choice.rule(track.objective, track.direction),
         measured_note=measured_note(table),
-        comparison=comparison(table, choice, metrics, track.objective),
+        comparison=comparison(table, choice, tested, track.objective),
         diagnoses=diagnosis_counts(table),
         thresholds=thresholds,
         figures=figures,
-        trials=table[[c for c in [*HTML_COLUMNS, *main_hyperparameters(track), *LAST_HTML_COLUMNS]
+        trials=table[[c for c in [*HTML_COLUMNS, *main_hyperparameters(run), *LAST_HTML_COLUMNS]
                       if c in table.columns]].rename(columns={"score": track.objective}),
         chosen=choice.trial_id,
         top=choice.top_trial_id,
-        sections=[*kinds_sections(track, table, choice, metrics), *explanation_sections(explanation, store)],
+        sections=[*kinds_sections(run, table, choice, tested), *explanation_sections(explanation, run.store)],
     )
 
 
-def kinds_lines(track: Track, table: pd.DataFrame, choice: Choice,
-                metrics: dict[str, Any]) -> tuple[list[str], pd.DataFrame] | None:
+def kinds_lines(run: Run, table: pd.DataFrame, choice: Choice,
+                tested: HeldOutFigures) -> tuple[list[str], pd.DataFrame] | None:
     """Which kind of network won (each family, each text encoder, ...), at what latency, and which went to
     production: the best trial of each kind side by side, with its test figures where they were measured
-    (``metrics["compared"]``); None when the search had one kind."""
-    by = family_of(track).compared_by
+    (`HeldOutFigures.compared`); None when the search had one kind."""
+    track, by = run.track, run.family.compared_by
     best = best_of_each(table, by, track.direction)
     if len(best) < 2:
         return None
-    tested = metrics.get("compared", {})
-    for key in dict.fromkeys(k for figures in tested.values() for k in figures if k not in ("trial_id", "rows")):
-        best[f"test_{key}"] = [tested.get(str(kind), {}).get(key, np.nan) for kind in best[by]]
+    compared = tested.compared
+    for key in dict.fromkeys(k for figures in compared.values() for k in figures if k not in ("trial_id", "rows")):
+        best[f"test_{key}"] = [compared.get(str(kind), {}).get(key, np.nan) for kind in best[by]]
     won, others = best.iloc[0], best.iloc[1:]
     speed = lambda row: (f", p50 latency {row['latency_p50_ms']:.3g} ms"  # noqa: E731
                          if pd.notna(row.get("latency_p50_ms")) else "")
@@ -179,14 +181,14 @@ def kinds_lines(track: Track, table: pd.DataFrame, choice: Choice,
         lines.append(f"To production: {chosen[by]} (trial {choice.trial_id}). {choice.reason}")
     elif choice.trial_id == ENSEMBLE_ID:
         lines.append(f"To production: the ensemble of the best trials, whatever their kind. {choice.reason}")
-    if tested:
+    if compared:
         lines.append("The test figures are each kind's best trial's own weights, on the test split the search never "
                      "saw; they are shown, not used to choose.")
     return lines, best.rename(columns={"score": track.objective})
 
 
-def kinds_sections(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any]) -> list[markup.Section]:
-    found = kinds_lines(track, table, choice, metrics)
+def kinds_sections(run: Run, table: pd.DataFrame, choice: Choice, tested: HeldOutFigures) -> list[markup.Section]:
+    found = kinds_lines(run, table, choice, tested)
     if found is None:
         return []
     lines, best = found

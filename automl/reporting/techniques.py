@@ -8,21 +8,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.families import family_of
+from automl.context import Run
 from automl.selection.choice import Choice
-from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, Store
-from automl.track.sections import Track
+from automl.selection.scoring import HeldOutFigures
+from automl.store import ENSEMBLE_ID
 
 
-def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics: dict[str, Any],
-                     store: Store) -> list[str]:
+def techniques_lines(run: Run, table: pd.DataFrame, choice: Choice, tested: HeldOutFigures) -> list[str]:
     """"Techniques in the chosen model: ..." and a blank line; nothing when the search has none to tell."""
-    ensemble = store.read_json(ENSEMBLE_JSON) if track.search.builds_ensemble else None
+    store = run.store
+    ensemble = store.read_json(store.ensemble_record) if run.track.search.builds_ensemble else None
     chosen_ensemble = choice.trial_id == ENSEMBLE_ID and ensemble is not None
     members = [str(m) for m in ensemble["members"]] if chosen_ensemble else [str(choice.trial_id)]
     rows = table.assign(trial_id=table["trial_id"].astype(str)).set_index("trial_id")
     parts = []
-    for column, words in family_of(track).techniques:
+    for column, words in run.family.techniques:
         if column not in rows.columns:
             continue
         values = [_word(rows.at[m, column]) for m in members if m in rows.index and pd.notna(rows.at[m, column])]
@@ -38,10 +38,10 @@ def techniques_lines(track: Track, table: pd.DataFrame, choice: Choice, metrics:
         parts.append("a single trial: the best trials' ensemble " + (
             "did not beat its best member out of sample" if not ensemble.get("candidate")
             else "was not chosen by the rule"))
-    refit = metrics.get("refit")
+    refit = tested.refit
     if refit:
         parts.append("refit on training + validation" if refit["used"] else "no refit (the trial's own weights)")
-    final_fit = metrics.get("final_fit")
+    final_fit = tested.final_fit
     if final_fit:
         members = final_fit.get("members", 1)
         averaged = f" ({members} networks averaged)" if members > 1 else ""

@@ -22,16 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.data.schema import Data, Schema
+from automl.context import Run
+from automl.data.schema import Data
 from automl.errors import AutomlError
-from automl.families.base import Family
 from automl.hypermodels.ensemble import ensemble_model
 from automl.selection.measures import measure_model
 from automl.selection.scoring import Measure, model_outputs, objective_measure
 from automl.selection.trials import is_ensemble, sort_by_score
 from automl.serving.models import load_trial_model
-from automl.store import ENSEMBLE_ID, ENSEMBLE_JSON, ENSEMBLE_MODEL_FILE, Store
-from automl.track.sections import Track
+from automl.store import ENSEMBLE_ID
 
 MEMBERS = 5  # at most; checkpoint pruning keeps the 5 best trials' weights (automl.tuning.pruning)
 ROUNDS = 20
@@ -136,16 +135,16 @@ def with_ensemble(table: pd.DataFrame, ensemble: dict[str, Any] | None) -> pd.Da
     return pd.concat([table, pd.DataFrame([row])], ignore_index=True)
 
 
-def build_ensemble(track: Track, store: Store, family: Family, schema: Schema, table: pd.DataFrame, data: Data,
-                   rows) -> dict[str, Any]:
+def build_ensemble(run: Run, table: pd.DataFrame, data: Data, rows) -> dict[str, Any]:
     """Select the ensemble of the track's best trials (at most ``search.ensemble``) on the validation split; when
     it is a candidate, save its model and measure it as a trial is (`rows()`: the latency rows). Writes and
     returns ``ensemble.json``'s record: empty when there is no ensemble of two trials or more to make."""
+    track, store, family, schema = run.track, run.store, run.family, run.schema()
     measure = objective_measure(track.objective, schema.task)
     if measure.name != track.objective.removeprefix("val_"):
         # An objective with no twin among the measures of predictions (val_loss, whose loss the space searches):
         # the ensemble could not be scored as the trials are.
-        store.write_json(ENSEMBLE_JSON, {})
+        store.write_json(store.ensemble_record, {})
         return {}
     completed = table[table["status"].eq("completed") & table["score"].notna() & ~is_ensemble(table)]
     if "pruned" in completed:
@@ -154,31 +153,31 @@ def build_ensemble(track: Track, store: Store, family: Family, schema: Schema, t
     ranked = sort_by_score(completed, track.direction)
     for trial_id in ranked["trial_id"].head(track.search.ensemble):
         try:
-            models[str(trial_id)] = load_trial_model(track, str(trial_id), store)
+            models[str(trial_id)] = load_trial_model(run, str(trial_id))
         except AutomlError:
             continue  # its weights are gone: it cannot be a member
         outputs[str(trial_id)] = model_outputs(models[str(trial_id)], family, schema, data.validation.x)
     scores = dict(zip(ranked["trial_id"].astype(str), ranked["score"].astype(float), strict=True))
     ensemble = select(outputs, data.validation.y, measure, best_score=scores[next(iter(outputs))] if outputs else None)
-    previous = store.read_json(ENSEMBLE_JSON) or {}
-    if ensemble is not None and store.path(ENSEMBLE_MODEL_FILE).is_file() and previous.get("measures") and \
+    previous = store.read_json(store.ensemble_record) or {}
+    if ensemble is not None and store.ensemble_model.is_file() and previous.get("measures") and \
             (previous.get("members"), previous.get("weights")) == (ensemble.members, ensemble.weights):
         # The same ensemble as last time (`automl report` after a search): its model and measures stand, so
         # that a report does not re-time it and maybe change the choice.
         ensemble.measures, ensemble.params = previous["measures"], previous["params"]
         record = ensemble.to_dict()
-        store.write_json(ENSEMBLE_JSON, record)
+        store.write_json(store.ensemble_record, record)
         return record
-    store.path(ENSEMBLE_MODEL_FILE).unlink(missing_ok=True)
+    store.ensemble_model.unlink(missing_ok=True)
     if ensemble is None:
-        store.write_json(ENSEMBLE_JSON, {})
+        store.write_json(store.ensemble_record, {})
         return {}
     if ensemble.candidate:
         model = ensemble_model([models[t] for t in ensemble.members], ensemble.weights,
                                [f"trial_{t}" for t in ensemble.members])
         ensemble.params = int(model.count_params())
         ensemble.measures = measure_model(model, rows(), store.root)
-        model.save(store.path(ENSEMBLE_MODEL_FILE))
+        model.save(store.ensemble_model)
     record = ensemble.to_dict()
-    store.write_json(ENSEMBLE_JSON, record)
+    store.write_json(store.ensemble_record, record)
     return record

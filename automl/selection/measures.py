@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from automl.context import Run
 from automl.serving.models import load_model_file, load_trial_model
-from automl.store import CHECKPOINT_FILE, MEASURES_FILE, PRUNED_FILE, Store, read_json_file, write_json
-from automl.track.sections import Track
+from automl.store import read_json_file, write_json
 
 WARMUP_CALLS = 5
 TIMED_CALLS = 30
@@ -72,7 +72,7 @@ def _timed(serve, inputs) -> float:
     return time.perf_counter() - started
 
 
-def trial_measures(track: Track, trial_id: str, store: Store,
+def trial_measures(run: Run, trial_id: str,
                    rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> dict[str, Any]:
     """A completed trial's measures, read from its `measures.json` or measured now on `rows()` and cached there.
 
@@ -80,27 +80,27 @@ def trial_measures(track: Track, trial_id: str, store: Store,
     keyed by the checkpoint's size and modification time: a retrained trial is measured again; a pruned
     trial keeps its cached measures, or gets blanks.
     """
-    trial_dir = store.trial_dir(trial_id)
-    checkpoint = trial_dir / CHECKPOINT_FILE
+    store = run.store
+    checkpoint, record = store.checkpoint(trial_id), store.measures_record(trial_id)
     key = f"{checkpoint.stat().st_size}:{checkpoint.stat().st_mtime_ns}" if checkpoint.is_file() else ""
-    cached = read_json_file(trial_dir / MEASURES_FILE, {})  # a half-written cache is measured again
+    cached = read_json_file(record, {})  # a half-written cache is measured again
     if cached.get("checkpoint") == key and all(c in cached for c in COLUMNS):
         return cached
-    if not checkpoint.is_file() and (trial_dir / PRUNED_FILE).is_file():
+    if not checkpoint.is_file() and store.pruned_record(trial_id).is_file():
         # Pruned (automl.tuning.pruning): what was measured before stays; nothing can be measured now.
         return cached if all(c in cached for c in COLUMNS) else dict.fromkeys(COLUMNS, float("nan"))
-    model = load_trial_model(track, trial_id, store)
+    model = load_trial_model(run, trial_id)
     try:
-        measures = {"checkpoint": key, **measure_model(model, rows(), trial_dir),
+        measures = {"checkpoint": key, **measure_model(model, rows(), store.trial_dir(trial_id)),
                     "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
     finally:
         keras.backend.clear_session()  # many trials in a row: do not let Keras' graph state pile up
-    write_json(trial_dir / MEASURES_FILE, measures)
+    write_json(record, measures)
     return measures
 
 
-def measure_trials(track: Track, trial_ids: list[str], store: Store,
+def measure_trials(run: Run, trial_ids: list[str],
                    rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> pd.DataFrame:
     """Measures of the given trials as columns to join to the trials table (`trial_id` plus `COLUMNS`)."""
-    records = [{"trial_id": t, **{c: trial_measures(track, t, store, rows)[c] for c in COLUMNS}} for t in trial_ids]
+    records = [{"trial_id": t, **{c: trial_measures(run, t, rows)[c] for c in COLUMNS}} for t in trial_ids]
     return pd.DataFrame(records, columns=["trial_id", *COLUMNS])

@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from automl.context import Run
 from automl.errors import AutomlError
-from automl.families.base import Family
 from automl.selection.scoring import Measure, model_outputs
 from automl.serving.models import load_trial_model
-from automl.store import Store
-from automl.track.sections import Track
 
 RESAMPLES = 200
 
@@ -50,8 +48,8 @@ class GapSpreads:
     Each model is loaded and run on the validation rows once, when first asked for; `validation()` gives the
     split (raw ``x`` and ``y``), loaded only then."""
 
-    def __init__(self, track: Track, store: Store, family: Family, measure: Measure, validation: Callable[[], Any]):
-        self.track, self.store, self.family, self.measure, self.validation = track, store, family, measure, validation
+    def __init__(self, run: Run, measure: Measure, validation: Callable[[], Any]):
+        self.run, self.measure, self.validation = run, measure, validation
         self.outputs: dict[str, np.ndarray | None] = {}
 
     def __call__(self, trial_id: str, top_id: str) -> float:
@@ -63,9 +61,9 @@ class GapSpreads:
     def _outputs(self, trial_id: str) -> np.ndarray | None:
         if trial_id not in self.outputs:
             try:
-                model = load_trial_model(self.track, trial_id, self.store)
+                model = load_trial_model(self.run, trial_id)
             except AutomlError:
                 self.outputs[trial_id] = None
             else:
-                self.outputs[trial_id] = model_outputs(model, self.family, self.store.schema(), self.validation().x)
+                self.outputs[trial_id] = model_outputs(model, self.run.family, self.run.schema(), self.validation().x)
         return self.outputs[trial_id]

@@ -7,7 +7,7 @@ threshold) needs the same figure on predictions of altered inputs, so it is comp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from sklearn import metrics as skm
 from automl.data.schema import Schema
 from automl.families.base import Family
 from automl.serving.predict import predict_with
+from automl.store import Store
 
 
 def model_outputs(model, family: Family, schema: Schema, x: Any, batch_size: int | None = None) -> np.ndarray:
@@ -41,6 +42,61 @@ def test_figures(schema: Schema, y: np.ndarray, outputs: np.ndarray) -> tuple[di
         names = {"accuracy": "accuracy", "balanced_accuracy": "balanced_accuracy", "f1": "f1", "roc_auc": "auc"}
         measures, said = CLASSIFICATION_MEASURES, _classes(outputs)
     return {**{key: float(measures[name].score(y, outputs)) for key, name in names.items()}, "rows": len(y)}, said
+
+
+@dataclass(frozen=True)
+class HeldOutFigures:
+    """What the test split said, used once after the choice: the record of ``test_metrics.json``, written from and
+    read into this one type (`write`, `read`), which the command line, the report and the trackers all read.
+
+    `figures` are the chosen model's (its measures, ``rows``, and a binary model's decision threshold and the
+    figures at it); `top` the top-scoring trial's own weights' (with its ``trial_id``); `compared` the best trial
+    of each kind of network, by kind; `final_fit` and `refit` the records of a retraining, when there was one.
+    """
+
+    trial_id: str
+    figures: dict[str, float]
+    top: dict[str, Any]
+    compared: dict[str, dict[str, Any]] = field(default_factory=dict)
+    final_fit: dict[str, Any] | None = None
+    refit: dict[str, Any] | None = None
+
+    KEYS = ("trial_id", "top", "compared", "final_fit", "refit")  # the rest of the record's keys are `figures`
+
+    @property
+    def rows(self) -> int:
+        return int(self.figures["rows"])
+
+    def shared(self) -> list[str]:
+        """The figures both the chosen and the top-scoring model have, in order (the threshold's are the chosen
+        model's alone)."""
+        return [k for k in self.figures if k in self.top and k != "trial_id"]
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"trial_id": self.trial_id, **self.figures, "top": self.top}
+        if self.compared:
+            record["compared"] = self.compared
+        if self.final_fit is not None:
+            record["final_fit"] = self.final_fit
+        if self.refit is not None:
+            record["refit"] = self.refit
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> HeldOutFigures:
+        return cls(trial_id=str(record["trial_id"]), figures={k: v for k, v in record.items() if k not in cls.KEYS},
+                   top=dict(record.get("top") or {"trial_id": record["trial_id"]}),
+                   compared=dict(record.get("compared") or {}), final_fit=record.get("final_fit"),
+                   refit=record.get("refit"))
+
+    def write(self, store: Store) -> None:
+        store.write_json(store.test_metrics, self.to_dict())
+
+    @classmethod
+    def read(cls, store: Store) -> HeldOutFigures | None:
+        """The search's test figures, or None before its first report."""
+        record = store.read_json(store.test_metrics)
+        return None if record is None else cls.from_dict(record)
 
 
 @dataclass(frozen=True)

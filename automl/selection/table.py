@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from automl.families import family_of
+from automl.context import Run
 from automl.selection.choice import MEASURED_TOP, Choice, choose, score_threshold
 from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import Thresholds, diagnose_trials
@@ -15,7 +15,6 @@ from automl.selection.measures import measure_trials
 from automl.selection.paired import GapSpreads
 from automl.selection.scoring import objective_measure
 from automl.selection.trials import best_trial_id, sort_by_score, trials_table
-from automl.store import Store
 from automl.track.sections import Track
 
 FIRST_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_tolerance", "diagnosis",
@@ -29,7 +28,7 @@ def thresholds_for(track: Track) -> Thresholds:
     return Thresholds(stall_epochs=min(Thresholds.stall_epochs, track.search.patience))
 
 
-def report_table(track: Track, store: Store, rows: Callable[[], Any], ensemble: dict[str, Any] | None = None,
+def report_table(run: Run, rows: Callable[[], Any], ensemble: dict[str, Any] | None = None,
                  validation: Callable[[], Any] | None = None) -> tuple[pd.DataFrame, Choice | None]:
     """Every trial with its diagnosis, size, latency and place in the choice, best score first; and the choice.
     With `ensemble` (``ensemble.json``'s record) a candidate, its row joins the table before the choice.
@@ -40,7 +39,8 @@ def report_table(track: Track, store: Store, rows: Callable[[], Any], ensemble: 
     candidates within the tolerance and the `MEASURED_TOP` best, on the model inputs `rows()` gives
     (called only if something must be measured); other trials are left blank.
     """
-    table = trials_table(track, store.root.parent)
+    track, store = run.track, run.store
+    table = trials_table(run)
     if table.empty:
         return table, None
     completed = table["status"].eq("completed") & table["score"].notna()
@@ -50,33 +50,35 @@ def report_table(track: Track, store: Store, rows: Callable[[], Any], ensemble: 
     table = table.merge(diagnoses, on="trial_id", how="left")
     if top is None:
         return _ordered(sort_by_score(table, track.direction)), None
-    measured = measure_trials(track, trials_to_measure(table, track), store, rows)
+    measured = measure_trials(run, trials_to_measure(table, run), rows)
     table = with_ensemble(table.merge(measured, on="trial_id", how="left"), ensemble)
     choice = choose(table, track.direction, track.search.tolerance, objective=track.objective,
-                    spread=None if validation is None else gap_spreads(track, store, validation))
+                    spread=None if validation is None else gap_spreads(run, validation))
     table["chosen"] = table["trial_id"] == choice.trial_id
     table["top_score"] = table["trial_id"] == choice.top_trial_id
     table["within_tolerance"] = table["trial_id"].isin(choice.candidates)
     return _ordered(sort_by_score(table, track.direction)), choice
 
 
-def gap_spreads(track: Track, store: Store, validation: Callable[[], Any]) -> GapSpreads | None:
+def gap_spreads(run: Run, validation: Callable[[], Any]) -> GapSpreads | None:
     """The spread the choice rule's non-inferiority test takes, or None when the objective has no twin among the
     measures of predictions (``val_loss``): the rows could not be scored as the trials were."""
-    measure = objective_measure(track.objective, store.schema().task)
-    if measure.name != track.objective.removeprefix("val_"):
+    objective = run.track.objective
+    measure = objective_measure(objective, run.schema().task)
+    if measure.name != objective.removeprefix("val_"):
         return None
-    return GapSpreads(track, store, family_of(track), measure, validation)
+    return GapSpreads(run, measure, validation)
 
 
-def trials_to_measure(table: pd.DataFrame, track: Track) -> list[str]:
+def trials_to_measure(table: pd.DataFrame, run: Run) -> list[str]:
     """The completed trials within the tolerance of the best score, plus the `MEASURED_TOP` best, plus the best of
     each kind of network the family's space compares (so the report can set their speeds side by side)."""
+    track = run.track
     completed = sort_by_score(table[table["status"].eq("completed") & table["score"].notna()], track.direction)
     best = float(completed["score"].iloc[0])
     threshold = score_threshold(best, track.direction, track.search.tolerance)
     within = completed["score"] <= threshold if track.direction == "min" else completed["score"] >= threshold
-    kinds = best_of_each(completed, family_of(track).compared_by, track.direction)["trial_id"]
+    kinds = best_of_each(completed, run.family.compared_by, track.direction)["trial_id"]
     return list(dict.fromkeys([*completed[within]["trial_id"], *completed["trial_id"].head(MEASURED_TOP), *kinds]))
 
 

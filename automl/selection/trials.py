@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import pandas as pd
 
+from automl.context import Run
 from automl.errors import SearchFailed, last_line
-from automl.families import family_of
-from automl.store import ENSEMBLE_ID, Store, TrialFile
-from automl.track.parse import load_track
-from automl.track.sections import Track
+from automl.store import ENSEMBLE_ID, TrialFile
 
 TUNER_COLUMNS = {  # Keras Tuner's reserved hyperparameters, under names a report reader understands
     "tuner/epochs": "budget_epochs",
@@ -24,20 +21,17 @@ STATUS_NAMES = {"RUNNING": "interrupted", "IDLE": "interrupted"}
 MESSAGE_LENGTH = 300
 
 
-def trials_table(track: str | Track, results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+def trials_table(run: Run) -> pd.DataFrame:
     """One row per trial: id, status, score, epochs, hyperparameters, metrics at the best epoch, size, time.
 
     A trial whose ``trial.json`` is being written by a running search is left out until it is whole.
 
     Examples
     --------
-    >>> trials_table("boston").sort_values("score").head()
+    >>> trials_table(Run.open("boston")).sort_values("score").head()
     """
-    track = load_track(track)
-    store = Store(track.name, results_dir)
-    store.require_search()
-    family = family_of(track)
-    rows = [_trial_row(trial, family.active_hyperparameters) for trial in store.trials() if trial.record is not None]
+    trials = run.searched().store.trials()
+    rows = [_trial_row(trial, run.family.active_hyperparameters) for trial in trials if trial.record is not None]
     table = pd.DataFrame(rows)
     if table.empty:
         return table

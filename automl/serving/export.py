@@ -8,21 +8,17 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from automl.context import Run
 from automl.errors import AutomlError
-from automl.families import family_of
 from automl.families.base import ServingInput
 from automl.hypermodels.layers import decision_threshold_of
 from automl.serving.models import load_best_model
-from automl.store import BEST_MODEL_FILE, Store
-from automl.track.parse import load_track
-from automl.track.sections import Track
 
 FORMATS = ("keras", "savedmodel")
 
 
-def export(track: str | Track, directory: str | os.PathLike, *, format: str = "keras",
-           results_dir: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
-    """Write the track's chosen model to `directory`; returns the file (keras) or the SavedModel folder.
+def export(run: Run, directory: str | os.PathLike, *, format: str = "keras", overwrite: bool = False) -> Path:
+    """Write the run's chosen model to `directory`; returns the file (keras) or the SavedModel folder.
 
     ``keras``: ``<directory>/<track>.keras``, for ``keras.models.load_model(path, safe_mode=True)``.
     ``savedmodel``: `directory` itself becomes a SavedModel whose ``serve`` (and ``serving_default``)
@@ -36,25 +32,24 @@ def export(track: str | Track, directory: str | os.PathLike, *, format: str = "k
 
     Examples
     --------
-    >>> export("boston", "serving/boston/1", format="savedmodel")
+    >>> export(Run.open("boston"), "serving/boston/1", format="savedmodel")
     PosixPath('serving/boston/1')
     """
     if format not in FORMATS:
         raise AutomlError(f"export format '{format}' is unknown; use one of: {', '.join(FORMATS)}")
-    track = load_track(track)
-    model = load_best_model(track, results_dir)  # checks the search and the model before anything is written
+    model = load_best_model(run)  # checks the search and the model before anything is written
     directory = Path(directory)
-    target = directory / f"{track.name}.keras" if format == "keras" else directory
+    target = directory / f"{run.name}.keras" if format == "keras" else directory
     if _exists(target) and not overwrite:
         raise AutomlError(f"{target} already exists; remove it, choose another directory, or pass --overwrite")
     try:
         if format == "keras":
             directory.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(Store(track.name, results_dir).path(BEST_MODEL_FILE), target)
+            shutil.copyfile(run.store.best_model, target)
         else:
             if target.exists():
                 shutil.rmtree(target)
-            save_serving(model, target, family_of(track).serving_input(Store(track.name, results_dir).schema()))
+            save_serving(model, target, run.family.serving_input(run.schema()))
     except OSError as error:
         raise AutomlError(f"cannot write {target} ({error.strerror}); free disk space or fix permissions") from None
     return target

@@ -1,41 +1,57 @@
-"""Load a search's models: a trial's from its hyperparameters and checkpoint, or the exported chosen one."""
+"""Load a search's models: a trial's network from its hyperparameters and checkpoint, or the exported chosen one.
+
+The one place a trial's network is rebuilt (`trial_network`): serving, the final fit, the refit and the measures
+all come here.
+"""
 from __future__ import annotations
 
-import os
 import warnings
+from dataclasses import dataclass
 
 import keras
 import keras_tuner as kt
 
 import automl.hypermodels.registered  # noqa: F401  registers every layer automl saves, so that saved models load
+from automl.context import Run
 from automl.errors import AutomlError, last_line
-from automl.families import family_of
-from automl.store import (
-    CHECKPOINT_FILE,
-    ENSEMBLE_ID,
-    ENSEMBLE_MODEL_FILE,
-    MODEL_FILES,
-    PRUNED_FILE,
-    TRIAL_FILE,
-    Store,
-    read_json_file,
-)
-from automl.track.parse import load_track
-from automl.track.sections import Track
+from automl.hypermodels.base import SearchSpace
+from automl.store import ENSEMBLE_ID, MODEL_FILES, read_json_file
 
 
-def load_trial_model(track: Track, trial_id: str, store: Store) -> keras.Model:
-    """Rebuild a trial's model from its hyperparameters and load its best checkpoint; `ENSEMBLE_ID`: the
-    ensemble of the best trials the choice stage saved (`automl.selection.ensemble`)."""
+@dataclass(frozen=True)
+class TrialNetwork:
+    """A trial's configuration: Keras Tuner's record of the trial and the run's HyperModel, which builds its
+    network afresh (`build`), untrained."""
+
+    trial: kt.engine.trial.Trial
+    hypermodel: SearchSpace
+
+    @property
+    def hyperparameters(self) -> kt.HyperParameters:
+        return self.trial.hyperparameters
+
+    def build(self) -> keras.Model:
+        return self.hypermodel.build(self.trial.hyperparameters)
+
+
+def trial_network(run: Run, trial_id: str) -> TrialNetwork:
+    """The configuration of the run's trial `trial_id`, read from its ``trial.json``."""
+    trial = kt.engine.trial.Trial.load(str(run.store.trial_file(trial_id)))
+    return TrialNetwork(trial, run.family.hypermodel(run.track, run.schema()))
+
+
+def load_trial_model(run: Run, trial_id: str) -> keras.Model:
+    """A trial's network with its best checkpoint's weights; `ENSEMBLE_ID`: the ensemble of the best trials the
+    choice stage saved (`automl.selection.ensemble`)."""
+    store = run.store
     if trial_id == ENSEMBLE_ID:
-        path = store.path(ENSEMBLE_MODEL_FILE)
-        if not path.is_file():
-            raise AutomlError(f"the ensemble's model {path} is missing; rerun `automl report` to build it again")
-        return load_model_file(path)
-    trial_dir = store.trial_dir(trial_id)
-    checkpoint = trial_dir / CHECKPOINT_FILE
-    if not checkpoint.is_file() and (trial_dir / PRUNED_FILE).is_file():
-        pruned = read_json_file(trial_dir / PRUNED_FILE, {})
+        if not store.ensemble_model.is_file():
+            raise AutomlError(f"the ensemble's model {store.ensemble_model} is missing; rerun `automl report` to "
+                              "build it again")
+        return load_model_file(store.ensemble_model)
+    checkpoint = store.checkpoint(trial_id)
+    if not checkpoint.is_file() and store.pruned_record(trial_id).is_file():
+        pruned = read_json_file(store.pruned_record(trial_id), {})
         raise AutomlError(
             f"trial {trial_id}'s checkpoint was pruned on {pruned.get('pruned', '?')}: its score "
             f"{pruned.get('score')} was outside the tolerance of the best ({pruned.get('threshold')}) and no "
@@ -43,9 +59,9 @@ def load_trial_model(track: Track, trial_id: str, store: Store) -> keras.Model:
             "search with --keep-checkpoints (automl.search(..., keep_checkpoints=True))"
         )
     if not checkpoint.is_file():
-        raise AutomlError(f"trial {trial_id} has no checkpoint in {trial_dir}; rerun the search to retrain it")
-    trial = kt.engine.trial.Trial.load(str(trial_dir / TRIAL_FILE))
-    model = family_of(track).hypermodel(track, store.schema()).build(trial.hyperparameters)
+        raise AutomlError(f"trial {trial_id} has no checkpoint in {store.trial_dir(trial_id)}; rerun the search to "
+                          "retrain it")
+    model = trial_network(run, trial_id).build()
     try:
         model.load_weights(str(checkpoint))
     except (OSError, ValueError) as error:
@@ -53,22 +69,19 @@ def load_trial_model(track: Track, trial_id: str, store: Store) -> keras.Model:
     return model
 
 
-def load_best_model(track: str | Track, results_dir: str | os.PathLike | None = None, by: str = "choice"):
+def load_best_model(run: Run, by: str = "choice") -> keras.Model:
     """The exported model, loaded in safe mode: the chosen one (``by="choice"``) or the top-scoring one
     (``by="score"``)."""
     if by not in MODEL_FILES:
         raise AutomlError(f"by={by!r} is not a way to pick the model; use 'choice' (the default) or 'score'")
-    track = load_track(track)
-    store = Store(track.name, results_dir)
-    store.require_search()
-    path = store.path(MODEL_FILES[by])
+    path = run.searched().store.model_file(by)
     if not path.is_file():
-        raise AutomlError(f"{path} not found; run `automl report --track {track.name}` to export the chosen model")
+        raise AutomlError(f"{path} not found; run `automl report --track {run.name}` to export the chosen model")
     try:
         return load_model_file(path)
     except (OSError, ValueError, KeyError) as error:
         raise AutomlError(f"{path} cannot be loaded ({last_line(error, 300)}); "
-                          f"run `automl report --track {track.name}` to export it again") from None
+                          f"run `automl report --track {run.name}` to export it again") from None
 
 
 def load_model_file(path) -> keras.Model:

@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.context import Run
 from automl.data.schema import Schema
 from automl.families.base import Family
 from automl.hypermodels.layers import decision_threshold_of
+from automl.serving.models import load_best_model
 
 
 def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool = False,
@@ -43,20 +45,36 @@ def class_labels(schema: Schema, probabilities: np.ndarray, threshold: float | N
     return np.asarray(schema.classes, dtype=object)[chosen]
 
 
-def prediction_table(model, family: Family, schema: Schema, raw: Any, *, proba: bool = False,
-                     leading: dict[str, Any] | None = None) -> pd.DataFrame:
+def predict(run: Run, raw: Any, *, proba: bool = False, by: str = "choice") -> np.ndarray | pd.DataFrame:
+    """The run's chosen model (``by="score"``: the top-scoring one) on `raw` inputs (a DataFrame of rows, an
+    array of images): values, class labels, or class probabilities with `proba`. What `automl.predict` returns."""
+    model, schema, inputs = _checked(run, raw, by)
+    return predict_with(model, run.family, schema, inputs, proba=proba)
+
+
+def prediction_table(run: Run, raw: Any, *, proba: bool = False, leading: dict[str, Any] | None = None,
+                     by: str = "choice") -> pd.DataFrame:
     """A `prediction` column (values or class labels), `proba_<class>` columns with `proba`, and the `leading`
-    columns first (`PredictInputs.leading`: a CSV's id column, the file of each image)."""
-    inputs = family.model_inputs(raw, schema)
+    columns first (`PredictInputs.leading`: a CSV's id column, the file of each image). What `automl predict`
+    writes."""
+    model, schema, inputs = _checked(run, raw, by)
     table = pd.DataFrame(index=range(len(raw)))
     for column, values in (leading or {}).items():
         table[column] = np.asarray(values)
     if schema.task == "regression":
-        table["prediction"] = predict_with(model, family, schema, inputs)
+        table["prediction"] = predict_with(model, run.family, schema, inputs)
         return table
-    probabilities = predict_with(model, family, schema, inputs, proba=True)
+    probabilities = predict_with(model, run.family, schema, inputs, proba=True)
     table["prediction"] = class_labels(schema, probabilities.to_numpy(), decision_threshold_of(model))
     if proba:
         for column in probabilities.columns:
             table[f"proba_{column}"] = probabilities[column].to_numpy()
     return table
+
+
+def _checked(run: Run, raw: Any, by: str) -> tuple[Any, Schema, Any]:
+    """The model, the schema and the model inputs of `raw`: a wrong input is the user's mistake, found before the
+    model loads."""
+    schema = run.searched().schema()
+    inputs = run.family.model_inputs(raw, schema)
+    return load_best_model(run, by), schema, inputs

@@ -12,7 +12,6 @@ import tomllib
 
 from automl.data.schema import TASKS
 from automl.errors import AutomlError
-from automl.families import family_names, family_of, get_family
 from automl.track.duration import parse_duration
 from automl.track.sections import (
     DECISION_METRICS,
@@ -181,8 +180,6 @@ def _check_values(track: Track) -> None:
     one_of("task", track.task, TASKS)
     if not track.families:
         raise AutomlError(f"{where}: 'family' is an empty list; name a model family, e.g. family = \"cnn\"")
-    for family in track.families:
-        one_of("family", family, family_names())
     one_of("search.tuner", search.tuner, TUNERS)
     one_of("search.class_weight", search.class_weight, ("none", "balanced"))
     one_of("model.target_transform", track.model.target_transform, ("standardize", "log"))
@@ -236,9 +233,3 @@ def _check_values(track: Track) -> None:
         raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")
     parse_duration(search.time_limit, where=f"{track.source}: search.time_limit")  # validates it
     _check_columns(track)
-    family = family_of(track)
-    family.check(track)
-    if search.final_fit and not family.trains_on_the_clock:
-        trainers = " or ".join(f'"{n}"' for n in family_names() if get_family(n).trains_on_the_clock)
-        raise AutomlError(f"{where}: 'search.final_fit' is for families that train on the clock ({trainers}); "
-                          "remove it")

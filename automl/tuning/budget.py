@@ -1,52 +1,14 @@
-"""A search's budget: the clock (start, search deadline, final deadline) and Hyperband's schedule in epochs.
+"""A search's budget in epochs (or trials): Hyperband's schedule, what one trial used, what is done.
 
-The clock is one value made when a run starts (`Budget.start`) and read by every stage: the tuner
-stops starting trials at `search_deadline`, and the final fit trains until `final_deadline`.
+The clock (`automl.context.Budget`) is the run's, made once by the pipeline; this is the other half of the
+budget, the work the search plans, which the progress line sets against the clock.
 """
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
-from automl.families import family_of
 from automl.store import Store
-from automl.track.duration import parse_duration
 from automl.track.sections import Track
-
-
-@dataclass(frozen=True)
-class Budget:
-    """When a run started and when its stages must end, on `time.monotonic`."""
-
-    started: float
-    search_deadline: float
-    final_deadline: float
-
-    @classmethod
-    def start(cls, seconds: float, final_share: float = 0.0) -> Budget:
-        """A budget of `seconds` from now, the last `final_share` of it kept for the final fit."""
-        now = time.monotonic()
-        return cls(now, now + seconds * (1.0 - final_share), now + seconds)
-
-    @classmethod
-    def unlimited(cls) -> Budget:
-        """No clock of its own: a worker of a distributed search stops when its chief says so."""
-        return cls(time.monotonic(), math.inf, math.inf)
-
-    @classmethod
-    def for_track(cls, track: Track, time_limit: str | float | None = None, *, worker: bool = False) -> Budget:
-        """The run's clock from now: `time_limit` (else the track's ``search.time_limit``), with the track's
-        ``search.final_fit`` share (or its family's refit share, `Family.refit_share`) kept at its end. A worker's
-        time limit is the chief's: a worker that left on its own would keep the chief waiting."""
-        if worker:
-            return cls.unlimited()
-        seconds = parse_duration(time_limit, "--time-limit") if time_limit is not None else track.time_limit_seconds
-        return cls.start(seconds, track.search.final_fit or family_of(track).refit_share(track))
-
-    def seconds_left(self) -> float:
-        """Seconds until the final deadline (the end of the whole run)."""
-        return self.final_deadline - time.monotonic()
 
 
 def total_units(track: Track) -> tuple[float, str]:

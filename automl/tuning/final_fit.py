@@ -22,16 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import keras_tuner as kt
 
+from automl.context import Run
 from automl.data.schema import Data
 from automl.errors import AutomlWarning
-from automl.families import family_of
 from automl.hypermodels.ensemble import ensemble_model
 from automl.selection.scoring import model_outputs, objective_measure
-from automl.store import FINAL_FIT_JSON, FINAL_MODEL_FILE, TRIAL_FILE, Store
+from automl.serving.models import TrialNetwork, trial_network
 from automl.track.sections import Track
-from automl.tuning.budget import Budget
 from automl.tuning.loop import fit_arguments
 
 # What the final fit leaves of the time limit for scoring the test split and writing the report:
@@ -63,17 +61,17 @@ class FinalFit:
         return dict(self.__dict__)
 
 
-def final_model(track: Track, store: Store, trial_id: str, trial_score: float, data: Data | None,
-                budget: Budget | None) -> tuple[Any, dict[str, Any] | None]:
+def final_model(run: Run, trial_id: str, trial_score: float, data: Data | None) -> tuple[Any, dict[str, Any] | None]:
     """The chosen trial's final fit: (its model, or None to keep the trial's weights; its record, or None).
 
     A final fit already on disk for the same trial is reused, so a rerun of a finished search does
-    not train again; `budget` None (a report, not a search) never trains; otherwise it trains until the
+    not train again; a run without a clock (a report, not a search) never trains; otherwise it trains until the
     budget's final deadline. The final fit becomes the
     model only if it scores at least as well on validation as the trial's own weights did.
     """
-    record = store.read_json(FINAL_FIT_JSON)
-    path = store.path(FINAL_MODEL_FILE)
+    track, store, budget = run.track, run.store, run.budget
+    record = store.read_json(store.final_fit_record)
+    path = store.final_model
     reused = retrained_on_disk(record, path, trial_id)
     if reused is not None:
         return reused
@@ -90,13 +88,12 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
                       "weights are the model (rerun with a longer --time-limit to retrain it)",
                       AutomlWarning, stacklevel=2)
         return None, None
-    trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
-    hypermodel = family_of(track).hypermodel(track, store.schema())
-    if not hypermodel.can_fit_final(trial.hyperparameters):
+    network = trial_network(run, trial_id)
+    if not network.hypermodel.can_fit_final(network.hyperparameters):
         warnings.warn(f"trial {trial_id}'s kind of network has no final fit: its own weights are the model",
                       AutomlWarning, stacklevel=2)
         return None, None
-    model, fit = train(track, trial, hypermodel, trial_score, data, seconds)
+    model, fit = train(run, network, trial_score, data, seconds)
     if fit.used:
         model.save(path)
     else:
@@ -105,7 +102,7 @@ def final_model(track: Track, store: Store, trial_id: str, trial_score: float, d
         warnings.warn(f"the final fit reached {track.objective} {score:.4f} "
                       f"in {fit.seconds:.0f} s, worse than trial {trial_id}'s {trial_score:.4f}: the trial's own "
                       "weights stay the model", AutomlWarning, stacklevel=2)
-    store.write_json(FINAL_FIT_JSON, fit.to_dict())
+    store.write_json(store.final_fit_record, fit.to_dict())
     return (model if fit.used else None), fit.to_dict()
 
 
@@ -128,11 +125,12 @@ def members_for(track: Track, seconds: float) -> int:
     return max(1, min(track.search.final_fit_members, int(seconds // MIN_MEMBER_SECONDS)))
 
 
-def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: float, data: Data, seconds: float):
+def train(run: Run, network: TrialNetwork, trial_score: float, data: Data, seconds: float):
     """Build the trial's configuration with fresh weights and train it for `seconds` on the training split; with
     several members (`members_for`), that many networks from their own seeds, each on an equal share of the
     time, averaged into one model."""
-    (x, y), kwargs = fit_arguments(track, data)  # the model's inputs, as the search's trials took them
+    track, trial, hypermodel = run.track, network.trial, network.hypermodel
+    (x, y), kwargs = fit_arguments(track, run.family, data)  # the model's inputs, as the search's trials took them
     members = members_for(track, seconds)
     started = time.monotonic()
     models, histories, images = [], [], 0
@@ -158,7 +156,7 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
     if members > 1:
         member_scores = [float(h.history[track.objective][-1]) for h in histories]
         model = ensemble_model(models, [1.0] * members, [f"network_{i}" for i in range(members)])
-        validation = ensemble_validation(track, model, data)
+        validation = ensemble_validation(run, model, data)
     score = validation.get(track.objective, float("nan"))
     better_or_equal = score >= trial_score if track.direction == "max" else score <= trial_score
     return model, FinalFit(
@@ -178,11 +176,12 @@ def train(track: Track, trial: kt.engine.trial.Trial, hypermodel, trial_score: f
     )
 
 
-def ensemble_validation(track: Track, model: keras.Model, data: Data) -> dict[str, float]:
+def ensemble_validation(run: Run, model: keras.Model, data: Data) -> dict[str, float]:
     """The averaged networks' validation score, by the track's objective (`objective_measure`, as the choice
     stage scores its ensemble); NaN for an objective with no twin among the measures of predictions."""
+    track = run.track
     measure = objective_measure(track.objective, data.schema.task)
     if measure.name != track.objective.removeprefix("val_"):
         return {track.objective: float("nan")}
-    outputs = model_outputs(model, family_of(track), data.schema, data.validation.x)
+    outputs = model_outputs(model, run.family, data.schema, data.validation.x)
     return {track.objective: float(measure.score(data.validation.y, outputs))}

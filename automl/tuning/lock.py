@@ -1,4 +1,5 @@
-"""One search per track directory at a time: a lock file holding the owner's PID and host."""
+"""One search per track directory at a time: a lock file (the store's `Store.lock_file`) holding the owner's PID and
+host."""
 from __future__ import annotations
 
 import json
@@ -11,19 +12,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from automl.errors import AutomlError, AutomlWarning
-from automl.store import LOCK_FILE
 
 
 @contextmanager
-def search_lock(directory: Path) -> Iterator[Path]:
-    """Hold ``directory/search.lock`` while the block runs.
+def search_lock(path: Path) -> Iterator[Path]:
+    """Hold the lock file `path` (``<results>/<track>/search.lock``) while the block runs.
 
     A lock held by a live process refuses the second search; a lock left by a dead process on this
     host is taken over with a warning. A lock from another host is never taken over: its process
     cannot be checked from here.
     """
+    directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_FILE
     owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
     while not _create(path, owner):
         holder = _read(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -19,15 +18,14 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
+from automl.context import Run
 from automl.data.schema import Data
 from automl.errors import AutomlError, AutomlWarning, SearchFailed, last_line
-from automl.families import family_of
+from automl.families.base import Family
 from automl.hypermodels.training import StopAtDeadline
-from automl.store import RUNS_JSON, SCHEMA_JSON, TENSORBOARD_DIR, TRACK_JSON, Store, TrialFile
-from automl.track.parse import load_track
+from automl.store import Store, TrialFile
 from automl.track.sections import Track, search_settings
 from automl.tuning import distributed
-from automl.tuning.budget import Budget
 from automl.tuning.distributed import LOCAL, Role
 from automl.tuning.housekeeping import frozen_heap
 from automl.tuning.lock import search_lock
@@ -57,12 +55,9 @@ class SearchRun:
 
 
 def search(
-    track: str | Track,
+    run: Run,
     *,
-    time_limit: str | float | None = None,
-    budget: Budget | None = None,
     restart: bool = False,
-    results_dir: str | os.PathLike | None = None,
     on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None,
     command: str = "",
     verbose: bool = False,
@@ -70,49 +65,46 @@ def search(
     role: Role = LOCAL,
     keep_checkpoints: bool = False,
 ) -> SearchRun:
-    """Run (or resume) the track's search until it completes or its budget's search deadline passes.
+    """Run (or resume) the run's search until it completes or its budget's search deadline passes.
 
-    `budget` is the run's clock (`automl.pipeline` makes one per run); without it, one of `time_limit`
-    (else the track's ``search.time_limit``) starts now. `tensorboard` writes each trial's curves and
-    hyperparameters (TensorBoard's HParams) under ``<results>/<track>/logs/``. `role` makes this process
-    the chief or a worker of a distributed search (see `automl.tuning.distributed`); all processes must
+    The clock is the run's `budget` (`automl.pipeline.run` starts it; `Run.started`). `tensorboard` writes each
+    trial's curves and hyperparameters (TensorBoard's HParams) under ``<results>/<track>/logs/``. `role` makes this
+    process the chief or a worker of a distributed search (see `automl.tuning.distributed`); all processes must
     share the results directory. After each trial and at the end, the checkpoints of trials that can no
     longer be chosen nor continued are deleted (`automl.tuning.pruning`); `keep_checkpoints` keeps them all.
 
     Examples
     --------
-    >>> run = search("boston", time_limit="5m")
-    >>> run.stopped_by
+    >>> searched = search(Run.open("boston").started("5m"))
+    >>> searched.stopped_by
     'search complete'
     """
-    track = load_track(track)
+    track, family, store, budget = run.track, run.family, run.store, run.budget
     if budget is None:
-        budget = Budget.for_track(track, time_limit, worker=role.is_worker)
-    store = Store(track.name, results_dir)
+        raise ValueError("a search needs the run's clock: pass run.started(time_limit)")
     if role.is_worker and restart:
         raise AutomlError("--restart goes to the chief (or a search of one machine), not to a worker")
-    family = family_of(track)
     # One search per directory; workers share the chief's, so only the chief (or a local search) locks it.
-    lock = contextlib.nullcontext() if role.is_worker else search_lock(store.root)
+    lock = contextlib.nullcontext() if role.is_worker else search_lock(store.lock_file)
     with lock, distributed.keras_tuner_environment(role):
         if restart:
             store.clear()
         _check_same_track(track, store)
-        data = family.load(track)
+        data = run.data()
         if not role.is_worker:
-            store.write_json(TRACK_JSON, track.as_dict())
-            store.write_json(SCHEMA_JSON, data.schema.to_dict())
+            store.write_json(store.track_record, track.as_dict())
+            store.write_json(store.schema_record, data.schema.to_dict())
         tuner = make_tuner(track, family.hypermodel(track, data.schema), store)
         started = time.monotonic()
         tuner.deadline = budget.search_deadline
         # The chief (or a local search) owns the oracle, so it alone prunes; workers only train.
-        prune = None if keep_checkpoints or role.is_worker else _pruner(track, store)
+        prune = None if keep_checkpoints or role.is_worker else _pruner(run)
         tuner.on_trial_done = _after_trial(prune, on_trial_done)
         callbacks = [StopAtDeadline(tuner.deadline)] if math.isfinite(tuner.deadline) else []
         if tensorboard:
             # Keras Tuner gives each trial its own log directory and adds TensorBoard's HParams callback.
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(store.path(TENSORBOARD_DIR))))
-        args, kwargs = fit_arguments(track, data, verbose=verbose, callbacks=callbacks)
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(store.tensorboard_dir)))
+        args, kwargs = fit_arguments(track, family, data, verbose=verbose, callbacks=callbacks)
         before = store.count_trials()
         with frozen_heap():  # Keras Tuner's gc.collect() before each trial walks only what trials make
             stopped_by = _run(tuner, store, args, kwargs, role)
@@ -124,13 +116,13 @@ def search(
     return SearchRun(track.name, stopped_by, seconds, before, store.count_trials(), data)
 
 
-def fit_arguments(track: Track, data: Data, verbose: bool = False,
+def fit_arguments(track: Track, family: Family, data: Data, verbose: bool = False,
                   callbacks: list | None = None) -> tuple[tuple, dict]:
     """What `tuner.search` passes on to the HyperModel's `fit`: the model's inputs and labels.
 
     `verbose` shows Keras' per-epoch progress bars.
     """
-    family, schema = family_of(track), data.schema
+    schema = data.schema
     kwargs: dict[str, Any] = {
         "validation_data": (family.model_inputs(data.validation.x, schema), data.validation.y),
         "verbose": 1 if verbose else 0,
@@ -154,13 +146,13 @@ def class_weight(track: Track, y, classes: int) -> dict[int, float] | None:
     return {i: len(y) / (len(counts) * max(c, 1)) for i, c in enumerate(counts)}
 
 
-def _pruner(track: Track, store: Store) -> Callable[[], None]:
+def _pruner(run: Run) -> Callable[[], None]:
     finished: dict[str, TrialFile] = {}  # each finished trial's record is read once per search
 
     def prune() -> None:
         try:
-            prune_checkpoints(store, track.direction, track.search.tolerance,
-                              compared_by=family_of(track).compared_by, finished=finished)
+            prune_checkpoints(run.store, run.track.direction, run.track.search.tolerance,
+                              compared_by=run.family.compared_by, finished=finished)
         except (OSError, AutomlError) as error:  # disk a trial freed is a saving, not a reason to stop the search
             warnings.warn(f"checkpoints not pruned ({error})", AutomlWarning, stacklevel=2)
     return prune
@@ -208,7 +200,7 @@ def _run(tuner: SearchLoopMixin, store: Store, args: tuple, kwargs: dict, role: 
 
 
 def _check_same_track(track: Track, store: Store) -> None:
-    previous = store.read_json(TRACK_JSON)
+    previous = store.read_json(store.track_record)
     # The tolerance only changes the choice, so searches begun before it existed, or with another value, resume.
     if store.has_search() and previous is not None and (
         search_settings(previous) != search_settings(json.loads(json.dumps(track.as_dict())))
@@ -220,7 +212,7 @@ def _check_same_track(track: Track, store: Store) -> None:
 
 
 def _record_run(store: Store, command: str, seconds: float, stopped_by: str, before: int, after: int) -> None:
-    runs = store.read_json(RUNS_JSON, default=[])
+    runs = store.read_json(store.runs_record, default=[])
     runs.append({
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": command,
@@ -229,7 +221,7 @@ def _record_run(store: Store, command: str, seconds: float, stopped_by: str, bef
         "trials_before": before,
         "trials_after": after,
     })
-    store.write_json(RUNS_JSON, runs)
+    store.write_json(store.runs_record, runs)
 
 
 @contextmanager

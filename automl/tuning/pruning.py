@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.selection.choice import MEASURED_TOP, score_threshold
-from automl.store import CHECKPOINT_FILE, PRUNED_FILE, Store, TrialFile, write_json
+from automl.store import Store, TrialFile, write_json
 
 KEEP_TOP = MEASURED_TOP  # the best few by score keep their weights whatever the tolerance: the report measures them
 FINISHED = ("COMPLETED", "FAILED")
@@ -65,11 +65,11 @@ def prune_checkpoints(store: Store, direction: str, tolerance: float, keep_top: 
     threshold = _threshold(trials, direction, tolerance)
     pruned = []
     for trial in trials:
-        checkpoint = store.trial_dir(trial.trial_id) / CHECKPOINT_FILE
+        checkpoint = store.checkpoint(trial.trial_id)
         if trial.trial_id in keep or trial.status not in FINISHED or not checkpoint.is_file():
             continue
         # The record first: a kill between the two leaves a checkpoint that loads, never a silent gap.
-        write_json(checkpoint.with_name(PRUNED_FILE), {
+        write_json(store.pruned_record(trial.trial_id), {
             "pruned": time.strftime("%Y-%m-%d %H:%M:%S"),
             "status": trial.status.lower(),
             "score": trial.score,

@@ -34,19 +34,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import keras
-import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
+from automl.context import Run
 from automl.data.schema import Data
 from automl.errors import AutomlWarning
-from automl.families import family_of
 from automl.hypermodels.training import StopAtDeadline
 from automl.selection.scoring import Measure, model_outputs, objective_measure
-from automl.serving.models import load_trial_model
-from automl.store import REFIT_JSON, REFIT_MODEL_FILE, TRIAL_FILE, Store
-from automl.track.sections import Track
-from automl.tuning.budget import Budget
+from automl.serving.models import TrialNetwork, load_trial_model, trial_network
 from automl.tuning.final_fit import retrained_on_disk
 from automl.tuning.loop import class_weight
 
@@ -115,17 +111,17 @@ def cross_fit_check(cross: float, trial: float, objective: str, direction: str) 
                    f"({trial:.4g}): more rows do not make up for retraining the network the search picked")
 
 
-def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
-                budget: Budget | None) -> tuple[keras.Model | None, dict[str, Any] | None]:
+def refit_model(run: Run, row: pd.Series, data: Data | None) -> tuple[keras.Model | None, dict[str, Any] | None]:
     """The chosen trial's refit: (its model, or None to keep the trial's weights; its record, or None).
 
     `row` is the trial's row in the trials table (``best_epoch``, ``seconds``, ``epochs_run``,
-    ``train_loss``). A refit on disk of the same trial is reused; `budget` None (a report, not a search)
-    never trains; otherwise it trains only if it is expected to end before the budget does.
+    ``train_loss``). A refit on disk of the same trial is reused; a run without a clock (a report, not a
+    search) never trains; otherwise it trains only if it is expected to end before the budget does.
     """
     trial_id = str(row["trial_id"])
-    path = store.path(REFIT_MODEL_FILE)
-    reused = retrained_on_disk(store.read_json(REFIT_JSON), path, trial_id)
+    track, store, budget = run.track, run.store, run.budget
+    path = store.refit_model
+    reused = retrained_on_disk(store.read_json(store.refit_record), path, trial_id)
     if reused is not None:
         return reused
     if budget is None or data is None:
@@ -139,14 +135,13 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
                       f"{max(budget.seconds_left(), 0):.0f} s left): trial {trial_id}'s own weights are the model",
                       AutomlWarning, stacklevel=2)
         return None, None
-    trial = kt.engine.trial.Trial.load(str(store.trial_dir(trial_id) / TRIAL_FILE))
-    train = _Trainer(track, store, trial.hyperparameters, epochs, budget)
+    train = _Trainer(run, trial_network(run, trial_id), epochs)
     started = time.monotonic()
     trial_loss = float(row["train_loss"]) if pd.notna(row.get("train_loss")) else math.nan
     # The objective as a measure of predictions; `val_loss` has none, and is judged by the task's usual figure,
     # whose own name and direction the check then takes.
     measure = objective_measure(track.objective, train.schema.task)
-    cross, own = _cross_fit(train, measure, track, store, trial_id, data)
+    cross, own = _cross_fit(train, measure, run, trial_id, data)
     used, reason = cross_fit_check(cross, own, f"val_{measure.name}", measure.direction)
     model, loss = None, []
     if used:
@@ -163,7 +158,7 @@ def refit_model(track: Track, store: Store, row: pd.Series, data: Data | None,
         path.unlink(missing_ok=True)
         warnings.warn(f"the refit of trial {trial_id} on training + validation is not used: {reason}; the trial's "
                       "own weights stay the model", AutomlWarning, stacklevel=2)
-    store.write_json(REFIT_JSON, refit.to_dict())
+    store.write_json(store.refit_record, refit.to_dict())
     return (model if used else None), refit.to_dict()
 
 
@@ -174,10 +169,10 @@ class _Trainer:
     """Trains the chosen configuration from scratch, as the refit does, on the raw rows it is given: (model, loss
     per epoch)."""
 
-    def __init__(self, track: Track, store: Store, hyperparameters, epochs: int, budget: Budget):
-        self.track, self.schema, self.family = track, store.schema(), family_of(track)
-        self.hypermodel = self.family.hypermodel(track, self.schema)
-        self.hyperparameters, self.epochs, self.budget = hyperparameters, epochs, budget
+    def __init__(self, run: Run, network: TrialNetwork, epochs: int):
+        self.track, self.schema, self.family = run.track, run.schema(), run.family
+        self.hypermodel, self.hyperparameters = network.hypermodel, network.hyperparameters
+        self.epochs, self.budget = epochs, run.budget
 
     def __call__(self, x_frame: pd.DataFrame, y: np.ndarray) -> tuple[keras.Model, list[float]]:
         model = self.hypermodel.build(self.hyperparameters)
@@ -190,11 +185,11 @@ class _Trainer:
         return model, [float(v) for v in history.history.get("loss", [])]
 
 
-def _cross_fit(train: _Trainer, measure: Measure, track: Track, store: Store, trial_id: str,
+def _cross_fit(train: _Trainer, measure: Measure, run: Run, trial_id: str,
                data: Data) -> tuple[float, float]:
     """The cross-fit's validation `measure` and the trial's own weights' on the same rows (`cross_fit_check`)."""
     rows = len(data.validation.y)
-    half = np.random.default_rng(track.search.seed).permutation(rows) < rows // 2
+    half = np.random.default_rng(run.track.search.seed).permutation(rows) < rows // 2
     outputs = None
     for held in (half, ~half):
         model, _ = train(pd.concat([data.train.x, data.validation.x[~held]], ignore_index=True),
@@ -202,7 +197,7 @@ def _cross_fit(train: _Trainer, measure: Measure, track: Track, store: Store, tr
         said = model_outputs(model, train.family, train.schema, data.validation.x[held])
         outputs = np.zeros((rows, *said.shape[1:])) if outputs is None else outputs
         outputs[held] = said
-    own = model_outputs(load_trial_model(track, trial_id, store), train.family, train.schema, data.validation.x)
+    own = model_outputs(load_trial_model(run, trial_id), train.family, train.schema, data.validation.x)
     if not np.isfinite(outputs).all():  # a cross-fit that diverged: more rows did not help
         cross = math.inf if measure.direction == "min" else -math.inf
     else:

@@ -10,7 +10,6 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 
 import keras
 import keras_tuner as kt
@@ -19,7 +18,7 @@ from keras_tuner.src import config as kt_config
 
 from automl.errors import AutomlError, last_line
 from automl.hypermodels.training import FitTimer
-from automl.store import HISTORY_FILE, Store, write_json
+from automl.store import Store, write_json
 from automl.track.sections import Track
 from automl.tuning import distributed
 from automl.tuning.housekeeping import forget_trace_gradients, freeze_survivors
@@ -50,6 +49,7 @@ class SearchLoopMixin:
     stop_requested: bool = False
     abort_requested: bool = False
     on_trial_done: Callable[[kt.engine.trial.Trial], None] | None = None
+    store: Store | None = None  # where the curves go (`make_tuner` sets it): the tuner's own directory
 
     def pre_create_trial(self) -> None:
         # Called between trials, after the previous one is saved: the one safe place to stop.
@@ -101,7 +101,7 @@ class SearchLoopMixin:
             "params": int(history.model.count_params()),
         }
         try:
-            write_json(Path(self.get_trial_dir(trial.trial_id)) / HISTORY_FILE, record)
+            write_json(self.store.history_record(trial.trial_id), record)
         except AutomlError as error:
             raise ResultsUnwritable(str(error)) from None
         losses = record["history"].get("loss", [])
@@ -229,6 +229,7 @@ def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
             tuner = _new_tuner(track, hypermodel, store)
+            tuner.store = store
             if store.has_search() and not reloads and not is_worker:
                 tuner.oracle.reload()
             return tuner

@@ -7,31 +7,34 @@ chooses the size they are resized to, weights the classes when they are imbalanc
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
+from typing import Any
 
 from automl.data.image_folder import MIN_SIZE, ImageFolder, choose_size, describe_sizes, image_sizes, list_folder
-from automl.data.inference import IMBALANCE_RATIO
-from automl.errors import AutomlError, AutomlWarning
-from automl.hypermodels import weights
-from automl.hypermodels.pretrained import PRETRAINED
+from automl.data.inference import IMBALANCE_RATIO, OwnData
+from automl.errors import AutomlError
+from automl.families import fitting
+from automl.families.own_csv import (
+    CsvTrack,
+    as_toml,
+    check_name,
+    family_lines,
+    relative_path,
+    settings_lines,
+    split_lines,
+    track_name,
+    write_track,
+)
 from automl.track.duration import parse_duration
-from automl.track.own_csv import CsvTrack, as_toml, check_name, relative_path, split_lines, track_name, write_track
 from automl.track.sections import SECTIONS
 
 
-def default_image_families() -> tuple[list[str], list[str]]:
-    """The families a folder of images is searched with, and the backbones: the CNN, trained from scratch, and the
-    pretrained backbones whose ImageNet weights are found (imported, in Keras' cache, or downloaded by Keras); a
-    note names those left out and how to add them (`automl.hypermodels.weights.available`)."""
-    try:
-        found = weights.available(PRETRAINED)
-    except AutomlError:
-        warnings.warn("no pretrained backbone: none of " + ", ".join(PRETRAINED) + " has ImageNet weights here, so "
-                      "the CNN alone is searched; import weights once with `automl weights import NAME FILE` (or "
-                      "connect to the network), then rerun with --restart", AutomlWarning, stacklevel=2)
-        return ["cnn"], []
-    return ["cnn", "backbone"], list(found)
+def image_families() -> dict[str, dict[str, Any]]:
+    """The families a folder of images is searched with, each with the settings it wants in the track: those of the
+    registry that fit images (`automl.families.fitting`): the CNN, trained from scratch, and the pretrained backbones
+    whose ImageNet weights are found (imported, in Keras' cache, or downloaded by Keras); a note names those left
+    out and how to add them."""
+    return fitting(OwnData("image_dir", "multiclass"))
 
 
 def track_from_images(
@@ -105,7 +108,9 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
                  time_limit: str, class_weight: tuple[str, str]) -> str:
     """The track as TOML, with comments saying what was found and chosen, and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()
-    families, backbones = default_image_families()
+    families = image_families()
+    if not families:
+        raise AutomlError(f"no model family reads a folder of images here; {root} needs one (automl.families)")
     counts = ", ".join(f"{c} {n:,}" for c, n in folder.counts().items())
     lines = [
         f"# Written by automl from the folder {root} ({len(folder.classes)} classes, {len(folder.paths):,} images).",
@@ -113,8 +118,7 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         f"name = {as_toml(name)}",
         f"description = {as_toml(f'the class of an image, from {root.name}/')}",
         'task = "multiclass"',
-        f"family = {as_toml(families[0] if len(families) == 1 else families):<28} # cnn: a network trained from "
-        "scratch on these images" + ("; backbone: an ImageNet network fine-tuned on them" if backbones else ""),
+        *family_lines(families, "image_dir"),
         "",
         "[data]",
         'kind = "image_dir"',
@@ -137,7 +141,5 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         "[model]",
         f"image_size = {size:<24} # the side images are resized to for training: {why}",
     ]
-    if backbones:
-        lines.append(f"backbones = {as_toml(backbones):<24} # pretrained networks whose ImageNet weights were found "
-                     "(docs/backbones.md)")
+    lines += settings_lines(families)
     return "\n".join(lines) + "\n"

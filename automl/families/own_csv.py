@@ -6,10 +6,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from automl.data.inference import Inference, infer
 from automl.data.tabular import read_csv
 from automl.errors import AutomlError
+from automl.families import MODULES, family_of, fitting, get_family
 from automl.store import write_atomic
 from automl.track.parse import known_tracks, parse_track
 from automl.track.sections import SECTIONS
@@ -62,8 +64,8 @@ def track_from_csv(
         inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     path = directory / f"{name}.toml"
-    notes = [*inference.notes, write_track(path, name, render_track(name, csv, inference, directory), csv.name,
-                                           replace)]
+    text = render_track(name, csv, inference, directory)
+    notes = [*inference.notes, *family_notes(inference), write_track(path, name, text, csv.name, replace)]
     return CsvTrack(path, name, notes)
 
 
@@ -101,20 +103,52 @@ def write_track(path: Path, name: str, text: str, source: str, replace: bool) ->
             "to use it as it is, pass --name for a new track, or add --restart to overwrite it and start over"
         )
     write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    parse_track(path)  # what we write must be a valid track
+    family_of(parse_track(path))  # what we write must be a valid track, for its families too
     return f"wrote {path}; edit it and rerun with `automl search --track {name}`"
+
+
+def family_notes(inference: Inference) -> list[str]:
+    """What the user is told of the family chosen for a CSV, when it is not the first one the registry has for
+    tables (``family: "text" ...``)."""
+    chosen = list(fitting(inference.own_data()))
+    tables = [name for name in MODULES if "csv" in get_family(name).data_kinds]
+    if not chosen or chosen[:1] == tables[:1]:
+        return []
+    return [f'family: "{chosen[0]}" ({get_family(chosen[0]).summary})']
+
+
+def family_lines(families: dict[str, dict[str, Any]], kind: str) -> list[str]:
+    """The track's ``family`` line: the `families` the registry found fit the data (`automl.families.fitting`), with
+    what each built-in family that reads `kind` is, so a reader can change it."""
+    names = list(families)
+    what = "; ".join(f"{name}: {get_family(name).summary}" for name in MODULES if kind in get_family(name).data_kinds)
+    return [f"family = {as_toml(names[0] if len(names) == 1 else names):<28} # {what}"]
+
+
+def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
+    """The ``[model]`` settings the families want written (`Family.fits`), each with the family's note on it."""
+    lines = []
+    for name, settings in families.items():
+        notes = get_family(name).settings_notes
+        lines += [f"{key} = {as_toml(value):<24} # {notes[key]}" if key in notes else f"{key} = {as_toml(value)}"
+                  for key, value in settings.items()]
+    return lines
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path) -> str:
     """The track as TOML, with comments saying what was inferred and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()  # the defaults
+    families = fitting(inference.own_data())
+    if not families:
+        raise AutomlError(f"no model family fits {csv.name}: nothing to learn from besides '{inference.target}'; "
+                          "add columns, or check --drop")
     lines = [
         f"# Written by automl from {csv.name} ({inference.rows} rows, {len(inference.roles) + 1} columns).",
         f"# Edit it freely, then rerun with `automl search --track {name}` (add --restart after an edit).",
         f"name = {as_toml(name)}",
         f"description = {as_toml(f'{inference.target} from {csv.name}')}",
         f"task = {as_toml(inference.task):<30} # inferred: {inference.task_reason}; regression | binary | multiclass",
-        f"family = {as_toml(inference.family):<28} # mlp: a table (text columns inside); text: only text to learn from",
+        *family_lines(families, "csv"),
         "",
         "[data]",
         'kind = "csv"',
@@ -145,6 +179,9 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
     ]
     if inference.task != "regression":
         lines.append(f"class_weight = {as_toml(inference.class_weight):<22} # {inference.class_weight_reason}")
+    settings = settings_lines(families)
+    if settings:
+        lines += ["", "[model]", *settings]
     return "\n".join(lines) + "\n"
 
 
