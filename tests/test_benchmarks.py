@@ -4,17 +4,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.suite import run_all
+from benchmarks.suite.cifar10 import earlier_runs, runs_so_far
+from benchmarks.suite.readme import readme
+from benchmarks.suite.runs import Context, python_path
 
 
 @pytest.mark.slow
 def test_cifar10_benchmark_quick_writes_its_figures_beside_the_baseline(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cifar10.py"), "--quick", "--results-dir", str(tmp_path)],
-                   check=True, cwd=tmp_path, timeout=600)
+    subprocess.run([sys.executable, "-m", "benchmarks.suite.cifar10", "--quick", "--results-dir", str(tmp_path)],
+                   check=True, cwd=tmp_path, env=python_path(), timeout=600)
     report = json.loads((tmp_path / "cifar10_quick" / "benchmark.json").read_text())
     assert report["quick"] is True and report["trials"] >= 1 and report["baseline_trials"] >= 1
     for key in ("test_accuracy", "baseline_test_accuracy", "top_trial_test_accuracy"):
@@ -40,8 +42,8 @@ def test_run_all_quick_writes_every_figure_and_the_readme_table(tmp_path):
     cifar10 = tmp_path / "cifar10.json"  # the 2-hour CIFAR-10 benchmark is read, not run
     cifar10.write_text(json.dumps({"test_accuracy": 0.7, "baseline_test_accuracy": 0.6, "search_seconds": 3600.0,
                                    "trials": 40, "date": "2026-01-01", "command": "python -m automl search"}))
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--results-dir", str(tmp_path),
-                    "--cifar10-json", str(cifar10)], check=True, cwd=tmp_path, timeout=900)
+    subprocess.run([sys.executable, "-m", "benchmarks.suite.run_all", "--quick", "--results-dir", str(tmp_path),
+                    "--cifar10-json", str(cifar10)], check=True, cwd=tmp_path, env=python_path(), timeout=900)
     out = tmp_path / "benchmarks_quick"
     assert not (tmp_path / "benchmarks").exists()  # a quick run never writes over the real figures
     results = json.loads((out / "results.json").read_text())
@@ -54,15 +56,10 @@ def test_run_all_quick_writes_every_figure_and_the_readme_table(tmp_path):
     readme = (out / "README.md").read_text()
     assert "| measure | key | value | goal | met |" in readme
     assert all(f"`{key}`" in readme for key in RESULT_KEYS)
-    assert "run_all.py --quick" in readme and "automl search --track" in readme
+    assert "benchmarks.suite.run_all --quick" in readme and "automl search --track" in readme
 
 
 def test_benchmark_readme_says_which_goals_are_met(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from readme import readme
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     goals = {"boston_rmse_ratio_vs_gbm": ("Boston RMSE ratio", "≤ 1.00", lambda v, _: v <= 1.0),
              "trial_overhead_share": ("overhead", "≤ 0.05", lambda v, _: v <= 0.05)}
     document = {"date": "2026-01-01 10:00", "quick": False, "machine": {"cores": 2}, "command": "python run_all.py",
@@ -74,12 +71,6 @@ def test_benchmark_readme_says_which_goals_are_met(tmp_path):
 
 
 def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import run_all
-        from runs import Context
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     ctx = Context(quick=False, out=tmp_path, results_dir=tmp_path, seeds=5)
     ctx.out.mkdir(exist_ok=True)
 
@@ -118,9 +109,6 @@ def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
 
 
 def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_and_lowest(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from cifar10 import earlier_runs, runs_so_far
-
     path = tmp_path / "benchmark.json"
     path.write_text(json.dumps({"date": "2026-11-25", "quick": False, "test_accuracy": 0.8576}))
     runs = runs_so_far(earlier_runs(path), {"date": "2026-11-29", "quick": False, "test_accuracy": 0.80}, "a1")
@@ -140,8 +128,8 @@ def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_an
 
 @pytest.mark.slow
 def test_ablation_quick_writes_each_variants_figure_and_its_table(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ablation.py"), "--quick", "--out", str(tmp_path),
-                    "--only", "automl,no_numeric_embeddings"], check=True, cwd=tmp_path, timeout=600)
+    subprocess.run([sys.executable, "-m", "benchmarks.studies.ablation", "--quick", "--out", str(tmp_path),
+                    "--only", "automl,no_numeric_embeddings"], check=True, cwd=tmp_path, env=python_path(), timeout=600)
     results = json.loads((tmp_path / "ablation_used_cars_quick.json").read_text())
     assert list(results["variants"]) == ["automl", "no_numeric_embeddings"]
     assert all(v["mae"]["n"] == 1 and v["mae"]["mean"] > 0 for v in results["variants"].values())

@@ -5,7 +5,7 @@ The data is loaded through the track's family, so the train/test rows are automl
 stratification). The baseline is fitted on the training split and scored once on the test split; automl's
 test ROC AUC is read from ``<results-dir>/<track>/test_metrics.json`` where a search has written it, and the
 difference is ``told_br_auc_minus_tfidf`` in the results (the goal: >= 0).
-Run: ``python benchmarks/text_baseline.py [--track told_br] [--results-dir search_results] [--out FILE]``;
+Run: ``python -m benchmarks.suite.text_baseline [--track told_br] [--results-dir search_results] [--out FILE]``;
 writes ``benchmarks/results/text_baseline.json`` by default.
 """
 from __future__ import annotations
@@ -23,8 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from automl.families import family_of
 from automl.track import load_track
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import RESULTS, ROOT
 
 
 def joined(x: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -57,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="told_br")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "search_results")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "text_baseline.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "text_baseline.json")
     args = parser.parse_args()
     result = baseline(args.track, args.results_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from automl.track import load_track
+from benchmarks import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TABULAR_TRACKS = ("boston", "used_cars", "caravan")
 SEEDS = 5  # search seeds per tabular track (the split's seed stays the track's)
 # --quick: rows kept of each table, and the budget of every search (seconds).

@@ -5,7 +5,7 @@ network is the one the 2026-11-29 reference run chose (trial 0039: 3 blocks of 2
 filters, flatten, 128 units). Each setting trains `--images` images after a warm-up of 2 steps, with
 the loss after them beside the speed, so that a faster setting that does not learn shows.
 
-Writes benchmarks/results/cpu_speed.json. Usage: python benchmarks/cpu_speed.py [--images 12800]
+Writes benchmarks/results/cpu_speed.json. Usage: python -m benchmarks.studies.cpu_speed [--images 12800]
 Each setting runs in its own process: the mixed-precision policy and the thread count are global.
 """
 from __future__ import annotations
@@ -16,9 +16,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from benchmarks import RESULTS
+from benchmarks.suite.runs import python_path
 
 CHOSEN = {"rotation": 0.0, "zoom": 0.1, "num_blocks": 3, "filters": 32, "convs_per_block": 2, "downsample": "end",
           "kernel_size": 3, "batch_norm": True, "dropout": 0.1, "l2": 1e-4, "pooling": "flatten", "dense_units": 128,
@@ -92,11 +94,11 @@ def main() -> None:
         return
     results = {}
     for name in SETTINGS:
-        out = subprocess.run([sys.executable, __file__, "--images", str(args.images), "--one", name],
-                             capture_output=True, text=True, check=True).stdout
+        command = [sys.executable, "-m", "benchmarks.studies.cpu_speed", "--images", str(args.images), "--one", name]
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env=python_path()).stdout
         results[name] = json.loads(out.strip().splitlines()[-1])
         print(f"{name:40s} {results[name]['images_per_second']:8.1f} images/s  loss {results[name]['loss_after']}")
-    path = Path(__file__).parent / "results" / "cpu_speed.json"
+    path = RESULTS / "cpu_speed.json"
     path.write_text(json.dumps({"machine": f"{os.cpu_count()} CPU cores", "network": CHOSEN, "settings": results},
                                indent=2) + "\n")
 
