@@ -5,9 +5,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from automl.data.schema import Schema
+from automl.selection import scoring
 from benchmarks.suite import run_all
+from benchmarks.suite.baselines import scores
 from benchmarks.suite.cifar10 import earlier_runs, runs_so_far
 from benchmarks.suite.readme import readme
 from benchmarks.suite.runs import Context, python_path
@@ -135,3 +139,12 @@ def test_ablation_quick_writes_each_variants_figure_and_its_table(tmp_path):
     assert all(v["mae"]["n"] == 1 and v["mae"]["mean"] > 0 for v in results["variants"].values())
     table = (tmp_path / "ablation_used_cars_quick.md").read_text()
     assert "| no_numeric_embeddings | numeric embeddings" in table and "| automl | nothing" in table
+
+
+def test_a_baseline_is_scored_as_automl_scores_its_own_models():
+    y, probability = np.array([0, 1, 1, 0, 1]), np.array([0.2, 0.7, 0.4, 0.1, 0.9])
+    automl, _ = scoring.test_figures(Schema("binary", "y"), y, np.column_stack([1 - probability, probability]))
+    assert scores("binary", y, probability) == {k: automl[k] for k in ("roc_auc", "balanced_accuracy")}
+    values, predicted = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
+    automl, _ = scoring.test_figures(Schema("regression", "y"), values, predicted)
+    assert scores("regression", values, predicted) == {k: automl[k] for k in ("rmse", "mae", "r2")}

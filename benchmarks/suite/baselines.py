@@ -8,7 +8,6 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 import numpy as np
-from sklearn import metrics as skm
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -22,6 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from automl.data.tabular import model_inputs
 from automl.families import family_of
 from automl.hypermodels.mlp import to_dataset
+from automl.selection.scoring import CLASSIFICATION_MEASURES, REGRESSION_MEASURES
 
 # "The course's default Keras MLP": 2x64 ReLU, Adam 1e-3, batch 32, with automl's in-model preprocessing.
 DEFAULT_MLP = {"num_layers": 2, "units_0": 64, "units_1": 64, "activation": "relu", "dropout": 0.0, "l1": 0.0,
@@ -30,11 +30,13 @@ DEFAULT_MLP = {"num_layers": 2, "units_0": 64, "units_1": 64, "activation": "rel
 
 
 def scores(task: str, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """A baseline's test figures, measured as automl measures its own (`automl.selection.scoring`): RMSE, MAE and
+    R² of values (regression); ROC AUC and balanced accuracy of the positive class's probability (yes/no)."""
     if task == "regression":
-        return {"rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
-                "mae": float(skm.mean_absolute_error(y, predicted)), "r2": float(skm.r2_score(y, predicted))}
-    return {"roc_auc": float(skm.roc_auc_score(y, predicted)),
-            "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted >= 0.5))}
+        return {name: float(REGRESSION_MEASURES[name].score(y, predicted)) for name in ("rmse", "mae", "r2")}
+    outputs = np.column_stack([1.0 - predicted, predicted])  # the two classes' probabilities, as a model gives them
+    return {"roc_auc": float(CLASSIFICATION_MEASURES["auc"].score(y, outputs)),
+            "balanced_accuracy": float(CLASSIFICATION_MEASURES["balanced_accuracy"].score(y, outputs))}
 
 
 def sklearn_models(task: str, categorical: list[str], numeric: list[str]) -> dict[str, object]:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from sklearn import metrics as skm
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -24,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 from automl.families import family_of
 from automl.track import load_track
 from benchmarks import RESULTS, ROOT
+from benchmarks.suite.baselines import scores
 
 
 def joined(x: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -40,7 +40,7 @@ def baseline(track_name: str, results_dir: Path) -> dict:
     start = time.perf_counter()
     model.fit(joined(data.train.x, columns), data.train.y)
     seconds = time.perf_counter() - start
-    auc = float(skm.roc_auc_score(data.test.y, model.predict_proba(joined(data.test.x, columns))[:, 1]))
+    auc = scores(track.task, data.test.y, model.predict_proba(joined(data.test.x, columns))[:, 1])["roc_auc"]
     result = {"track": track.name, "split": track.split.as_dict(), "train_rows": len(data.train),
               "test_rows": len(data.test),
               "baseline": "TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True) + LogisticRegression",
