@@ -1,7 +1,10 @@
-"""Each benchmark runs in its --quick mode on tiny data, so that the scripts do not rot between real runs."""
+"""Each benchmark runs in its --quick mode on tiny data, so that the scripts do not rot between real runs; the
+index of benchmarks/README.md says what each module measures, and where each study's figures are."""
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -10,6 +13,7 @@ import pytest
 
 from automl.data.schema import Schema
 from automl.selection import scoring
+from benchmarks import RESULTS, ROOT
 from benchmarks.suite import run_all
 from benchmarks.suite.baselines import scores
 from benchmarks.suite.cifar10 import earlier_runs, runs_so_far
@@ -148,3 +152,22 @@ def test_a_baseline_is_scored_as_automl_scores_its_own_models():
     values, predicted = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
     automl, _ = scoring.test_figures(Schema("regression", "y"), values, predicted)
     assert scores("regression", values, predicted) == {k: automl[k] for k in ("rmse", "mae", "r2")}
+
+
+MODULES = sorted(p for p in (ROOT / "benchmarks").glob("*/*.py") if p.name != "__init__.py")
+
+
+def first_line(path) -> str:
+    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).splitlines()[0]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_index_says_what_each_benchmark_module_measures_in_its_docstrings_words(path):
+    index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert f"| `{path.parent.name}/{path.name}` | {first_line(path)} |" in index
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.parent.name == "studies"], ids=lambda p: p.name)
+def test_each_study_names_its_committed_figures_in_its_first_line(path):
+    named = re.findall(r"results/(\S+\.json)", first_line(path).split("→")[-1])
+    assert named and all(list(RESULTS.glob(re.sub(r"\{\w+\}", "*", name))) for name in named)

@@ -1,4 +1,6 @@
-"""What each tabular technique is worth, one at a time: the used-cars ablation table (issue 17).
+"""Used cars' test MAE with each table technique taken out in turn → results/ablation_used_cars.json and .md
+
+What each tabular technique is worth, one at a time: the used-cars ablation table (issue 17).
 
 Each variant is the track as automl searches it with one technique taken out: the final fit of the fixed
 recipe's choice, the recipe itself (the broad search of the whole space, with its refit and ensemble),

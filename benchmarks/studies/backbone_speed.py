@@ -1,4 +1,6 @@
-"""Training and inference speed (images/s) of MobileNet v1 0.25 with the ImageNet weights on this CPU: the head on
+"""MobileNet v1 0.25's training and inference images/s on this CPU, size by size → results/backbone_speed.json
+
+Training and inference speed (images/s) of MobileNet v1 0.25 with the ImageNet weights on this CPU: the head on
 the frozen backbone, and fine-tuning its last layers, at each input size its weights suit.
 
 Random uint8 images already at the input size (no Resizing; speed does not depend on the pixels), batch 64,

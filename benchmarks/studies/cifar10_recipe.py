@@ -1,5 +1,7 @@
-"""CIFAR-10: one fixed network trained by the final fit alone (no search) for a given time, to choose the
-cifar10 track's recipe: its test accuracy, passes over the data and training speed.
+"""CIFAR-10's fixed network trained by the final fit alone, SGD against Adam → results/cifar10_recipe_{variant}.json
+
+One fixed network trained by the final fit alone (no search) for a given time, to choose the cifar10 track's
+recipe: its test accuracy, passes over the data and training speed.
 
 The network is the one `tracks/cifar10.toml` fixes (`model.fixed`: whitening, 3 blocks of two 3x3
 convolutions from 64 filters, downsampling early, global average pooling), read from the track; the knobs

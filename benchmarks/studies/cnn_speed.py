@@ -1,4 +1,6 @@
-"""Training and inference speed (images/s) of the lightest, a middle and the heaviest CNN candidates on this CPU.
+"""Training and inference images/s of the lightest, a middle and the heaviest CNN candidates → results/cnn_speed.json
+
+The speed of the CNN space's candidates on this CPU, which sets the image budget (`data/image_folder.py`).
 
 Random uint8 images (speed does not depend on the pixels), batch 128, the augmentation layers on.
 Writes benchmarks/results/cnn_speed.json. Usage: python -m benchmarks.studies.cnn_speed [--steps 6]

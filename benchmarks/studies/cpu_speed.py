@@ -1,4 +1,6 @@
-"""Training speed (images/s) of one CIFAR-10 network on this CPU under the settings issue 18 asks about:
+"""A CIFAR-10 network's training images/s: bfloat16, batch 256, whitening, one thread → results/cpu_speed.json
+
+Training speed (images/s) of one CIFAR-10 network on this CPU under the settings issue 18 asks about:
 float32 against bfloat16 mixed precision, batch 128 against 256, the patch-whitening first layer, and
 TensorFlow's intra-op threads. Real CIFAR-10 images through the same tf.data pipeline as a search; the
 network is the one the 2026-11-29 reference run chose (trial 0039: 3 blocks of 2 convolutions from 32

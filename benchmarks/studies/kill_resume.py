@@ -1,4 +1,4 @@
-"""Kill a real search with SIGKILL in the middle of a trial, rerun it, and count what was kept and redone.
+"""A search killed (SIGKILL) mid-trial and rerun, three times: the trials kept and redone → results/kill_resume.json
 
 Run: ``python -m benchmarks.studies.kill_resume [kills]``; searches a copy of the Boston track (max_epochs 27)
 under a temporary directory and writes ``benchmarks/results/kill_resume.json``.

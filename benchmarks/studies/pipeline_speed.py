@@ -1,4 +1,6 @@
-"""A table trial's training pipeline: rows through a shuffle buffer, against automl's gathered batches.
+"""A table trial's fit on a shuffle buffer of rows against gathered batches → results/pipeline_speed_{track}.json
+
+The measurement behind `automl.hypermodels.mlp.to_dataset`: rows through a shuffle buffer, against gathered batches.
 
 One fixed configuration of the track's recipe (``model.fixed``, with the open knobs at their defaults) is
 built and trained for a 2-epoch Hyperband trial, with its validation data, as the search trains it,

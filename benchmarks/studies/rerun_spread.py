@@ -1,4 +1,6 @@
-"""How much a track's validation objective moves when one fixed configuration is retrained with other seeds.
+"""How far one configuration's validation score moves over training seeds → results/rerun_spread_{track}.json
+
+How much a track's validation objective moves when one fixed configuration is retrained with other seeds.
 
 Differences between trials smaller than this spread are noise, so it is the floor for the choice
 rule's tolerance (`search.tolerance`). Run: ``python -m benchmarks.studies.rerun_spread boston 5``; writes

@@ -1,5 +1,7 @@
-"""A table's MLP: one fixed configuration trained by the final fit alone (no search) for a given time, to
-choose a table track's recipe (its ``model.fixed``): validation and test figures, passes over the data, speed.
+"""A table MLP trained by the final fit alone, variant by variant → results/table_recipe_{track}_{variant}.json
+
+One fixed configuration trained by the final fit alone (no search) for a given time, to choose a table track's
+recipe (its ``model.fixed``): validation and test figures, passes over the data, speed.
 
 Training is `MLPHyperModel.fit_final`, what a track with ``search.final_fit`` runs on its chosen
 configuration: full passes over the training split on a one-cycle learning rate over the time. The

@@ -1,4 +1,6 @@
-"""The chosen models of the reference runs beside standard baselines, on the same train/test splits.
+"""The 2026-11-25 reference runs' test figures beside standard baselines → results/tabular_baselines.json
+
+The chosen models of the reference runs beside standard baselines, on the same train/test splits.
 
 Baselines are fitted on the training split (the Keras MLP also early-stops on the validation split,
 as automl's trials do) and scored once on the test split. automl's figures are read from

@@ -1,5 +1,6 @@
-"""A track's quality benchmark on search seeds no rule was designed on: the check that a rule chosen while looking
-at the benchmark's own seeds (42-46) holds elsewhere.
+"""The quality part on search seeds no rule was designed on → results/quality_{track}_seeds_{first}_{last}.json
+
+The check that a rule chosen while looking at the benchmark's own seeds (42-46) holds elsewhere.
 
 The choice's non-inferiority test and the refit's cross-fit (2026-11-30) were motivated by Boston's test figures
 on seeds 42-46. This runs the quality part's searches and baselines (`benchmarks/suite/quality.py`) on other seeds,

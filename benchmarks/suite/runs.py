@@ -1,5 +1,7 @@
-"""What the benchmark parts share: where their own searches live, which tracks they use (the real ones,
-or tiny copies for --quick), and a description of the machine the figures come from."""
+"""What the suite's parts share: where their searches live, their tracks and seeds, the machine's description.
+
+The tracks are the real ones, or tiny copies of them for --quick.
+"""
 from __future__ import annotations
 
 import json
