@@ -1,20 +1,30 @@
-"""Each benchmark runs in its --quick mode on tiny data, so that the scripts do not rot between real runs."""
+"""Each benchmark runs in its --quick mode on tiny data, so that the scripts do not rot between real runs; the
+index of benchmarks/README.md says what each module measures, and where each study's figures are."""
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
-from pathlib import Path
 
+import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from automl.data.schema import Schema
+from automl.selection import scoring
+from benchmarks import RESULTS, ROOT
+from benchmarks.suite import run_all
+from benchmarks.suite.baselines import scores
+from benchmarks.suite.cifar10 import earlier_runs, runs_so_far
+from benchmarks.suite.readme import readme
+from benchmarks.suite.runs import Context, python_path
 
 
 @pytest.mark.slow
 def test_cifar10_benchmark_quick_writes_its_figures_beside_the_baseline(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cifar10.py"), "--quick", "--results-dir", str(tmp_path)],
-                   check=True, cwd=tmp_path, timeout=600)
+    subprocess.run([sys.executable, "-m", "benchmarks.suite.cifar10", "--quick", "--results-dir", str(tmp_path)],
+                   check=True, cwd=tmp_path, env=python_path(), timeout=600)
     report = json.loads((tmp_path / "cifar10_quick" / "benchmark.json").read_text())
     assert report["quick"] is True and report["trials"] >= 1 and report["baseline_trials"] >= 1
     for key in ("test_accuracy", "baseline_test_accuracy", "top_trial_test_accuracy"):
@@ -40,8 +50,8 @@ def test_run_all_quick_writes_every_figure_and_the_readme_table(tmp_path):
     cifar10 = tmp_path / "cifar10.json"  # the 2-hour CIFAR-10 benchmark is read, not run
     cifar10.write_text(json.dumps({"test_accuracy": 0.7, "baseline_test_accuracy": 0.6, "search_seconds": 3600.0,
                                    "trials": 40, "date": "2026-01-01", "command": "python -m automl search"}))
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--results-dir", str(tmp_path),
-                    "--cifar10-json", str(cifar10)], check=True, cwd=tmp_path, timeout=900)
+    subprocess.run([sys.executable, "-m", "benchmarks.suite.run_all", "--quick", "--results-dir", str(tmp_path),
+                    "--cifar10-json", str(cifar10)], check=True, cwd=tmp_path, env=python_path(), timeout=900)
     out = tmp_path / "benchmarks_quick"
     assert not (tmp_path / "benchmarks").exists()  # a quick run never writes over the real figures
     results = json.loads((out / "results.json").read_text())
@@ -54,15 +64,10 @@ def test_run_all_quick_writes_every_figure_and_the_readme_table(tmp_path):
     readme = (out / "README.md").read_text()
     assert "| measure | key | value | goal | met |" in readme
     assert all(f"`{key}`" in readme for key in RESULT_KEYS)
-    assert "run_all.py --quick" in readme and "automl search --track" in readme
+    assert "benchmarks.suite.run_all --quick" in readme and "automl search --track" in readme
 
 
 def test_benchmark_readme_says_which_goals_are_met(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from readme import readme
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     goals = {"boston_rmse_ratio_vs_gbm": ("Boston RMSE ratio", "≤ 1.00", lambda v, _: v <= 1.0),
              "trial_overhead_share": ("overhead", "≤ 0.05", lambda v, _: v <= 0.05)}
     document = {"date": "2026-01-01 10:00", "quick": False, "machine": {"cores": 2}, "command": "python run_all.py",
@@ -74,12 +79,6 @@ def test_benchmark_readme_says_which_goals_are_met(tmp_path):
 
 
 def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import run_all
-        from runs import Context
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     ctx = Context(quick=False, out=tmp_path, results_dir=tmp_path, seeds=5)
     ctx.out.mkdir(exist_ok=True)
 
@@ -118,9 +117,6 @@ def test_two_runs_pinned_to_one_core_each_merge_into_one_results_json(tmp_path):
 
 
 def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_and_lowest(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from cifar10 import earlier_runs, runs_so_far
-
     path = tmp_path / "benchmark.json"
     path.write_text(json.dumps({"date": "2026-11-25", "quick": False, "test_accuracy": 0.8576}))
     runs = runs_so_far(earlier_runs(path), {"date": "2026-11-29", "quick": False, "test_accuracy": 0.80}, "a1")
@@ -140,10 +136,38 @@ def test_cifar10_keeps_every_full_runs_test_accuracy_and_reports_their_median_an
 
 @pytest.mark.slow
 def test_ablation_quick_writes_each_variants_figure_and_its_table(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ablation.py"), "--quick", "--out", str(tmp_path),
-                    "--only", "automl,no_numeric_embeddings"], check=True, cwd=tmp_path, timeout=600)
+    subprocess.run([sys.executable, "-m", "benchmarks.studies.ablation", "--quick", "--out", str(tmp_path),
+                    "--only", "automl,no_numeric_embeddings"], check=True, cwd=tmp_path, env=python_path(), timeout=600)
     results = json.loads((tmp_path / "ablation_used_cars_quick.json").read_text())
     assert list(results["variants"]) == ["automl", "no_numeric_embeddings"]
     assert all(v["mae"]["n"] == 1 and v["mae"]["mean"] > 0 for v in results["variants"].values())
     table = (tmp_path / "ablation_used_cars_quick.md").read_text()
     assert "| no_numeric_embeddings | numeric embeddings" in table and "| automl | nothing" in table
+
+
+def test_a_baseline_is_scored_as_automl_scores_its_own_models():
+    y, probability = np.array([0, 1, 1, 0, 1]), np.array([0.2, 0.7, 0.4, 0.1, 0.9])
+    automl, _ = scoring.test_figures(Schema("binary", "y"), y, np.column_stack([1 - probability, probability]))
+    assert scores("binary", y, probability) == {k: automl[k] for k in ("roc_auc", "balanced_accuracy")}
+    values, predicted = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
+    automl, _ = scoring.test_figures(Schema("regression", "y"), values, predicted)
+    assert scores("regression", values, predicted) == {k: automl[k] for k in ("rmse", "mae", "r2")}
+
+
+MODULES = sorted(p for p in (ROOT / "benchmarks").glob("*/*.py") if p.name != "__init__.py")
+
+
+def first_line(path) -> str:
+    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).splitlines()[0]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_index_says_what_each_benchmark_module_measures_in_its_docstrings_words(path):
+    index = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    assert f"| `{path.parent.name}/{path.name}` | {first_line(path)} |" in index
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.parent.name == "studies"], ids=lambda p: p.name)
+def test_each_study_names_its_committed_figures_in_its_first_line(path):
+    named = re.findall(r"results/(\S+\.json)", first_line(path).split("→")[-1])
+    assert named and all(list(RESULTS.glob(re.sub(r"\{\w+\}", "*", name))) for name in named)

@@ -24,7 +24,7 @@ from automl.hypermodels.training import (
     make_optimizer,
 )
 
-# The widest block. Measured on this 2-core CPU (benchmarks/cnn_speed.py): 5x5 convolutions everywhere and
+# The widest block. Measured on this 2-core CPU (benchmarks/studies/cnn_speed.py): 5x5 convolutions everywhere and
 # blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a
 # 290k-parameter network; one Hyperband epoch of it took 8 minutes.
 MAX_FILTERS = 128
@@ -113,7 +113,7 @@ class CNNHyperModel(ImageSpace):
         convs_per_block = hp.Int("convs_per_block", 1, 2)
         # Where a block halves the resolution: "end" after its convolutions (VGG), "early" right after its
         # first one, so that the others run on a quarter of the pixels (as the fast CIFAR-10 networks
-        # of the airbench family do): about half the cost for the same widths (benchmarks/cnn_speed.py).
+        # of the airbench family do): about half the cost for the same widths (benchmarks/studies/cnn_speed.py).
         downsample = hp.Choice("downsample", ["end", "early"])
         # The first convolution's kernel; the others are 3x3: two 3x3 see as far as one 5x5 at 72 % of the
         # cost, while a 5x5 on the 3 colour channels costs next to nothing.

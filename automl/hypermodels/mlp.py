@@ -294,7 +294,7 @@ def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int
 
     tf.data's autotuning is off: gathering a batch from memory costs nothing to tune, and the autotuner's
     own threads took the core from training. A 2-epoch used-cars trial of the recipe on one core took 11.1 s
-    with it, 6.3 to 7.2 s without (benchmarks/pipeline_speed.py).
+    with it, 6.3 to 7.2 s without (benchmarks/studies/pipeline_speed.py).
     """
     structure = x if y is None else (x, y) if sample_weight is None else (x, y, sample_weight)
     columns = tf.nest.map_structure(tf.convert_to_tensor, structure)

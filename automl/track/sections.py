@@ -78,7 +78,7 @@ class SearchSection(Section):
     seed: int = 42
     # The choice rule: trials within this relative distance of the best validation score are
     # equally good, and the fastest, then smallest, of them is chosen. 2 % is about the spread of
-    # retraining one network with other seeds on caravan (benchmarks/rerun_spread.py; README).
+    # retraining one network with other seeds on caravan (benchmarks/studies/rerun_spread.py; README).
     tolerance: float = 0.02
     # Data parallelism within a trial (tf.distribute): auto | mirrored | none. "auto" mirrors the
     # model over the GPUs when this machine has several, and trains as usual otherwise.

@@ -11,7 +11,7 @@ With ``search.final_fit_members`` over 1, the time is shared among that many net
 each from its own seed (initial weights, order of the rows), and their mean is the model: one Keras model over
 the same raw inputs (`automl.hypermodels.ensemble`), scored on validation as one. A network of the used-cars
 recipe stops improving well before the final fit's 13 minutes end; two of half the time each, averaged,
-score better (benchmarks/table_recipe.py; docs/tracks.md). Each network gets at least `MIN_MEMBER_SECONDS`:
+score better (benchmarks/studies/table_recipe.py; docs/tracks.md). Each network gets at least `MIN_MEMBER_SECONDS`:
 on a short budget there are fewer of them.
 """
 from __future__ import annotations

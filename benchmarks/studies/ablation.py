@@ -1,4 +1,6 @@
-"""What each tabular technique is worth, one at a time: the used-cars ablation table (issue 17).
+"""Used cars' test MAE with each table technique taken out in turn → results/ablation_used_cars.json and .md
+
+What each tabular technique is worth, one at a time: the used-cars ablation table (issue 17).
 
 Each variant is the track as automl searches it with one technique taken out: the final fit of the fixed
 recipe's choice, the recipe itself (the broad search of the whole space, with its refit and ensemble),
@@ -8,7 +10,7 @@ is scored once on the test split. The table says each variant's test MAE and its
 the full search's: above 1, the technique taken out was helping.
 
 Writes benchmarks/results/ablation_<track>.json and .md; the searches go to search_results/benchmarks/work/ablation/.
-Usage: python benchmarks/ablation.py [--track used_cars] [--seeds 1] [--only automl,no_final_fit] [--quick]
+Usage: python -m benchmarks.studies.ablation [--track used_cars] [--seeds 1] [--only automl,no_final_fit] [--quick]
 Two runs pinned to a core each (``taskset -c 0``/``-c 1`` with disjoint ``--only``) share a 2-core machine;
 each writes its variants into the same file.
 """
@@ -21,9 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from runs import QUICK_TIME_LIMIT, ROOT, Context, finite, mean_std, stamp, toml_track  # noqa: E402
+from benchmarks import RESULTS
+from benchmarks.suite.runs import QUICK_TIME_LIMIT, ROOT, Context, finite, mean_std, stamp, toml_track
 
 # variant -> (what is taken out, search settings, model settings); model.fixed values join the track's own,
 # and None removes them all
@@ -93,7 +94,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--only", help=f"comma-separated variants: {', '.join(VARIANTS)}")
     parser.add_argument("--quick", action="store_true", help="tiny data and searches of seconds: a smoke run")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     variants = args.only.split(",") if args.only else list(VARIANTS)
     if set(variants) - set(VARIANTS):

@@ -10,7 +10,7 @@
 
 Writes search_results/cifar10/benchmark.json and search_results/cifar10/plots/accuracy_vs_time.png.
 
-Usage: python benchmarks/cifar10.py [--quick] [--data PATH] [--results-dir DIR]
+Usage: python -m benchmarks.suite.cifar10 [--quick] [--data PATH] [--results-dir DIR]
 `--quick` runs both on the 500 images of tests/data/cifar10_tiny.npz for a minute each (a smoke run).
 """
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the plain Keras Tuner search
+from benchmarks.suite.runs import ROOT, python_path
+
 TINY = ROOT / "tests" / "data" / "cifar10_tiny.npz"
 
 
@@ -54,7 +54,8 @@ def main() -> int:
     automl = run_automl(track, results)  # --restart: clears the track's results, benchmark.json too
     if args.baseline_from:
         baseline = json.loads(Path(args.baseline_from).read_text(encoding="utf-8"))
-        baseline["run"] = f"separately: benchmarks/cifar10.py --phase baseline --seconds {baseline['budget_seconds']:g}"
+        baseline["run"] = ("separately: python -m benchmarks.suite.cifar10 --phase baseline "
+                           f"--seconds {baseline['budget_seconds']:g}")
     else:
         baseline = run_baseline_process(args, track, automl["search_seconds"])
         baseline["run"] = "after automl, in the same run, for automl's wall time"
@@ -98,10 +99,11 @@ def run_automl(track: str, results: Path) -> dict:
 def run_baseline_process(args: argparse.Namespace, track: str, seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory) / "baseline.json"
-        command = [sys.executable, __file__, "--phase", "baseline", "--seconds", str(seconds), "--out", str(out)]
+        command = [sys.executable, "-m", "benchmarks.suite.cifar10", "--phase", "baseline", "--seconds", str(seconds),
+                   "--out", str(out)]
         if args.quick or args.data:
             command += ["--data", str(Path(args.data or TINY).resolve())]
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, env=python_path())
         baseline = json.loads(out.read_text(encoding="utf-8"))
     return baseline
 
@@ -135,9 +137,8 @@ def guide_cnn(hp):
 
 def run_baseline(args: argparse.Namespace) -> int:
     """The plain Keras Tuner search, in its own process, on automl's split, until `--seconds` are spent."""
-    from plain_keras_tuner import timed_hyperband
-
     from automl.data import images
+    from benchmarks.suite.plain_keras_tuner import timed_hyperband
 
     arrays = images.cifar10_arrays(args.data)
     data = images.load_images(arrays, "multiclass", classes=images.CIFAR10_CLASSES, validation=0.1, seed=42)

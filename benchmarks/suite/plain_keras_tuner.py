@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from runs import Context
 
 from automl.track import load_track
+from benchmarks.suite.runs import Context
 
 TRACK = "used_cars"
 

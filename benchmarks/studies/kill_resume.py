@@ -1,6 +1,6 @@
-"""Kill a real search with SIGKILL in the middle of a trial, rerun it, and count what was kept and redone.
+"""A search killed (SIGKILL) mid-trial and rerun, three times: the trials kept and redone → results/kill_resume.json
 
-Run: ``python benchmarks/kill_resume.py [kills]``; searches a copy of the Boston track (max_epochs 27)
+Run: ``python -m benchmarks.studies.kill_resume [kills]``; searches a copy of the Boston track (max_epochs 27)
 under a temporary directory and writes ``benchmarks/results/kill_resume.json``.
 """
 from __future__ import annotations
@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from automl.track import load_track
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import RESULTS, ROOT
 
 
 def trial_states(tuner_dir: Path) -> dict[str, str]:
@@ -80,7 +79,7 @@ def main(kills: int = 3) -> dict:
         "rerun_seconds": round(time.monotonic() - started, 1),
         "chosen_test_mae": report.get("mae"),
     }
-    out = Path(__file__).parent / "results" / "kill_resume.json"
+    out = RESULTS / "kill_resume.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result

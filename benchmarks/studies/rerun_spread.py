@@ -1,7 +1,9 @@
-"""How much a track's validation objective moves when one fixed configuration is retrained with other seeds.
+"""How far one configuration's validation score moves over training seeds → results/rerun_spread_{track}.json
+
+How much a track's validation objective moves when one fixed configuration is retrained with other seeds.
 
 Differences between trials smaller than this spread are noise, so it is the floor for the choice
-rule's tolerance (`search.tolerance`). Run: ``python benchmarks/rerun_spread.py boston 5``; writes
+rule's tolerance (`search.tolerance`). Run: ``python -m benchmarks.studies.rerun_spread boston 5``; writes
 ``benchmarks/results/rerun_spread_<track>.json``.
 """
 from __future__ import annotations
@@ -10,7 +12,6 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import keras
 import keras_tuner as kt
@@ -18,6 +19,7 @@ import keras_tuner as kt
 from automl.data.tabular import model_inputs
 from automl.families import family_of
 from automl.track import load_track
+from benchmarks import RESULTS
 
 # One ordinary configuration from the space; the question is the seed's effect, not the best model.
 CONFIGURATION = {"num_layers": 2, "units_0": 64, "units_1": 64, "activation": "relu", "dropout": 0.0,
@@ -51,7 +53,7 @@ def main(track_name: str = "boston", seeds: int = 5) -> dict:
         "relative_range": (max(scores) - min(scores)) / abs(mean),
         "measured": time.strftime("%Y-%m-%d"),
     }
-    out = Path(__file__).parent / "results" / f"rerun_spread_{track.name}.json"
+    out = RESULTS / f"rerun_spread_{track.name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result

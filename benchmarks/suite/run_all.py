@@ -1,13 +1,13 @@
 """Run every benchmark side by side in one go and write results.json and a README.md table of the figures.
 
-Usage: python benchmarks/run_all.py [--quick] [--results-dir DIR] [--only PART,...] [--resume] [--run-cifar10]
+Usage: python -m benchmarks.suite.run_all [--quick] [--results-dir DIR] [--only PART,...] [--resume] [--run-cifar10]
 
 Real run (hours: 5 searches per tabular track at its own time limit, a 50-trial used-cars search, a
 plain Keras Tuner search): writes ``<results-dir>/benchmarks/results.json`` and ``README.md``; the
 benchmark's own searches go to ``<results-dir>/benchmarks/work/``, never over the reference runs.
 ``--quick``: the same code on a few hundred rows per table, 2 seeds and searches of seconds (a smoke run of
 a few minutes); writes under ``<results-dir>/benchmarks_quick/`` so it never overwrites real figures.
-CIFAR-10 takes 2 hours on its own (benchmarks/cifar10.py): its figures are read from
+CIFAR-10 takes 2 hours on its own (``python -m benchmarks.suite.cifar10``): its figures are read from
 ``<results-dir>/cifar10/benchmark.json`` (or ``--cifar10-json``) unless ``--run-cifar10`` runs it here.
 ``--only quality,efficiency`` reruns some parts and keeps the other parts' figures from results.json;
 ``--resume`` after an interruption does not search again the tabular tracks whose quality runs finished.
@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runs import (
+from benchmarks.suite.runs import (
     QUICK_SEEDS,
     ROOT,
     SEEDS,
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int,
                         help=f"search seeds per tabular track (default {SEEDS}; --quick {QUICK_SEEDS})")
     parser.add_argument("--run-cifar10", action="store_true",
-                        help="run benchmarks/cifar10.py (2 h; with --quick its 2-minute smoke run) "
+                        help="run benchmarks.suite.cifar10 (2 h; with --quick its 2-minute smoke run) "
                              "instead of reading it")
     parser.add_argument("--cifar10-json", help="read CIFAR-10's figures from this benchmark.json")
     parser.add_argument("--resume", action="store_true",
@@ -109,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tf.get_logger().setLevel("ERROR")  # tf.function retracing warnings: every search retraces by design
     report: dict[str, Any] = {}
-    invocation = {"command": "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    command = " ".join(["python -m benchmarks.suite.run_all", *(argv if argv is not None else sys.argv[1:])])
+    invocation = {"command": command,
                   "cores_used": len(os.sched_getaffinity(0)), "started": stamp(), "parts": parts, "commit": commit()}
     report.update(date=stamp(), quick=ctx.quick, machine=machine(), seeds=ctx.seeds, command=invocation["command"],
                   parts={})
@@ -134,42 +134,42 @@ def main(argv: list[str] | None = None) -> int:
 def run_part(part: str, ctx: Context, done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """One measure: its figures (the keys of results.json) and the details behind them."""
     if part == "quality":
-        from quality import quality
+        from benchmarks.suite.quality import quality
 
         return quality(ctx, resume=args.resume, tracks=args.tracks)
     if part == "memory":
-        from resources import memory
+        from benchmarks.suite.resources import memory
 
         return memory(ctx)
     if part == "cifar10":
         return cifar10(ctx, args.run_cifar10, args.cifar10_json)
     if part == "text":
         return text(ctx)
-    from quality import done_tracks
+    from benchmarks.suite.quality import done_tracks
 
     # another run pinned to the other core may have finished tracks that results.json does not have yet
     quality_details = {**done_tracks(ctx), **done.get("quality", {}).get("details", {})} or None
     if part == "anytime":
-        from anytime import anytime
+        from benchmarks.suite.anytime import anytime
 
         return anytime(ctx, quality_details, args.tracks)
     if part == "latency":
-        from quality import latency
+        from benchmarks.suite.quality import latency
 
         return latency(quality_details or {})
     if part == "efficiency":
-        from plain_keras_tuner import efficiency
+        from benchmarks.suite.plain_keras_tuner import efficiency
 
         return efficiency(ctx, quality_details)
     if part == "overhead":
-        from resources import overhead
+        from benchmarks.suite.resources import overhead
 
         return overhead(quality_details, done.get("overhead", {}).get("details", {}).get("tracks", {}))
     if part == "disk":
-        from resources import disk
+        from benchmarks.suite.resources import disk
 
         return disk(quality_details)
-    from ensemble import ensemble
+    from benchmarks.suite.ensemble import ensemble
 
     return ensemble(ctx, {k: v for k, v in (quality_details or {}).items() if k in args.tracks})
 
@@ -178,7 +178,7 @@ def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
     """CIFAR-10's accuracy against wall time: read from benchmark.json (its own 2-hour run), or run it here."""
     if run:
         results = ctx.work / "cifar10" if ctx.quick else ctx.results_dir
-        command = [sys.executable, str(ROOT / "benchmarks" / "cifar10.py"), "--results-dir", str(results)]
+        command = [sys.executable, "-m", "benchmarks.suite.cifar10", "--results-dir", str(results)]
         command += ["--quick"] if ctx.quick else []
         ctx.commands.append(" ".join(["python", *command[1:]]))
         subprocess.run(command, check=True, env=python_path())
@@ -189,7 +189,7 @@ def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
         how = f"read from {path}"
     if path is None or not path.is_file():
         why = ("not run in --quick (add --run-cifar10 for its 2-minute smoke run)" if path is None
-               else f"{path} not found: run `python benchmarks/cifar10.py` (2 hours), or pass --run-cifar10")
+               else f"{path} not found: run `python -m benchmarks.suite.cifar10` (2 hours), or pass --run-cifar10")
         return {"figures": {"cifar10_test_accuracy": None}, "details": {"skipped": why}}
     bench = json.loads(path.read_text(encoding="utf-8"))
     plot = path.parent / "plots" / "accuracy_vs_time.png"
@@ -204,9 +204,8 @@ def cifar10(ctx: Context, run: bool, given: str | None) -> dict[str, Any]:
 def text(ctx: Context) -> dict[str, Any]:
     """ToLD-BR: the reference run's test ROC AUC (search_results/told_br, 15 minutes) against the TF-IDF +
     logistic regression a user would reach for, fitted here on the same split."""
-    from text_baseline import baseline
-
     from automl.errors import AutomlError
+    from benchmarks.suite.text_baseline import baseline
 
     if ctx.quick:
         return {"figures": {"told_br_auc_minus_tfidf": None}, "details": {"skipped": "not run in --quick"}}
@@ -214,7 +213,7 @@ def text(ctx: Context) -> dict[str, Any]:
         result = baseline("told_br", ctx.results_dir)
     except AutomlError as error:  # the data is not imported on this machine
         return {"figures": {"told_br_auc_minus_tfidf": None}, "details": {"skipped": str(error)}}
-    ctx.commands.append("python benchmarks/text_baseline.py --track told_br")
+    ctx.commands.append("python -m benchmarks.suite.text_baseline --track told_br")
     return {"figures": {"told_br_auc_minus_tfidf": result.get("told_br_auc_minus_tfidf"),
                         "told_br_tfidf_test_roc_auc": result["tfidf_test_roc_auc"],
                         "told_br_test_roc_auc": result.get("automl_test_roc_auc")},
@@ -264,7 +263,7 @@ def write(ctx: Context, report: dict[str, Any], invocation: dict[str, Any], fres
         figures = finite(figures_of(merged))
         document = finite({k: v for k, v in merged.items() if k != "parts"} | figures | {"parts": parts})
         (ctx.out / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-        from readme import readme
+        from benchmarks.suite.readme import readme
 
         (ctx.out / "README.md").write_text(readme(document, GOALS, figures, ctx.out), encoding="utf-8")
 

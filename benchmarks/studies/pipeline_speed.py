@@ -1,4 +1,6 @@
-"""A table trial's training pipeline: rows through a shuffle buffer, against automl's gathered batches.
+"""A table trial's fit on a shuffle buffer of rows against gathered batches → results/pipeline_speed_{track}.json
+
+The measurement behind `automl.hypermodels.mlp.to_dataset`: rows through a shuffle buffer, against gathered batches.
 
 One fixed configuration of the track's recipe (``model.fixed``, with the open knobs at their defaults) is
 built and trained for a 2-epoch Hyperband trial, with its validation data, as the search trains it,
@@ -13,7 +15,7 @@ It reports each fit's wall time and the part of it outside Keras' ``on_train_beg
 with autotuning on, a single core's fit spent seconds there, in freeing each epoch's iterator.
 Run it pinned to one core:
 
-    taskset -c 0 python benchmarks/pipeline_speed.py used_cars --repeats 4
+    taskset -c 0 python -m benchmarks.studies.pipeline_speed used_cars --repeats 4
 
 It writes benchmarks/results/pipeline_speed_<track>.json.
 """
@@ -24,11 +26,11 @@ import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import RESULTS
+
 EPOCHS = 2  # the first rung of the tracks' Hyperband (max_epochs 30, factor 3)
 
 

@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from runs import TABULAR_TRACKS, Context, finite, mean_std
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
 )
-from tabular_baselines import default_mlp, scores, sklearn_models
 from threadpoolctl import threadpool_limits
 
 from automl.track import load_track
+from benchmarks.suite.baselines import default_mlp, scores, sklearn_models
+from benchmarks.suite.runs import TABULAR_TRACKS, Context, finite, mean_std
 
 GBM_GRID = {"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63], "min_samples_leaf": [10, 40]}
 QUICK_GBM_GRID = {"learning_rate": [0.1], "max_leaf_nodes": [15], "min_samples_leaf": [10]}

@@ -1,11 +1,12 @@
-"""A track's quality benchmark on search seeds no rule was designed on: the check that a rule chosen while looking
-at the benchmark's own seeds (42-46) holds elsewhere.
+"""The quality part on search seeds no rule was designed on → results/quality_{track}_seeds_{first}_{last}.json
+
+The check that a rule chosen while looking at the benchmark's own seeds (42-46) holds elsewhere.
 
 The choice's non-inferiority test and the refit's cross-fit (2026-11-30) were motivated by Boston's test figures
-on seeds 42-46. This runs the quality part's searches and baselines (`benchmarks/quality.py`) on other seeds,
+on seeds 42-46. This runs the quality part's searches and baselines (`benchmarks/suite/quality.py`) on other seeds,
 default 47-51, and writes benchmarks/results/quality_<track>_seeds_<first>_<last>.json; the searches go to
 search_results/benchmarks/work/unseen/ (git-ignored). Not merged into results.json: its seeds are not the bar's.
-Usage: taskset -c 0 python benchmarks/unseen_seeds.py [--track boston] [--first-seed 47] [--seeds 5]
+Usage: taskset -c 0 python -m benchmarks.studies.unseen_seeds [--track boston] [--first-seed 47] [--seeds 5]
 """
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from quality import track_quality  # noqa: E402
-from runs import ROOT, Context, finite  # noqa: E402
+from benchmarks import RESULTS
+from benchmarks.suite.quality import track_quality
+from benchmarks.suite.runs import ROOT, Context, finite
 
 
 @dataclass
@@ -39,7 +38,7 @@ def main() -> int:
     ctx = UnseenSeeds(quick=False, out=out, results_dir=out, seeds=args.seeds, first_seed=args.first_seed)
     result = track_quality(ctx, args.track)
     seeds = ctx.search_seeds(args.track)
-    path = ROOT / "benchmarks" / "results" / f"quality_{args.track}_seeds_{seeds[0]}_{seeds[-1]}.json"
+    path = RESULTS / f"quality_{args.track}_seeds_{seeds[0]}_{seeds[-1]}.json"
     path.write_text(json.dumps(finite(result), indent=1) + "\n", encoding="utf-8")
     summary = result["summary"]
     for metric in summary["automl"]:

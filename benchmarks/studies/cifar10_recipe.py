@@ -1,5 +1,7 @@
-"""CIFAR-10: one fixed network trained by the final fit alone (no search) for a given time, to choose the
-cifar10 track's recipe: its test accuracy, passes over the data and training speed.
+"""CIFAR-10's fixed network trained by the final fit alone, SGD against Adam → results/cifar10_recipe_{variant}.json
+
+One fixed network trained by the final fit alone (no search) for a given time, to choose the cifar10 track's
+recipe: its test accuracy, passes over the data and training speed.
 
 The network is the one `tracks/cifar10.toml` fixes (`model.fixed`: whitening, 3 blocks of two 3x3
 convolutions from 64 filters, downsampling early, global average pooling), read from the track; the knobs
@@ -7,8 +9,8 @@ the track leaves open are set here (label smoothing 0.2, L2 5e-4, the flip avera
 variants differ in the optimizer. Training is `CNNHyperModel.fit_final`: full passes over the 45,000 training
 images on the one-cycle learning rate over the time. Run two variants side by side, one per core:
 
-    taskset -c 0 python benchmarks/cifar10_recipe.py sgd --seconds 720 &
-    taskset -c 1 python benchmarks/cifar10_recipe.py adam --seconds 720 &
+    taskset -c 0 python -m benchmarks.studies.cifar10_recipe sgd --seconds 720 &
+    taskset -c 1 python -m benchmarks.studies.cifar10_recipe adam --seconds 720 &
 
 Each writes benchmarks/results/cifar10_recipe_<variant>.json.
 """
@@ -18,11 +20,11 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import RESULTS
+
 OPEN_KNOBS = {"zoom": 0.0, "dropout": 0.0, "l2": 5e-4, "flip_average": True, "label_smoothing": 0.2, "batch_size": 256}
 VARIANTS = {
     "sgd": {"optimizer": "sgd", "sgd_learning_rate": 0.1},

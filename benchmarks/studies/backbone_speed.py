@@ -1,10 +1,12 @@
-"""Training and inference speed (images/s) of MobileNet v1 0.25 with the ImageNet weights on this CPU: the head on
+"""MobileNet v1 0.25's training and inference images/s on this CPU, size by size → results/backbone_speed.json
+
+Training and inference speed (images/s) of MobileNet v1 0.25 with the ImageNet weights on this CPU: the head on
 the frozen backbone, and fine-tuning its last layers, at each input size its weights suit.
 
 Random uint8 images already at the input size (no Resizing; speed does not depend on the pixels), batch 64,
 flip and translation on. The weights are those `automl weights import mobilenet_v1_0.25 FILE` stored (or Keras'
 cache). Writes benchmarks/results/backbone_speed.json (the median of --repeats runs, and each run).
-Usage: python benchmarks/backbone_speed.py [--steps 8] [--repeats 3] [--sizes 128 160 ...]
+Usage: python -m benchmarks.studies.backbone_speed [--steps 8] [--repeats 3] [--sizes 128 160 ...]
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -25,6 +26,7 @@ from automl.data.schema import Schema
 from automl.hypermodels.backbone import BackboneHyperModel, unfreeze
 from automl.hypermodels.image_inputs import image_dataset
 from automl.hypermodels.weights import weights_path
+from benchmarks import RESULTS
 
 BACKBONE = "mobilenet_v1_0.25"
 SIZES = (128, 160, 192, 224)
@@ -72,7 +74,7 @@ if __name__ == "__main__":
         figures["runs"].append(measure(size, layers, args.steps, args.repeats))
         print(figures["runs"][-1], flush=True)
     figures["load_average_after"] = os.getloadavg()[0]
-    out = Path(__file__).parent / "results" / "backbone_speed.json"
+    out = RESULTS / "backbone_speed.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"wrote {out}")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from runs import Context, mean_std
-from tabular_baselines import scores
 
 from automl.track import load_track
+from benchmarks.suite.baselines import scores
+from benchmarks.suite.runs import Context, mean_std
 
 TOP_K = 5
 

@@ -1,7 +1,9 @@
-"""Training and inference speed (images/s) of the lightest, a middle and the heaviest CNN candidates on this CPU.
+"""Training and inference images/s of the lightest, a middle and the heaviest CNN candidates → results/cnn_speed.json
+
+The speed of the CNN space's candidates on this CPU, which sets the image budget (`data/image_folder.py`).
 
 Random uint8 images (speed does not depend on the pixels), batch 128, the augmentation layers on.
-Writes benchmarks/results/cnn_speed.json. Usage: python benchmarks/cnn_speed.py [--steps 6]
+Writes benchmarks/results/cnn_speed.json. Usage: python -m benchmarks.studies.cnn_speed [--steps 6]
 """
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -21,6 +22,7 @@ from automl.data.images import CIFAR10_CLASSES
 from automl.data.schema import Schema
 from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_inputs import image_dataset
+from benchmarks import RESULTS
 
 CANDIDATES = {
     "lightest": {"num_blocks": 2, "filters": 16, "convs_per_block": 1, "kernel_size": 3, "pooling": "global_average",
@@ -65,7 +67,7 @@ if __name__ == "__main__":
         figures[name] = measure(values, args.steps)
         print(name, figures[name], flush=True)
     figures["load_average_after"] = os.getloadavg()[0]
-    out = Path(__file__).parent / "results" / "cnn_speed.json"
+    out = RESULTS / "cnn_speed.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"wrote {out}")

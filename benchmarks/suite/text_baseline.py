@@ -1,11 +1,10 @@
-"""The baseline a user would reach for on a text track: scikit-learn TF-IDF + logistic regression, on the split
-the track uses.
+"""A text track's test ROC AUC against the baseline a user would reach for: TF-IDF + logistic regression.
 
 The data is loaded through the track's family, so the train/test rows are automl's own (same seed, same
 stratification). The baseline is fitted on the training split and scored once on the test split; automl's
 test ROC AUC is read from ``<results-dir>/<track>/test_metrics.json`` where a search has written it, and the
 difference is ``told_br_auc_minus_tfidf`` in the results (the goal: >= 0).
-Run: ``python benchmarks/text_baseline.py [--track told_br] [--results-dir search_results] [--out FILE]``;
+Run: ``python -m benchmarks.suite.text_baseline [--track told_br] [--results-dir search_results] [--out FILE]``;
 writes ``benchmarks/results/text_baseline.json`` by default.
 """
 from __future__ import annotations
@@ -16,15 +15,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from sklearn import metrics as skm
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from automl.families import family_of
 from automl.track import load_track
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import RESULTS, ROOT
+from benchmarks.suite.baselines import scores
 
 
 def joined(x: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -41,7 +39,7 @@ def baseline(track_name: str, results_dir: Path) -> dict:
     start = time.perf_counter()
     model.fit(joined(data.train.x, columns), data.train.y)
     seconds = time.perf_counter() - start
-    auc = float(skm.roc_auc_score(data.test.y, model.predict_proba(joined(data.test.x, columns))[:, 1]))
+    auc = scores(track.task, data.test.y, model.predict_proba(joined(data.test.x, columns))[:, 1])["roc_auc"]
     result = {"track": track.name, "split": track.split.as_dict(), "train_rows": len(data.train),
               "test_rows": len(data.test),
               "baseline": "TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True) + LogisticRegression",
@@ -57,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", default="told_br")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "search_results")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "text_baseline.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "text_baseline.json")
     args = parser.parse_args()
     result = baseline(args.track, args.results_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quality import automl_run
-from runs import QUICK_TIME_LIMIT, Context, mean_std
+from benchmarks.suite.quality import automl_run
+from benchmarks.suite.runs import QUICK_TIME_LIMIT, Context, mean_std
 
 ANYTIME = "60s"
 

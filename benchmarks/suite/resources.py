@@ -11,7 +11,7 @@
 - Disk: bytes under the first used-cars quality search's ``<results>/used_cars/`` after it ended,
   with the checkpoints kept and those pruned (their ``pruned.json`` says how many bytes each freed).
 
-Run by run_all.py; ``python benchmarks/resources.py memory ...`` is the memory search's own process.
+Run by run_all; ``python -m benchmarks.suite.resources memory ...`` is the memory search's own process.
 """
 from __future__ import annotations
 
@@ -107,13 +107,13 @@ def _mean(values: list[float]) -> float:
 
 def memory(ctx) -> dict[str, Any]:
     """RSS over a long used-cars search in its own process: growth from the 5th trial to the 50th."""
-    from runs import python_path
+    from benchmarks.suite.runs import python_path
 
     trials = QUICK_MEMORY_TRIALS if ctx.quick else MEMORY_TRIALS
     track = broad_track(ctx.track_file(MEMORY_TRACK, time_limit="10m" if ctx.quick else "4h"))
     results = ctx.work / "memory"
     out = results / "memory.json"
-    command = [sys.executable, str(Path(__file__).resolve()), "memory", "--track", str(track),
+    command = [sys.executable, "-m", "benchmarks.suite.resources", "memory", "--track", str(track),
                "--results-dir", str(results), "--trials", str(trials), "--out", str(out)]
     ctx.commands.append(" ".join(["python", *command[1:]]))
     subprocess.run(command, check=True, env=python_path())
@@ -133,9 +133,8 @@ def memory(ctx) -> dict[str, Any]:
 def broad_track(path: Path) -> Path:
     """The track file at `path` without its recipe (``model.fixed``): a broad search, which Hyperband gives as many
     trials as the memory measure needs (used cars' recipe leaves the batch size open, and 6 trials)."""
-    from runs import toml_track
-
     from automl.track import load_track
+    from benchmarks.suite.runs import toml_track
 
     track = load_track(str(path)).as_dict()
     track["model"].pop("fixed", None)

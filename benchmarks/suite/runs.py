@@ -1,5 +1,7 @@
-"""What the benchmark parts share: where their own searches live, which tracks they use (the real ones,
-or tiny copies for --quick), and a description of the machine the figures come from."""
+"""What the suite's parts share: where their searches live, their tracks and seeds, the machine's description.
+
+The tracks are the real ones, or tiny copies of them for --quick.
+"""
 from __future__ import annotations
 
 import json
@@ -14,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from automl.track import load_track
+from benchmarks import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TABULAR_TRACKS = ("boston", "used_cars", "caravan")
 SEEDS = 5  # search seeds per tabular track (the split's seed stays the track's)
 # --quick: rows kept of each table, and the budget of every search (seconds).

@@ -1,5 +1,7 @@
-"""A table's MLP: one fixed configuration trained by the final fit alone (no search) for a given time, to
-choose a table track's recipe (its ``model.fixed``): validation and test figures, passes over the data, speed.
+"""A table MLP trained by the final fit alone, variant by variant → results/table_recipe_{track}_{variant}.json
+
+One fixed configuration trained by the final fit alone (no search) for a given time, to choose a table track's
+recipe (its ``model.fixed``): validation and test figures, passes over the data, speed.
 
 Training is `MLPHyperModel.fit_final`, what a track with ``search.final_fit`` runs on its chosen
 configuration: full passes over the training split on a one-cycle learning rate over the time. The
@@ -7,15 +9,17 @@ variants below start from the best configurations of the used_cars searches (pie
 encoding, the absolute-error loss, ReLU, AdamW) and differ in one or two knobs. Run two side by side,
 one per core:
 
-    taskset -c 0 python benchmarks/table_recipe.py used_cars plain --seconds 300 &
-    taskset -c 1 python benchmarks/table_recipe.py used_cars wide --seconds 300 &
+    taskset -c 0 python -m benchmarks.studies.table_recipe used_cars plain --seconds 300 &
+    taskset -c 1 python -m benchmarks.studies.table_recipe used_cars wide --seconds 300 &
 
 Each writes benchmarks/results/table_recipe_<track>_<variant>.json. Several runs of a variant from their own
 seeds, averaged (what ``search.final_fit_members`` does):
 
-    taskset -c 0 python benchmarks/table_recipe.py used_cars recipe --seconds 400 --seed 100 --predictions a.npz &
-    taskset -c 1 python benchmarks/table_recipe.py used_cars recipe --seconds 400 --seed 101 --predictions b.npz &
-    python benchmarks/table_recipe.py used_cars recipe --average a.npz b.npz
+    taskset -c 0 python -m benchmarks.studies.table_recipe used_cars recipe --seconds 400 --seed 100 \
+        --predictions a.npz &
+    taskset -c 1 python -m benchmarks.studies.table_recipe used_cars recipe --seconds 400 --seed 101 \
+        --predictions b.npz &
+    python -m benchmarks.studies.table_recipe used_cars recipe --average a.npz b.npz
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import RESULTS
+
 BASE = {"num_layers": 3, "units_0": 256, "units_1": 256, "units_2": 256, "numeric_encoding": "piecewise_linear",
         "categorical_encoding": "one_hot", "loss": "mae", "activation": "relu", "batch_norm": False,
         "dropout": 0.0, "l1": 0.0, "l2": 1e-5, "optimizer": "adamw", "learning_rate": 2e-3, "batch_size": 256,

@@ -1,11 +1,13 @@
-"""Training speed (images/s) of one CIFAR-10 network on this CPU under the settings issue 18 asks about:
+"""A CIFAR-10 network's training images/s: bfloat16, batch 256, whitening, one thread → results/cpu_speed.json
+
+Training speed (images/s) of one CIFAR-10 network on this CPU under the settings issue 18 asks about:
 float32 against bfloat16 mixed precision, batch 128 against 256, the patch-whitening first layer, and
 TensorFlow's intra-op threads. Real CIFAR-10 images through the same tf.data pipeline as a search; the
 network is the one the 2026-11-29 reference run chose (trial 0039: 3 blocks of 2 convolutions from 32
 filters, flatten, 128 units). Each setting trains `--images` images after a warm-up of 2 steps, with
 the loss after them beside the speed, so that a faster setting that does not learn shows.
 
-Writes benchmarks/results/cpu_speed.json. Usage: python benchmarks/cpu_speed.py [--images 12800]
+Writes benchmarks/results/cpu_speed.json. Usage: python -m benchmarks.studies.cpu_speed [--images 12800]
 Each setting runs in its own process: the mixed-precision policy and the thread count are global.
 """
 from __future__ import annotations
@@ -16,9 +18,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from benchmarks import RESULTS
+from benchmarks.suite.runs import python_path
 
 CHOSEN = {"rotation": 0.0, "zoom": 0.1, "num_blocks": 3, "filters": 32, "convs_per_block": 2, "downsample": "end",
           "kernel_size": 3, "batch_norm": True, "dropout": 0.1, "l2": 1e-4, "pooling": "flatten", "dense_units": 128,
@@ -92,11 +96,11 @@ def main() -> None:
         return
     results = {}
     for name in SETTINGS:
-        out = subprocess.run([sys.executable, __file__, "--images", str(args.images), "--one", name],
-                             capture_output=True, text=True, check=True).stdout
+        command = [sys.executable, "-m", "benchmarks.studies.cpu_speed", "--images", str(args.images), "--one", name]
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env=python_path()).stdout
         results[name] = json.loads(out.strip().splitlines()[-1])
         print(f"{name:40s} {results[name]['images_per_second']:8.1f} images/s  loss {results[name]['loss_after']}")
-    path = Path(__file__).parent / "results" / "cpu_speed.json"
+    path = RESULTS / "cpu_speed.json"
     path.write_text(json.dumps({"machine": f"{os.cpu_count()} CPU cores", "network": CHOSEN, "settings": results},
                                indent=2) + "\n")
 
