@@ -62,11 +62,11 @@ def run_variant(ctx: Context, name: str, variant: str, seed: int) -> dict[str, A
     import keras
 
     from automl import pipeline
-    from automl.track import load_track
+    from automl.context import Run
 
     path = variant_track(ctx, name, variant, seed)
     results = ctx.work / "ablation" / variant / f"seed{seed}"
-    run = pipeline.run(load_track(path), restart=True, results_dir=results,
+    run = pipeline.run(Run.open(path, results), restart=True,
                        command=f"automl search --track {path} --restart --results-dir {results}")
     metrics = run.finished.metrics
     keras.backend.clear_session()

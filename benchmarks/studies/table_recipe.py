@@ -96,7 +96,7 @@ def main() -> int:
         keras.utils.set_random_seed(args.seed)
         hypermodel.seed = args.seed
     model = hypermodel.build(hp)
-    (x, y), kwargs = fit_arguments(track, data)
+    (x, y), kwargs = fit_arguments(track, family, data)
     if args.validation_half:  # does the final fit gain from more rows? score on validation rows it did not see
         vx, vy = kwargs["validation_data"]
         order = np.random.default_rng(0).permutation(len(vy))

@@ -51,20 +51,19 @@ def ensemble(ctx: Context, quality_details: dict[str, Any] | None, k: int = TOP_
 
 def top_k_run(track, results_dir: str, data, k: int) -> dict[str, Any]:
     """One search's k best trials (with a checkpoint), their mean test prediction and its scores."""
-    from automl.families import family_of
+    from automl.context import Run
     from automl.selection.trials import trials_table
     from automl.serving.models import load_trial_model
     from automl.serving.predict import predict_with
-    from automl.store import Store
 
-    store = Store(track.name, results_dir)
-    schema, family = store.schema(), family_of(track)
-    table = trials_table(track, results_dir)
+    run = Run.open(track, results_dir)
+    schema, family = run.schema(), run.family
+    table = trials_table(run)
     table = table[(table["status"] == "completed") & ~table["pruned"]]
     table = table.sort_values("score", ascending=track.direction == "min").head(k)
     predictions = []
     for trial_id in table["trial_id"]:
-        model = load_trial_model(track, trial_id, store)
+        model = load_trial_model(run, trial_id)
         predicted = predict_with(model, family, schema, family.model_inputs(data.test.x, schema),
                                  proba=track.task != "regression")
         predictions.append(predicted if track.task == "regression" else predicted.to_numpy()[:, 1])

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from automl.track import load_track
 from benchmarks.suite.runs import Context
 
 TRACK = "used_cars"
@@ -113,29 +112,27 @@ def plain_search(track, data, seconds: float, seed: int) -> dict[str, Any]:
 
 def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str, Any]:
     """automl's first-seed used-cars search (from the quality part) against the plain search with its wall time."""
-    from automl.families import family_of
+    from automl.context import Run
     from automl.serving.models import load_best_model
     from automl.serving.predict import predict_with
-    from automl.store import TEST_METRICS, Store
 
     runs = (quality_details or {}).get(TRACK, {}).get("automl_runs")
     if not runs:
         return {"figures": {}, "details": {"skipped": "needs the quality part's used_cars searches"}}
     run = runs[0]
-    track = load_track(ctx.track_file(TRACK, seed=run["seed"]))
-    family = family_of(track)
-    data = family.load(track)
-    store = Store(track.name, run["results_dir"])
-    chosen = load_best_model(track, run["results_dir"])
-    validation_mae = float(np.mean(np.abs(predict_with(chosen, family, store.schema(),
-                                                   family.model_inputs(data.validation.x, store.schema()))
+    searched = Run.open(ctx.track_file(TRACK, seed=run["seed"]), run["results_dir"])
+    family, store, schema = searched.family, searched.store, searched.schema()
+    data = searched.data()
+    chosen = load_best_model(searched)
+    validation_mae = float(np.mean(np.abs(predict_with(chosen, family, schema, family.model_inputs(data.validation.x,
+                                                                                              schema))
                                           - data.validation.y)))
     # automl's whole run: the search, then the final fit or the refit of its choice (test_metrics.json says how
     # long each took), so that the plain search gets the same wall time for its training
-    metrics = store.read_json(TEST_METRICS) or {}
+    metrics = store.read_json(store.test_metrics) or {}
     retrained = sum(float((metrics.get(stage) or {}).get("seconds", 0.0)) for stage in ("final_fit", "refit"))
     seconds = run["search_seconds"] + retrained
-    plain = plain_search(track, data, seconds, seed=run["seed"])
+    plain = plain_search(searched.track, data, seconds, seed=run["seed"])
     automl = {
         "validation_mae": validation_mae,
         "best_trial_validation_mae": run["best_validation"],
@@ -144,7 +141,7 @@ def efficiency(ctx: Context, quality_details: dict[str, Any] | None) -> dict[str
         "seconds": round(seconds, 1),
         "search_seconds": run["search_seconds"],
         "retrain_seconds": round(retrained, 1),
-        "disk_mb": round(_disk(Path(run["results_dir"]) / track.name / "tuner") / 2**20, 2),
+        "disk_mb": round(_disk(store.tuner_dir) / 2**20, 2),
     }
     return {
         "figures": {f"{TRACK}_vs_plain_kt_mae_ratio": automl["test_mae"] / plain["test_mae"],

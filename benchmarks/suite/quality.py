@@ -24,6 +24,7 @@ from sklearn.ensemble import (
 )
 from threadpoolctl import threadpool_limits
 
+from automl.context import Run
 from automl.track import load_track
 from benchmarks.suite.baselines import default_mlp, scores, sklearn_models
 from benchmarks.suite.runs import TABULAR_TRACKS, Context, finite, mean_std
@@ -116,7 +117,7 @@ def automl_run(ctx: Context, name: str, seed: int, time_limit: str | None = None
     results = ctx.run_dir(name, seed) if time_limit is None else ctx.run_dir(name, seed) / f"time_limit_{time_limit}"
     command = f"automl search --track {path} --restart --results-dir {results}"
     ctx.commands.append(command)
-    run = pipeline.run(track, restart=True, results_dir=results, command=command)
+    run = pipeline.run(Run.open(track, results), restart=True, command=command)
     outcome, finalized = run.searched, run.finished
     table = finalized.table
     chosen = table.loc[table["chosen"]].iloc[0]

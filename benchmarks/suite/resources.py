@@ -187,6 +187,7 @@ def memory_search(track: str, results_dir: str, trials: int, out: str) -> None:
     """The memory search itself (in its own process): sample RSS while the search runs, stop after `trials`."""
     import tensorflow as tf
 
+    from automl.context import Run
     from automl.tuning import loop
 
     tf.get_logger().setLevel("ERROR")
@@ -207,7 +208,7 @@ def memory_search(track: str, results_dir: str, trials: int, out: str) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        outcome = loop.search(track, restart=True, results_dir=results_dir, on_trial_done=on_trial_done)
+        outcome = loop.search(Run.open(track, results_dir).started(), restart=True, on_trial_done=on_trial_done)
     finally:
         done.set()
         sampler.join()
