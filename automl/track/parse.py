@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from automl.data.schema import TASKS
 from automl.errors import AutomlError
