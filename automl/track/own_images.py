@@ -18,6 +18,7 @@ from automl.hypermodels.pretrained import PRETRAINED
 from automl.track.duration import parse_duration
 from automl.track.own_csv import CsvTrack, as_toml, check_name, relative_path, split_lines, track_name, write_track
 from automl.track.sections import SECTIONS
+from automl.track.toml_text import toml_lines
 
 
 def default_image_families() -> tuple[list[str], list[str]]:
@@ -140,4 +141,4 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
     if backbones:
         lines.append(f"backbones = {as_toml(backbones):<24} # pretrained networks whose ImageNet weights were found "
                      "(docs/backbones.md)")
-    return "\n".join(lines) + "\n"
+    return toml_lines(lines)
