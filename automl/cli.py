@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from automl import __version__
 from automl.context import Run
 from automl.data.home import IMPORTABLE
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="automl", description="Hyperband search over Keras models, from a track to a production model."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     search = commands.add_parser("search", help="run or resume a track's search (or one of your own CSV or images)")
@@ -98,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     tracked.add_argument("--mlflow", metavar="URI",
                          help="one MLflow run per trial, and the chosen model, at this tracking URI "
                               "(e.g. file:./mlruns); "
-                              "needs pip install 'automl[mlflow]'")
+                              "needs pip install 'automl-hyperband[mlflow]'")
     tracked.add_argument("--wandb", action="store_true",
                          help="one Weights & Biases run per trial (WANDB_MODE=offline works without a network); "
-                              "needs pip install 'automl[wandb]'")
+                              "needs pip install 'automl-hyperband[wandb]'")
     tracked.add_argument("--notify", metavar="CMD",
                          help="run this shell command with a JSON event on its standard input when a trial sets a "
                               "new best, a trial diverges, and the search ends")

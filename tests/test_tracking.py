@@ -158,7 +158,7 @@ def test_mlflow_without_the_package_names_the_extra(tiny_track, results_dir, mon
                           "--mlflow", "file:./mlruns")
     assert status == 2
     assert err.strip() == ("automl: error: --mlflow needs the mlflow package; "
-                           "install it with: pip install 'automl[mlflow]'")
+                           "install it with: pip install 'automl-hyperband[mlflow]'")
 
 
 def test_notify_is_told_when_a_trial_diverges_and_when_the_failed_search_ends(tiny_track, results_dir, tmp_path,

@@ -57,7 +57,7 @@ DROPPED = {
 
 @dataclass(frozen=True)
 class OwnData:
-    """What a track writer found in a user's own data (`automl.track.own_csv`, `own_images`), for each family to
+    """What a track writer found in a user's own data (`automl.families.own_csv`, `own_images`), for each family to
     say whether it fits (`Family.fits`): the ``data.kind`` it will have, the task, and a table's columns by role."""
 
     kind: str

@@ -1,7 +1,6 @@
 """A track file from a user's own CSV: inferred, written as readable TOML, and rerun later with `--track`."""
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from automl.families import MODULES, family_of, fitting, get_family
 from automl.store import write_atomic
 from automl.track.parse import known_tracks, parse_track
 from automl.track.sections import SECTIONS
+from automl.track.toml_text import toml_lines, toml_value
 
 OBJECTIVES = {"regression": "val_mae", "binary": "val_auc", "multiclass": "val_accuracy"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -182,7 +182,7 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
     settings = settings_lines(families)
     if settings:
         lines += ["", "[model]", *settings]
-    return "\n".join(lines) + "\n"
+    return toml_lines(lines)
 
 
 def relative_path(csv: Path, directory: Path) -> str:
@@ -195,10 +195,8 @@ def relative_path(csv: Path, directory: Path) -> str:
 
 
 def as_toml(value) -> str:
-    """A TOML literal; JSON's string escapes are valid TOML basic strings."""
-    if isinstance(value, list):
-        return "[" + ", ".join(as_toml(v) for v in value) + "]"
-    return json.dumps(value)
+    """A TOML literal (automl/track/toml_text.py): non-ASCII names written as themselves, in UTF-8."""
+    return toml_value(value)
 
 
 def split_lines(split) -> list[str]:

@@ -1,6 +1,6 @@
 """A track file from a user's own folder of images: what is in it said, written as readable TOML, rerun with `--track`.
 
-The image twin of `automl.track.own_csv`: ``automl search --images photos/`` lists the classes and the images,
+The image twin of `automl.families.own_csv`: ``automl search --images photos/`` lists the classes and the images,
 chooses the size they are resized to, weights the classes when they are imbalanced, and writes
 ``tracks/<name>.toml`` with ``data.kind = "image_dir"``.
 """
@@ -27,6 +27,7 @@ from automl.families.own_csv import (
 )
 from automl.track.duration import parse_duration
 from automl.track.sections import SECTIONS
+from automl.track.toml_text import toml_lines
 
 
 def image_families() -> dict[str, dict[str, Any]]:
@@ -142,4 +143,4 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         f"image_size = {size:<24} # the side images are resized to for training: {why}",
     ]
     lines += settings_lines(families)
-    return "\n".join(lines) + "\n"
+    return toml_lines(lines)

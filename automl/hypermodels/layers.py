@@ -2,11 +2,26 @@
 inside the model, the standardization of free text, and the decision threshold a binary model carries to production."""
 from __future__ import annotations
 
+import re
+import zlib
+
 import keras
 import tensorflow as tf
 from keras import layers, ops
 
 from automl.data.text import MAX_TEXT_CHARS
+
+# What a layer's name may hold: TensorFlow makes it a name scope (letters, digits, _ . > - \\ /); Keras forbids /.
+_LAYER_NAME = re.compile(r"[A-Za-z0-9_.>-]+")
+
+
+def column_layer_name(column: str, suffix: str) -> str:
+    """The name of a column's layer (``price_lookup``). A column named with other characters (``prix_😀``,
+    ``面积``, a space) keeps its ASCII part and gains a hash of its name, so that names stay distinct."""
+    name = f"{column}_{suffix}"
+    if _LAYER_NAME.fullmatch(name):
+        return name
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}_{zlib.crc32(column.encode('utf-8')):08x}_{suffix}"
 
 
 @keras.saving.register_keras_serializable(package="automl")

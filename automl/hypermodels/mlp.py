@@ -12,7 +12,7 @@ from keras import layers
 
 from automl.data.schema import Schema
 from automl.hypermodels.base import SearchSpace
-from automl.hypermodels.layers import FillMissing, MissingIndicator
+from automl.hypermodels.layers import FillMissing, MissingIndicator, column_layer_name
 from automl.hypermodels.numeric import ENCODINGS, encode_numbers
 from automl.hypermodels.text_inputs import bag_of_words
 from automl.hypermodels.training import FINAL_FIT_MAX_EPOCHS, OPTIMIZERS, TimeBudgetSchedule, make_optimizer
@@ -196,15 +196,14 @@ class MLPHyperModel(SearchSpace):
             lookup = layers.IntegerLookup if is_int else layers.StringLookup
             size = len(spec["vocabulary"]) + 1  # + the out-of-vocabulary slot
             if column in large and encoding == "embedding":
-                ids = lookup(vocabulary=spec["vocabulary"], name=f"{column}_lookup")(inputs[column])
+                ids = lookup(vocabulary=spec["vocabulary"], name=column_layer_name(column, "lookup"))(inputs[column])
                 dim = embedding_size(size)
-                embedded = layers.Embedding(size, dim, name=f"{column}_embedding")(ids)
-                features.append(layers.Flatten(name=f"{column}_flat")(embedded))
+                embedded = layers.Embedding(size, dim, name=column_layer_name(column, "embedding"))(ids)
+                features.append(layers.Flatten(name=column_layer_name(column, "flat"))(embedded))
             else:
                 features.append(
-                    lookup(vocabulary=spec["vocabulary"], output_mode="one_hot", name=f"{column}_lookup")(
-                        inputs[column]
-                    )
+                    lookup(vocabulary=spec["vocabulary"], output_mode="one_hot",
+                           name=column_layer_name(column, "lookup"))(inputs[column])
                 )
         for column in schema.text:
             inputs[column] = self._input(column, "string")  # one raw string per row

@@ -8,6 +8,7 @@ import keras_tuner as kt
 from keras import layers
 
 from automl.data.text import SEQUENCE_COVERAGES
+from automl.hypermodels.layers import column_layer_name
 from automl.hypermodels.mlp import MLPHyperModel
 from automl.hypermodels.text_inputs import bag_of_words, vocabulary_sizes, word_ids
 
@@ -62,11 +63,13 @@ class TextHyperModel(MLPHyperModel):
             ids = word_ids(column, spec, text, tokens, spec["sequence_lengths"][str(coverage)])
             size = min(tokens, len(spec["vocabulary"])) + 2  # + padding and the unknown word
             # The mean leaves the padding out (mask_zero); max pooling and convolutions take no mask.
-            x = layers.Embedding(size, dim, mask_zero=pooling == "mean", name=f"{column}_embedding")(ids)
+            x = layers.Embedding(size, dim, mask_zero=pooling == "mean",
+                                 name=column_layer_name(column, "embedding"))(ids)
             if encoder == "cnn":
-                x = layers.Conv1D(filters, kernel, padding="same", activation="relu", name=f"{column}_conv")(x)
+                x = layers.Conv1D(filters, kernel, padding="same", activation="relu",
+                                  name=column_layer_name(column, "conv"))(x)
             pool = layers.GlobalAveragePooling1D if pooling == "mean" else layers.GlobalMaxPooling1D
-            features.append(pool(name=f"{column}_{pooling}")(x))
+            features.append(pool(name=column_layer_name(column, pooling))(x))
         return features
 
     @staticmethod

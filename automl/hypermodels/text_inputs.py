@@ -16,7 +16,7 @@ from keras import layers
 from automl.data.schema import Schema
 from automl.data.text import as_text
 from automl.errors import AutomlError
-from automl.hypermodels.layers import standardize_text
+from automl.hypermodels.layers import column_layer_name, standardize_text
 
 # The most words (and, in a bag, word pairs) a column's vocabulary keeps, commonest first. 20,000 covers
 # the words seen twice or more in 21,000 tweets (ToLD-BR); a search chooses among smaller cuts of it.
@@ -51,10 +51,10 @@ def bag_of_words(column: str, spec: dict, text: keras.KerasTensor, tokens: int) 
     tokens = min(tokens, len(spec["bag_vocabulary"]))
     vectorize = layers.TextVectorization(
         standardize=standardize_text, ngrams=2, output_mode="tf_idf", vocabulary=spec["bag_vocabulary"][:tokens],
-        idf_weights=spec["idf"][:tokens], name=f"{column}_tf_idf",
+        idf_weights=spec["idf"][:tokens], name=column_layer_name(column, "tf_idf"),
     )
     # A (batch, 1) string gives (batch, 1, tokens + 1): one bag per row.
-    return layers.Flatten(name=f"{column}_bag")(vectorize(text))
+    return layers.Flatten(name=column_layer_name(column, "bag"))(vectorize(text))
 
 
 def word_ids(column: str, spec: dict, text: keras.KerasTensor, tokens: int, length: int) -> keras.KerasTensor:
@@ -62,9 +62,9 @@ def word_ids(column: str, spec: dict, text: keras.KerasTensor, tokens: int, leng
     tokens = min(tokens, len(spec["vocabulary"]))
     vectorize = layers.TextVectorization(
         standardize=standardize_text, output_mode="int", output_sequence_length=length,
-        vocabulary=spec["vocabulary"][:tokens], name=f"{column}_words",
+        vocabulary=spec["vocabulary"][:tokens], name=column_layer_name(column, "words"),
     )
-    return layers.Reshape((length,), name=f"{column}_ids")(vectorize(text))
+    return layers.Reshape((length,), name=column_layer_name(column, "ids"))(vectorize(text))
 
 
 def vocabulary_sizes(schema: Schema, key: str, cuts: tuple[int, ...]) -> list[int]:

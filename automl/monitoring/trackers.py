@@ -118,7 +118,7 @@ def _import(name: str, extra: str):
         return importlib.import_module(name)
     except ImportError:
         raise AutomlError(f"--{extra} needs the {name} package; "
-                          f"install it with: pip install 'automl[{extra}]'") from None
+                          f"install it with: pip install 'automl-hyperband[{extra}]'") from None
 
 
 class MlflowTracker:

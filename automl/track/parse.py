@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from automl.data.schema import TASKS
 from automl.errors import AutomlError
@@ -29,9 +28,11 @@ from automl.track.sections import (
 
 
 def track_dirs() -> list[Path]:
-    """Where tracks are looked for, in order: $AUTOML_TRACKS, ./tracks, the tracks shipped beside automl."""
+    """Where tracks are looked for, in order: $AUTOML_TRACKS, ./tracks, the built-in tracks: inside the package
+    where installed from a wheel (automl/tracks/, see setup.py), else beside it in the clone."""
     dirs = [Path(p) for p in os.environ.get("AUTOML_TRACKS", "").split(os.pathsep) if p]
-    dirs += [Path.cwd() / "tracks", PACKAGE_DIR.parent / "tracks"]
+    built_in = PACKAGE_DIR / "tracks"
+    dirs += [Path.cwd() / "tracks", built_in if built_in.is_dir() else PACKAGE_DIR.parent / "tracks"]
     unique: list[Path] = []
     for d in dirs:
         if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
