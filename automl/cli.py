@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from automl import __version__
 from automl.context import Run
 from automl.data.home import IMPORTABLE
 from automl.errors import AutomlError, AutomlWarning, SearchFailed
+from automl.monitoring.log import SearchLog
 from automl.monitoring.progress import duration as _duration
 from automl.monitoring.quiet import quiet_tensorflow
 from automl.selection.choice import candidate_name
@@ -197,7 +197,8 @@ def run_search(args: argparse.Namespace) -> int:
     with quiet_tensorflow():
         from automl import pipeline
         from automl.monitoring.follower import SearchFollower
-    log = SearchLog(run.store.search_log(role.tuner_id if role.is_worker else None), quiet=args.quiet)
+    log = SearchLog(run.store.search_log(role.tuner_id if role.is_worker else None),
+                    show=None if args.quiet else _print_line)
     follower = SearchFollower(log.say, role=role, restart=args.restart, notify=args.notify, mlflow_uri=args.mlflow,
                               wandb=args.wandb)
     outcome = pipeline.run(
@@ -338,18 +339,5 @@ def run_tracks(args: argparse.Namespace) -> int:
     return 0
 
 
-class SearchLog:
-    """The search's lines: printed (unless quiet) and appended to ``<results>/<track>/search.log``."""
-
-    def __init__(self, path, quiet: bool = False) -> None:
-        self.path, self.quiet = path, quiet
-
-    def say(self, line: str) -> None:
-        if not self.quiet:
-            print(line, flush=True)
-        try:  # opened per line: a --restart empties the directory under us, and the log must survive it
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
-        except OSError:
-            pass  # the log is a copy of what is printed; a results directory that cannot be written fails elsewhere
+def _print_line(line: str) -> None:
+    print(line, flush=True)
