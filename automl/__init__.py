@@ -3,7 +3,10 @@
 The public API is a few verbs that behave the same on every track:
 
 >>> import automl
->>> automl.search("boston", time_limit="5m")      # run or resume the search
+>>> result = automl.search(frame, target="price")  # a DataFrame (or images, a folder, a track): a `Search`
+>>> result.predict(rows); result.leaderboard()    # in Jupyter, `result` shows its report
+>>> automl.search("boston", time_limit="5m")      # run or resume a track's search
+>>> automl.load("search_results/boston")          # reopen a search from its folder
 >>> model = automl.best_model("boston")           # the chosen Keras model; takes raw rows
 >>> top = automl.best_model("boston", by="score") # the top-scoring one, for comparison
 >>> automl.predict("boston", frame)               # raw rows in, predictions out
@@ -15,7 +18,9 @@ The public API is a few verbs that behave the same on every track:
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,6 +28,7 @@ import pandas as pd
 from automl.context import Run
 from automl.errors import AutomlError
 from automl.serving.registration import register_when_keras_loads
+from automl.store import Store
 from automl.track.parse import known_tracks
 from automl.track.sections import Track
 
@@ -34,6 +40,7 @@ __all__ = [
     "Track",
     "best_model",
     "export",
+    "load",
     "load_track",
     "predict",
     "report",
@@ -48,31 +55,92 @@ __version__ = "0.1.0"
 register_when_keras_loads()
 
 
-def search(track: str | Track, *, time_limit: str | float | None = None, restart: bool = False,
-           results_dir: str | os.PathLike | None = None, keep_checkpoints: bool = False) -> pd.DataFrame:
-    """Run or resume the track's search, then choose, export and test the model; returns `report(track)`.
+def search(data: Any, target: Any = None, *, task: str | None = None, time_limit: str | float | None = None,
+           name: str | None = None, results_dir: str | os.PathLike | None = None, restart: bool = False,
+           seed: int | None = None, verbose: int = 1, keep_checkpoints: bool = False):
+    """Search `data` (or resume its search), then choose, retrain, test, export and report; returns a `Search`.
 
     Parameters
     ----------
-    track : str or Track
-        A track name (``"boston"``), a path to a track file, or a loaded `Track`.
+    data : DataFrame, folder, (x, y), str or Track
+        A DataFrame of rows (tables, text; `target` names the column to predict), a folder of images (one
+        subfolder per class), images and their labels ``(x, y)`` (a uint8 array (N, height, width, 3) or a list of
+        image files), a CSV file (with `target`); or a track name (``"boston"``), a track file or a `Track`.
+        Data is written under ``./tracks`` with its track file (``tracks/<name>.toml``), so the command line can
+        resume, report and serve the same search (``automl search --track <name>``).
+    target : str, optional
+        The column to predict (a DataFrame, a CSV), or the labels of images given as `data`.
+    task : {"regression", "binary", "multiclass"}, optional
+        Inferred from the target when not given.
     time_limit : str or float, optional
         Wall-clock budget for this run (``"90s"``, ``"15m"``, ``"2h"``, or seconds); the search stops
         cleanly after the running trial. Defaults to the track's ``search.time_limit``.
+    name : str, optional
+        The track's name for data given in memory (default: the target's name, or the folder's, or "images").
     restart : bool
-        Delete the track's previous search and start over; by default a search resumes.
+        Delete the previous search of that name (and the data written for it) and start over; by default a search
+        resumes.
     results_dir : path, optional
         Where searches live; defaults to ``$AUTOML_RESULTS`` or ``./search_results``.
+    seed : int, optional
+        The search's seed (``search.seed``): the same seed, data and budget repeat the same trials.
+    verbose : {0, 1, 2}
+        As Keras has it: 0 silent, 1 a progress bar (a widget in Jupyter), 2 a line per trial. The lines go to the
+        search's ``search.log`` in every case.
     keep_checkpoints : bool
         Keep every trial's weights. By default the checkpoints of trials that can no longer be chosen
         (outside the tolerance of the best score) nor continued by Hyperband are deleted as the search goes.
+
+    Examples
+    --------
+    >>> result = automl.search(frame, target="price", time_limit="5m")
+    >>> result.predict(new_rows)
+    >>> result                      # in Jupyter: the report inline
     """
     from automl import pipeline
+    from automl.families.own_memory import track_for
+    from automl.monitoring.bar import VERBOSE, ProgressBar
+    from automl.serving.result import Search
 
-    outcome = pipeline.run(Run.open(track, results_dir), time_limit=time_limit, restart=restart,
-                           command=f"automl.search({str(track)!r}, time_limit={time_limit!r})",
-                           keep_checkpoints=keep_checkpoints)
-    return outcome.finished.table
+    if verbose not in VERBOSE:
+        raise AutomlError(f"verbose={verbose!r}; use 0 (silent), 1 (a progress bar) or 2 (a line per trial)")
+    track = track_for(data, target, task=task, name=name, time_limit=time_limit, replace=restart)
+    run = Run.open(track, results_dir)
+    if seed is not None:
+        run = dataclasses.replace(run, track=dataclasses.replace(
+            run.track, search=dataclasses.replace(run.track.search, seed=int(seed))))
+    hooks = ProgressBar(run, verbose, restart=restart)
+    try:
+        outcome = pipeline.run(run, time_limit=time_limit, restart=restart, hooks=hooks,
+                               command=f"automl.search({run.name!r}, time_limit={time_limit!r})",
+                               keep_checkpoints=keep_checkpoints)
+    finally:
+        hooks.close()
+    return Search(run, outcome.finished.table)
+
+
+def load(search: str | os.PathLike, *, results_dir: str | os.PathLike | None = None):
+    """Reopen a search, finished or interrupted, from its folder (``search_results/<name>``) or by its name, as
+    `search` returned it: a `Search` to predict with, export, or show.
+
+    Its track file is looked up as the command line does (``./tracks``, then the built-in tracks).
+
+    Examples
+    --------
+    >>> result = automl.load("search_results/price")
+    >>> result.leaderboard().head()
+    """
+    from automl.serving.result import Search
+
+    folder = Path(search).expanduser()
+    if folder.is_dir():
+        name, results_dir = folder.resolve().name, folder.resolve().parent
+    else:
+        name = str(search)
+    if not Store(name, results_dir).track_record.is_file():
+        raise AutomlError(f"no search '{name}' in {Store(name, results_dir).root.parent}; give the search's folder "
+                          "(search_results/<name>) or its name with results_dir=")
+    return Search(Run.open(name, results_dir).searched())
 
 
 def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):

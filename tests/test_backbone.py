@@ -288,7 +288,7 @@ def test_a_search_of_mobilenet_on_a_tiny_npz_exports_a_model_of_raw_uint8(mobile
     weights.import_weights(MOBILENET, mobilenet_file)
     track = write_backbone_track(tmp_path)
     results = tmp_path / "results"
-    table = automl.search(str(track), results_dir=results)
+    table = automl.search(str(track), results_dir=results).leaderboard()
     assert set(table["status"]) == {"completed"} and len(table) >= 2
     assert {"backbone", "trainable_layers", "val_accuracy"} <= set(table.columns)
     model = automl.best_model(str(track), results_dir=results)

@@ -99,7 +99,7 @@ batch_sizes = [64]
 def test_search_on_real_cifar10_images_reports_test_figures_and_predicts_raw_uint8(tmp_path):
     track = write_image_track(tmp_path)
     results = tmp_path / "results"
-    table = automl.search(str(track), results_dir=results)
+    table = automl.search(str(track), results_dir=results).leaderboard()
     assert set(table["status"]) == {"completed"} and len(table) >= 3
     assert {"num_blocks", "filters", "val_accuracy", "latency_p50_ms"} <= set(table.columns)
     metrics = json.loads((results / "tiny_images" / "test_metrics.json").read_text())

@@ -132,7 +132,7 @@ def _trial_records(results: Path) -> dict[str, dict]:
 def test_search_prunes_out_of_tolerance_checkpoints_and_the_report_still_works(tmp_path, results_dir, monkeypatch):
     monkeypatch.setattr(pruning, "KEEP_TOP", 1)  # a tiny search has few trials: keep only the candidates
     track = write_track(tmp_path, search_extra="tolerance = 0.01")
-    table = trials_only(automl.search(str(track), results_dir=results_dir))
+    table = trials_only(automl.search(str(track), results_dir=results_dir).leaderboard())
     assert set(table["status"]) == {"completed"}  # every continuation found the checkpoint it starts from
     best = table["score"].min()
     kept = set(table.loc[table["score"] <= best * 1.01, "trial_id"])

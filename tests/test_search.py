@@ -31,7 +31,7 @@ def _stop_after(count):
 
 
 def test_search_writes_every_trial_and_the_report(tiny_track, results_dir):
-    table = automl.search(str(tiny_track), results_dir=results_dir)
+    table = automl.search(str(tiny_track), results_dir=results_dir).leaderboard()
     root = results_dir / "tiny"
     assert len(trials_only(table)) == count_trials(Store("tiny", results_dir)) >= 3
     assert set(table["status"]) == {"completed"}
@@ -101,7 +101,7 @@ def test_changing_only_the_tolerance_resumes(tiny_track, results_dir):
 
 def test_binary_search_reports_balanced_accuracy_and_predicts_labels(tmp_path, results_dir):
     track = write_track(tmp_path, task="binary", objective="val_auc", search_extra='class_weight = "balanced"')
-    table = automl.search(str(track), results_dir=results_dir)
+    table = automl.search(str(track), results_dir=results_dir).leaderboard()
     assert table["score"].is_monotonic_decreasing  # AUC: highest first
     metrics = json.loads((results_dir / "tiny" / "test_metrics.json").read_text())
     assert {"accuracy", "balanced_accuracy", "f1", "roc_auc"} <= set(metrics)

@@ -98,7 +98,7 @@ def test_one_search_spans_both_families_and_the_report_compares_them(flat_family
     text = track.read_text().replace("max_epochs = 2", "max_epochs = 4")
     track.write_text(text)
     results = tmp_path / "results"
-    table = automl.search(str(track), results_dir=results)
+    table = automl.search(str(track), results_dir=results).leaderboard()
     assert set(trials_only(table)["family"]) == {"cnn", "flat"}
     assert {"num_blocks", "dropout", "learning_rate"} <= set(table.columns)  # plain names, each family's own
     folder = results / "tiny_images"
