@@ -1,6 +1,7 @@
 """The notebook API: `automl.search` of what is in memory, the `Search` it returns, `automl.load`, the progress."""
 from __future__ import annotations
 
+import html
 import json
 import math
 from pathlib import Path
@@ -14,8 +15,9 @@ from conftest import make_table
 import automl
 from automl.context import Run
 from automl.errors import AutomlError
-from automl.families.own_memory import track_from_arrays
+from automl.families.own_memory import track_for, track_from_arrays
 from automl.monitoring.bar import ProgressBar
+from automl.selection.choice import candidate_name
 from automl.serving.result import Search
 
 
@@ -76,15 +78,15 @@ def test_importance_is_the_importance_table(searched):
 
 def test_the_html_shows_the_choice_why_the_trials_and_the_curves(searched):
     page = searched.result._repr_html_()
-    chosen = searched.result.leaderboard().query("chosen")["trial_id"].item()
-    assert f"Chosen model: trial {chosen}" in page and "within" in page  # the choice, and the rule's why
+    chosen = candidate_name(searched.result.leaderboard().query("chosen")["trial_id"].item())
+    assert f"Chosen model: {html.escape(chosen)}" in page and "within" in page  # the choice, and the rule's why
     assert page.count("<table") >= 2  # the test figures and the trials compared
     assert "data:image/png;base64," in page
 
 
 def test_the_repr_is_one_paragraph_naming_the_choice(searched):
     text = repr(searched.result)
-    assert "\n" not in text and "Search 'y'" in text and "chosen: trial" in text
+    assert "\n" not in text and "Search 'y'" in text and "chosen: " in text
 
 
 def test_load_reopens_the_search_from_its_folder(searched, monkeypatch):
@@ -197,7 +199,7 @@ def test_image_arrays_are_searched_and_predicted_at_any_size(tmp_path, monkeypat
     y = np.array(["dark", "light"] * 15)
     x = np.where((y == "light")[:, None, None, None], 200, 40).astype("uint8") * np.ones((1, 32, 32, 3), "uint8")
     x = (x + rng.integers(0, 30, size=x.shape)).astype("uint8")
-    result = automl.search((x, y), name="shades", time_limit="20s", results_dir=tmp_path / "results", verbose=0)
+    result = automl.search((x, y), name="shades", time_limit="15s", results_dir=tmp_path / "results", verbose=0)
     assert (tmp_path / "tracks" / "shades.toml").is_file()
     bigger = np.full((3, 48, 40, 3), 210, dtype="uint8")
     assert set(result.predict(bigger)) <= {"dark", "light"}
@@ -205,3 +207,17 @@ def test_image_arrays_are_searched_and_predicted_at_any_size(tmp_path, monkeypat
     files = sorted((tmp_path / "tracks" / "shades" / "light").glob("*.png"))[:2]
     assert len(result.predict(files)) == 2
     assert 0.0 <= result.evaluate(x, y)["accuracy"] <= 1.0
+
+
+def test_a_folder_and_a_csv_become_their_tracks_and_a_track_stays_as_it_is(tmp_path, monkeypatch):
+    _in(tmp_path, monkeypatch)
+    x = np.random.default_rng(1).integers(0, 255, size=(12, 8, 8, 3), dtype="uint8")
+    track_from_arrays(x, ["a", "b"] * 6, name="letters", tracks_dir=tmp_path / "made")
+    assert track_for(tmp_path / "made" / "letters", name="folder") == Path("tracks/folder.toml")
+    make_table(rows=30).to_csv(tmp_path / "houses.csv", index=False)
+    assert track_for(str(tmp_path / "houses.csv"), "y") == Path("tracks/houses.toml")
+    assert track_for("boston") == "boston"
+    with pytest.raises(AutomlError, match="target go with a DataFrame or a CSV"):
+        track_for(tmp_path / "made" / "letters", "label")
+    with pytest.raises(AutomlError, match="name go with data"):
+        track_for("boston", name="other")

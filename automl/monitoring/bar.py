@@ -16,6 +16,7 @@ from automl.context import Run
 from automl.monitoring.follower import SearchFollower
 from automl.monitoring.log import SearchLog
 from automl.pipeline import Finished
+from automl.selection.choice import candidate_name
 from automl.tuning.distributed import LOCAL
 from automl.tuning.loop import SearchRun
 
@@ -60,7 +61,7 @@ class ProgressBar(SearchFollower):
 
     def finished(self, run: Run, finished: Finished) -> None:
         super().finished(run, finished)
-        self.close(f"{self.progress.count} trials; chosen: trial {finished.choice.trial_id}")
+        self.close(f"{self.progress.count} trials; chosen: {candidate_name(finished.choice.trial_id)}")
 
     def close(self, text: str | None = None) -> None:
         """The bar full, with `text`, and closed (also when the run stopped with an error)."""

@@ -18,6 +18,7 @@ import pandas as pd
 
 from automl.context import Run
 from automl.errors import AutomlError
+from automl.selection.choice import candidate_name
 from automl.selection.scoring import HeldOutFigures, evaluate
 from automl.serving.export import export as export_model
 from automl.serving.models import load_best_model
@@ -170,7 +171,7 @@ class Search:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in tested.figures.items()
                           if k in ("rmse", "mae", "r2", "accuracy", "balanced_accuracy", "roc_auc"))
         trials = len(self.leaderboard())
-        return (f"{what}; {trials} trials, chosen: trial {tested.trial_id}, on the test split {shown}; "
+        return (f"{what}; {trials} trials, chosen: {candidate_name(tested.trial_id)}, on the test split {shown}; "
                 f"report: {self.report}.")
 
     def _repr_html_(self) -> str:
