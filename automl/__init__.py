@@ -140,6 +140,9 @@ def load(search: str | os.PathLike, *, results_dir: str | os.PathLike | None = N
     if not Store(name, results_dir).track_record.is_file():
         raise AutomlError(f"no search '{name}' in {Store(name, results_dir).root.parent}; give the search's folder "
                           "(search_results/<name>) or its name with results_dir=")
+    if name not in known_tracks():
+        raise AutomlError(f"search '{name}' has no track file here (tracks/{name}.toml); run from the folder the "
+                          "search began in, whose tracks/ holds its track and data, or copy them here")
     return Search(Run.open(name, results_dir).searched())
 
 

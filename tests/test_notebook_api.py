@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import math
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from conftest import make_table
 
 import automl
+from automl.cli import main
 from automl.context import Run
 from automl.errors import AutomlError
 from automl.families.own_memory import track_for, track_from_arrays
@@ -221,3 +223,18 @@ def test_a_folder_and_a_csv_become_their_tracks_and_a_track_stays_as_it_is(tmp_p
         track_for(tmp_path / "made" / "letters", "label")
     with pytest.raises(AutomlError, match="name go with data"):
         track_for("boston", name="other")
+
+
+def test_the_command_line_predicts_with_the_search_begun_in_python(searched, monkeypatch, capsys):
+    _in(searched.root, monkeypatch)
+    make_table(rows=3, seed=5).to_csv(searched.root / "new.csv", index=False)
+    code = main(["predict", "--track", "y", str(searched.root / "new.csv"),
+                 "--results-dir", str(searched.root / "results")])
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert code == 0 and len(table) == 3 and "prediction" in table.columns
+
+
+def test_load_without_the_track_file_says_where_to_run_it(searched, tmp_path, monkeypatch):
+    _in(tmp_path, monkeypatch)
+    with pytest.raises(AutomlError, match=r"search 'y' has no track file here \(tracks/y.toml\)"):
+        automl.load(searched.result.path)
