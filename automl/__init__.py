@@ -57,7 +57,8 @@ register_when_keras_loads()
 
 def search(data: Any, target: Any = None, *, task: str | None = None, time_limit: str | float | None = None,
            name: str | None = None, results_dir: str | os.PathLike | None = None, restart: bool = False,
-           seed: int | None = None, verbose: int = 1, keep_checkpoints: bool = False):
+           seed: int | None = None, verbose: int = 1, keep_checkpoints: bool = False, group: str | None = None,
+           time: str | None = None):
     """Search `data` (or resume its search), then choose, retrain, test, export and report; returns a `Search`.
 
     Parameters
@@ -82,6 +83,10 @@ def search(data: Any, target: Any = None, *, task: str | None = None, time_limit
         resumes.
     results_dir : path, optional
         Where searches live; defaults to ``$AUTOML_RESULTS`` or ``./search_results``.
+    group, time : str, optional
+        A table's split (a DataFrame, a CSV): by the values of the `group` column (a customer, a sender: each on
+        one side only), or in the time order of the `time` column (the latest rows are the test split). Neither
+        column is a feature. By default the rows are split at random, stratified by class.
     seed : int, optional
         The search's seed (``search.seed``): the same seed, data and budget repeat the same trials.
     verbose : {0, 1, 2}
@@ -104,7 +109,8 @@ def search(data: Any, target: Any = None, *, task: str | None = None, time_limit
 
     if verbose not in VERBOSE:
         raise AutomlError(f"verbose={verbose!r}; use 0 (silent), 1 (a progress bar) or 2 (a line per trial)")
-    track = track_for(data, target, task=task, name=name, time_limit=time_limit, replace=restart)
+    track = track_for(data, target, task=task, name=name, time_limit=time_limit, replace=restart, group=group,
+                      time=time)
     run = Run.open(track, results_dir)
     if seed is not None:
         run = dataclasses.replace(run, track=dataclasses.replace(

@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a column not to learn from (repeat, or separate with commas)")
     own.add_argument("--class-weight", choices=["none", "balanced"],
                      help="classification: weight classes by inverse frequency (default: balanced when imbalanced)")
+    own.add_argument("--group", metavar="COL", help="split by this column: each of its values (a customer, a sender) "
+                     "on one side only")
+    own.add_argument("--time", metavar="COL",
+                     help="split in this column's time order: the latest rows are the test split")
     search.add_argument("--time-limit", help="wall-clock budget for this run: 90s, 15m, 2h (default: the track's)")
     search.add_argument("--restart", action="store_true",
                         help="delete the previous search and start over (with --csv: also rewrite the track file)")
@@ -227,7 +231,8 @@ def _role_of(args: argparse.Namespace) -> distributed.Role:
 def _track_of_search(args: argparse.Namespace) -> str:
     """`--track` as given, or the track written for `--csv` or `--images` (what was found printed as notes)."""
     for_csv = [flag for flag, value in {"--target": args.target, "--task": args.task, "--drop": args.drop,
-                                        "--class-weight": args.class_weight}.items() if value]
+                                        "--class-weight": args.class_weight, "--group": args.group,
+                                        "--time": args.time}.items() if value]
     if args.track:
         given = for_csv + [flag for flag, value in {"--name": args.name, "--image-size": args.image_size}.items()
                            if value]
@@ -250,7 +255,7 @@ def _track_of_search(args: argparse.Namespace) -> str:
                                         time_limit=args.time_limit, replace=args.restart)
         else:
             written = track_from_csv(args.csv, args.target, task=args.task, name=args.name, replace=args.restart,
-                                     class_weight=args.class_weight,
+                                     class_weight=args.class_weight, group=args.group, time=args.time,
                                      drop=[c.strip() for v in args.drop for c in v.split(",") if c.strip()])
     _notes(written.notes)
     return str(written.path)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from automl.data.dialect import UNREADABLE, decode, detect, read_bytes
 from automl.data.schema import Data, Schema, Split
@@ -62,32 +63,38 @@ def load_tabular(
     validation: float = 0.2,
     seed: int = 42,
     target_transform: str = "standardize",
+    group: str = "",
+    time: str = "",
 ) -> Data:
-    """Read, check and split a table; the schema is learned on the training split only."""
+    """Read, check and split a table; the schema is learned on the training split only. With `group`, the rows of
+    one value of that column (a customer, a sender) fall on one side only; with `time`, the latest rows are the test
+    split and those before them the validation split. Neither column is a feature."""
     frame = read_csv(path)
     where = f"{path.name}"
-    _check_columns(frame, [target, *categorical, *text, *drop], where)
+    split_by = [c for c in (group, time) if c]
+    _check_columns(frame, [target, *categorical, *text, *drop, *split_by], where)
     frame = rows_with_target(frame, target, where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
     y_raw = frame[target]
     check_target(y_raw, target, task, where)
-    features = frame.drop(columns=[target, *drop])
+    features = frame.drop(columns=[target, *dict.fromkeys([*drop, *split_by])])
     numeric, categorical_columns = infer_column_types(features.drop(columns=list(text)), categorical, where)
     features = features[numeric + categorical_columns + list(text)]
 
     classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
     stratify = y if task != "regression" else None
-    indices = np.arange(len(frame))
-    try:
-        rest, test_idx = train_test_split(indices, test_size=test, random_state=seed, stratify=stratify)
-        inner = stratify[rest] if stratify is not None else None
-        train_idx, val_idx = train_test_split(
-            rest, test_size=validation / (1.0 - test), random_state=seed, stratify=inner
-        )
-    except ValueError as error:
-        raise AutomlError(f"{where}: cannot split the data ({error}); add rows or lower split fractions") from None
+    if group and time:
+        raise AutomlError(f"{where}: split by a group column or in time order, not both; give one of group and time")
+    if time:
+        train_idx, val_idx, test_idx = time_split(frame[time], test=test, validation=validation, where=where)
+    elif group:
+        train_idx, val_idx, test_idx = group_split(frame[group], test=test, validation=validation, seed=seed,
+                                                   where=where)
+    else:
+        train_idx, val_idx, test_idx = random_split(len(frame), stratify, test=test, validation=validation, seed=seed,
+                                                    where=where)
 
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
@@ -95,6 +102,58 @@ def load_tabular(
     schema.text = {column: describe_text(train_x[column]) for column in text}
     split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
     return Data(schema, split(train_idx), split(val_idx), split(test_idx))
+
+
+def random_split(rows: int, stratify: np.ndarray | None, *, test: float, validation: float, seed: int,
+                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test row indices, seeded, stratified by class when `stratify` holds the classes."""
+    try:
+        rest, test_idx = train_test_split(np.arange(rows), test_size=test, random_state=seed, stratify=stratify)
+        inner = stratify[rest] if stratify is not None else None
+        train_idx, val_idx = train_test_split(
+            rest, test_size=validation / (1.0 - test), random_state=seed, stratify=inner
+        )
+    except ValueError as error:
+        raise AutomlError(f"{where}: cannot split the data ({error}); add rows or lower split fractions") from None
+    return train_idx, val_idx, test_idx
+
+
+def group_split(groups: pd.Series, *, test: float, validation: float, seed: int,
+                where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test row indices with each value of `groups` on one side only (the fractions are of
+    the groups), seeded."""
+    labels = groups.astype(str).to_numpy()
+    count = len(set(labels))
+    if count < 3:
+        raise AutomlError(f"{where}: the group column '{groups.name}' has {count} value{'s' if count > 1 else ''}; "
+                          "a split by group needs 3 or more (train, validation and test each get whole groups)")
+    indices = np.arange(len(labels))
+    outer = GroupShuffleSplit(n_splits=1, test_size=test, random_state=seed)
+    rest, test_idx = next(outer.split(indices, groups=labels))
+    inner = GroupShuffleSplit(n_splits=1, test_size=validation / (1.0 - test), random_state=seed)
+    train, val = next(inner.split(rest, groups=labels[rest]))
+    return np.sort(rest[train]), np.sort(rest[val]), np.sort(test_idx)
+
+
+def time_split(times: pd.Series, *, test: float, validation: float,
+               where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test row indices in time order: the latest `test` share of the rows is the test split,
+    the `validation` share before it the validation split."""
+    if pd.api.types.is_numeric_dtype(times):
+        order_by = times
+    else:
+        order_by = pd.to_datetime(times, errors="coerce", format="mixed")
+        if order_by.isna().sum() > times.isna().sum():
+            raise AutomlError(f"{where}: the time column '{times.name}' has values that are neither numbers nor "
+                              "dates (e.g. 2024-05-01); give a column of dates or numbers")
+    if order_by.isna().any():
+        raise AutomlError(f"{where}: the time column '{times.name}' has {int(order_by.isna().sum())} blank values; "
+                          "fill them or leave those rows out")
+    order = np.argsort(order_by.to_numpy(), kind="stable")
+    rows = len(order)
+    n_test, n_validation = math.ceil(test * rows), math.ceil(validation * rows)
+    return (np.sort(order[:rows - n_test - n_validation]), np.sort(order[rows - n_test - n_validation:rows - n_test]),
+            np.sort(order[rows - n_test:]))
 
 
 def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:

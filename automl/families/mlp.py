@@ -45,7 +45,8 @@ class MLPFamily(Family):
         loaded = load_tabular(
             track.data_path(), data.target, track.task, categorical=data.categorical, text=data.text,
             drop=data.drop, positive=data.positive, test=track.split.test, validation=track.split.validation,
-            seed=track.split.seed, target_transform=track.model.target_transform,
+            seed=track.split.seed, target_transform=track.model.target_transform, group=track.split.group,
+            time=track.split.time,
         )
         learn_vocabularies(loaded.schema, loaded.train.x)  # on the training split only
         return loaded
@@ -87,7 +88,11 @@ class MLPFamily(Family):
         return schema.columns
 
     def describe_data(self, track: Track, schema: Schema) -> str:
-        return f"data: {track.data.path}, target {track.data.target}"
+        split = track.split
+        how = (f"; split by group '{split.group}'" if split.group
+               else f"; split in time order of '{split.time}' (the latest rows are the test split)" if split.time
+               else "")
+        return f"data: {track.data.path}, target {track.data.target}{how}"
 
     def signature(self, schema: Schema) -> str:
         kinds = {**{c: "float32" for c in schema.numeric},

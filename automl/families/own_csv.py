@@ -17,6 +17,8 @@ from automl.track.sections import SECTIONS
 from automl.track.toml_text import toml_lines, toml_value
 
 OBJECTIVES = {"regression": "val_mae", "binary": "val_auc", "multiclass": "val_accuracy"}
+SPLIT_NOTES = {"group": "each of its values on one side of the split only (not a feature)",
+               "time": "split in its time order: the latest rows are the test split (not a feature)"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -39,8 +41,13 @@ def track_from_csv(
     class_weight: str | None = None,
     tracks_dir: str | os.PathLike | None = None,
     replace: bool = False,
+    group: str | None = None,
+    time: str | None = None,
 ) -> CsvTrack:
     """Infer a track from `csv` and write it to ``<tracks_dir>/<name>.toml`` (default ``./tracks``).
+
+    `group` (a column: each of its values on one side of the split only) or `time` (a column: the latest rows are
+    tested on) choose how the rows are split (``split.group``, ``split.time``); neither column is a feature.
 
     Rerunning with the same CSV and options finds the same file and leaves it alone (so the search
     resumes). A file of that name that differs (edited by hand, or another CSV) is kept unless
@@ -59,12 +66,15 @@ def track_from_csv(
     check_name(name)
     if task is not None and task not in OBJECTIVES:
         raise AutomlError(f"--task is '{task}'; use one of: {', '.join(OBJECTIVES)}")
-    inference = infer(read_csv(csv), target, task=task, drop=list(drop), where=csv.name)
+    if group and time:
+        raise AutomlError("split by --group or by --time, not both")
+    split_by = {key: value for key, value in {"group": group, "time": time}.items() if value}
+    inference = infer(read_csv(csv), target, task=task, drop=[*drop, *split_by.values()], where=csv.name)
     if class_weight is not None:
         inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     path = directory / f"{name}.toml"
-    text = render_track(name, csv, inference, directory)
+    text = render_track(name, csv, inference, directory, split_by)
     notes = [*inference.notes, *family_notes(inference), write_track(path, name, text, csv.name, replace)]
     return CsvTrack(path, name, notes)
 
@@ -135,7 +145,8 @@ def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_track(name: str, csv: Path, inference: Inference, directory: Path) -> str:
+def render_track(name: str, csv: Path, inference: Inference, directory: Path,
+                 split_by: dict[str, str] | None = None) -> str:
     """The track as TOML, with comments saying what was inferred and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()  # the defaults
     families = fitting(inference.own_data())
@@ -167,6 +178,7 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path) ->
         "",
         "[split]",
         *split_lines(split),
+        *[f"{key} = {as_toml(column):<29} # {SPLIT_NOTES[key]}" for key, column in (split_by or {}).items()],
         "",
         "[search]",
         'tuner = "hyperband"',

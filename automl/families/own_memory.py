@@ -27,7 +27,8 @@ DIGEST_FILE = ".automl-source"  # hidden: a folder of images lists only visible 
 
 
 def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str | None = None,
-                     tracks_dir: str | os.PathLike | None = None, replace: bool = False) -> CsvTrack:
+                     tracks_dir: str | os.PathLike | None = None, replace: bool = False,
+                     split_by: dict[str, str | None] | None = None) -> CsvTrack:
     """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does."""
     if not isinstance(frame, pd.DataFrame):
         raise AutomlError(f"expected a pandas DataFrame, got {type(frame).__name__}")
@@ -46,7 +47,8 @@ def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str |
     if not csv.is_file() or csv.read_text(encoding="utf-8") != text:
         directory.mkdir(parents=True, exist_ok=True)
         write_atomic(csv, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    return track_from_csv(csv, target, task=task, name=name, tracks_dir=directory, replace=replace)
+    return track_from_csv(csv, target, task=task, name=name, tracks_dir=directory, replace=replace,
+                          **(split_by or {}))
 
 
 def track_from_arrays(x: Any, y: Any, *, name: str, time_limit: str | None = None,
@@ -118,7 +120,7 @@ def _digest(images: np.ndarray | None, files: list[Path] | None, labels: list[st
 
 def track_for(data: Any, target: Any = None, *, task: str | None = None, name: str | None = None,
               time_limit: str | float | None = None, tracks_dir: str | os.PathLike | None = None,
-              replace: bool = False) -> Any:
+              replace: bool = False, group: str | None = None, time: str | None = None) -> Any:
     """What `automl.search` was given, as a track it can open: a DataFrame, a folder of images, images and their
     labels ``(x, y)`` (an array, or a list of files) written as a track under `tracks_dir`; a track name, track
     file or `Track` as it is."""
@@ -126,9 +128,12 @@ def track_for(data: Any, target: Any = None, *, task: str | None = None, name: s
         if target is None:
             raise AutomlError("a DataFrame needs its target: pass target='<column to predict>'")
         name = name or track_name(str(target))
-        return track_from_frame(data, target, name=name, task=task, tracks_dir=tracks_dir, replace=replace).path
+        return track_from_frame(data, target, name=name, task=task, tracks_dir=tracks_dir, replace=replace,
+                                split_by={"group": group, "time": time}).path
     if target is not None and not isinstance(target, str):
         data = (data, target)  # search(images, labels)
+    if (group or time) and not isinstance(data, (str, os.PathLike)):
+        raise AutomlError("group= and time= split the rows of a table; images are split at random, by class")
     if isinstance(data, tuple):
         if len(data) != 2:
             raise AutomlError(f"give images as (x, y): the images and their labels; got a tuple of {len(data)}")
@@ -136,7 +141,7 @@ def track_for(data: Any, target: Any = None, *, task: str | None = None, name: s
                                  replace=replace).path
     if isinstance(data, np.ndarray):
         raise AutomlError("images need their labels: pass (x, y), y one class per image")
-    for_table = {"target": target, "task": task}
+    for_table = {"target": target, "task": task, "group": group, "time": time}
     if isinstance(data, (str, os.PathLike)) and Path(data).expanduser().is_dir():
         given = [key for key, value in for_table.items() if value is not None]
         if given:
@@ -145,7 +150,8 @@ def track_for(data: Any, target: Any = None, *, task: str | None = None, name: s
         return track_from_images(folder, name=name, time_limit=_limit(time_limit), tracks_dir=tracks_dir,
                                  replace=replace).path
     if isinstance(data, (str, os.PathLike)) and str(data).endswith((".csv", ".csv.gz")) and target is not None:
-        return track_from_csv(data, target, task=task, name=name, tracks_dir=tracks_dir, replace=replace).path
+        return track_from_csv(data, target, task=task, name=name, tracks_dir=tracks_dir, replace=replace,
+                              group=group, time=time).path
     given = [key for key, value in {**for_table, "name": name}.items() if value is not None]
     if given:
         raise AutomlError(f"{', '.join(given)} go with data (a DataFrame, a CSV, images); a track has them already, "

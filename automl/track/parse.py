@@ -189,6 +189,11 @@ def _check_values(track: Track) -> None:
             raise AutomlError(f"{where}: 'split.{key}' is {split[key]}; use a fraction between 0 and 1")
     if split.test + split.validation >= 0.9:
         raise AutomlError(f"{where}: split.test + split.validation leave under 10 % for training; lower them")
+    if split.group and split.time:
+        raise AutomlError(f"{where}: 'split.group' and 'split.time' are both set; split by one of them")
+    if (split.group or split.time) and track.data.kind != "csv":
+        raise AutomlError(f"{where}: 'split.{'group' if split.group else 'time'}' splits the rows of a CSV; "
+                          f"a {track.data.kind} track splits its images at random, by class")
     for key in ("max_epochs", "max_trials", "hyperband_iterations", "patience"):
         if search[key] < 1:
             raise AutomlError(f"{where}: 'search.{key}' is {search[key]}; use a positive integer")

@@ -61,6 +61,10 @@ class SplitSection(Section):
     test: float = 0.2
     validation: float = 0.2
     seed: int = 42
+    # A table's rows split by this column's values (a customer, a sender: each on one side only) ...
+    group: str = ""
+    # ... or in this column's time order (the latest rows are the test split); otherwise at random, by class
+    time: str = ""
 
 
 @dataclass(frozen=True)
