@@ -143,8 +143,9 @@ def run(context: Run, *, time_limit: str | float | None = None, restart: bool = 
     context = context.started(time_limit, worker=role.is_worker)
     hooks = hooks or Hooks()
     hooks.run_started(context)
-    searched = search(context, restart=restart, on_trial_done=hooks.trial_done, command=command, verbose=verbose,
-                      tensorboard=tensorboard, role=role, keep_checkpoints=keep_checkpoints)
+    with context.store.guard("searching"):
+        searched = search(context, restart=restart, on_trial_done=hooks.trial_done, command=command, verbose=verbose,
+                          tensorboard=tensorboard, role=role, keep_checkpoints=keep_checkpoints)
     if role.is_worker:
         return Outcome(searched, None)
     hooks.search_ended(searched)
@@ -165,19 +166,26 @@ def finish(run: Run, *, data: Data | None = None, hooks: Hooks | None = None) ->
     run.searched()
     data = data or run.data()
     rows = latency_rows(run.family, run.schema(), lambda: data)
-    chosen = choose(run, data, rows)
-    retrained = retrain(run, chosen, data, rows, hooks)
+    # Each step under its own guard: a full disk, or a folder made read-only or gone, ends in one line naming it.
+    guard = run.store.guard
+    with guard("measuring and choosing the trials"):
+        chosen = choose(run, data, rows)
+    with guard("retraining the chosen model"):
+        retrained = retrain(run, chosen, data, rows, hooks)
     judged = judge(run, retrained, data)
-    export_chosen(run, retrained, judged.threshold)
-    tested, predicted = score_test_split(run, chosen, retrained, judged, data)
-    tested.write(run.store)
-    explanation = explain(retrained.judged, run.family, run.schema(), data, objective=run.track.objective,
-                          test_outputs=judged.judged_test, validation_outputs=judged.validation,
-                          threshold=judged.threshold,
-                          model_name=chosen_name(chosen.choice.trial_id, retrained.final_fit, retrained.refit))
-    for leak in explanation.leaks:
-        warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
-    write_report(run, chosen.table, chosen.choice, tested, data.test.y, predicted, explanation)
+    with guard("exporting the chosen model"):
+        export_chosen(run, retrained, judged.threshold)
+    with guard("scoring the test split"):
+        tested, predicted = score_test_split(run, chosen, retrained, judged, data)
+        tested.write(run.store)
+    with guard("writing the report"):
+        explanation = explain(retrained.judged, run.family, run.schema(), data, objective=run.track.objective,
+                              test_outputs=judged.judged_test, validation_outputs=judged.validation,
+                              threshold=judged.threshold,
+                              model_name=chosen_name(chosen.choice.trial_id, retrained.final_fit, retrained.refit))
+        for leak in explanation.leaks:
+            warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
+        write_report(run, chosen.table, chosen.choice, tested, data.test.y, predicted, explanation)
     return Finished(tested, chosen.table, chosen.choice, explanation)
 
 
