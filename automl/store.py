@@ -15,6 +15,7 @@
       report.csv  report.html  summary.md  plots/
       importance.csv                          what the chosen model relies on (tables)
       search.log  search.lock  logs/          the run's lines, the lock, TensorBoard
+      unfinished.json                         a search ended, its final fit, test or report not yet done
 
 Reading is tolerant where a file may be half-written by a process killed mid-write (a trial's record is
 then skipped, not the search), and strict where a broken file means the search itself is broken.
@@ -57,6 +58,9 @@ ENSEMBLE_JSON = "ensemble.json"
 ENSEMBLE_MODEL_FILE = "ensemble_model.keras"
 ENSEMBLE_ID = "ensemble"
 TEST_METRICS = "test_metrics.json"
+# Written when a search stage ends, removed once the report is written: a run killed in between (during its final
+# fit or its report) is finished by the next one, which does not search again.
+UNFINISHED_JSON = "unfinished.json"
 REPORT_CSV = "report.csv"
 IMPORTANCE_CSV = "importance.csv"  # permutation importance of the chosen model's raw columns (tables)
 REPORT_HTML = "report.html"
@@ -179,6 +183,11 @@ class Store:
     @property
     def test_metrics(self) -> Path:
         return self.root / TEST_METRICS
+
+    @property
+    def unfinished_record(self) -> Path:
+        """The mark of a search whose stage ended and whose report is not written yet (`UNFINISHED_JSON`)."""
+        return self.root / UNFINISHED_JSON
 
     @property
     def report_csv(self) -> Path:

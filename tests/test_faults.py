@@ -15,11 +15,14 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import search_track, write_track
+from conftest import CHOSEN_LINE, make_table, search_track, write_track
 
 from automl.cli import EXIT_ENVIRONMENT, main
 
@@ -34,6 +37,8 @@ FAULTS = {
     "full disk while exporting": "test_full_disk_while_exporting_ends_in_one_line_and_leaves_no_half_file",
     "read-only results folder": "test_read_only_results_folder_ends_in_one_line",
     "vanished results folder": "test_vanished_results_folder_ends_in_one_line",
+    "SIGKILL during the final fit, then during the report":
+        "test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_searching_again",
 }
 
 
@@ -293,3 +298,56 @@ def test_every_fault_tried_has_its_test_and_a_row_in_docs_reliability():
     for fault, test in FAULTS.items():
         assert test in globals(), test
         assert any(line.startswith(f"| {fault} |") for line in table), f"docs/reliability.md has no row '{fault}'"
+
+
+def _wait_for(process: subprocess.Popen, ready, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if ready():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the run ended (status {process.poll()}) before the moment to kill it came")
+
+
+def _log_says(results: Path, words: str) -> bool:
+    log = results / "tiny" / "search.log"
+    return log.is_file() and words in log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.slow
+def test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_searching_again(tmp_path):
+    # Trials of about a second, more than the search's 16 s hold: the search stops on its time limit, so a rerun
+    # that searched again would add trials. The final fit gets the other 24 s, less the choice's few.
+    track = write_track(tmp_path, frame=make_table(rows=3000), max_epochs=9, search_extra="final_fit = 0.6")
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "automl", "search", "--track", str(track), "--results-dir", str(results),
+               "--time-limit", "40s"]
+    # 1. Killed during the final fit: its first line is in search.log.
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(process, lambda: _log_says(results, "automl: final fit of the chosen configuration"))
+    time.sleep(2.0)  # well inside the final fit
+    assert process.poll() is None and not (results / "tiny" / "test_metrics.json").exists()  # still training
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    trials = {path.parent.name: path.read_text() for path in (results / "tiny" / "tuner").glob("trial_*/trial.json")}
+    runs = json.loads((results / "tiny" / "runs.json").read_text())
+    assert runs[-1]["stopped_by"] == "time limit reached"
+    assert not (results / "tiny" / "final_fit.json").exists() and not (results / "tiny" / "report.html").exists()
+
+    # 2. The rerun trains the final fit again, then is killed during the report: the test figures are written
+    # just before it.
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for(process, lambda: (results / "tiny" / "test_metrics.json").is_file())
+    os.kill(process.pid, signal.SIGKILL)
+    _, err = process.communicate(timeout=30)
+    assert "finishing it without searching again" in err
+    assert (results / "tiny" / "final_fit.json").is_file() and not (results / "tiny" / "summary.md").exists()
+
+    # 3. The next rerun writes only the report: the final fit on disk is reused, nothing is searched.
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "finishing it without searching again" in rerun.stderr and CHOSEN_LINE.search(rerun.stdout)
+    after = {path.parent.name: path.read_text() for path in (results / "tiny" / "tuner").glob("trial_*/trial.json")}
+    assert after == trials  # no trial redone, none added
+    assert json.loads((results / "tiny" / "runs.json").read_text()) == runs  # no search run since
+    assert (results / "tiny" / "report.html").is_file() and not (results / "tiny" / "unfinished.json").exists()
