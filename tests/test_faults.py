@@ -39,6 +39,7 @@ FAULTS = {
     "vanished results folder": "test_vanished_results_folder_ends_in_one_line",
     "SIGKILL during the final fit, then during the report":
         "test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_searching_again",
+    "damaged image in --images": "test_a_damaged_image_keeps_libjpeg_off_the_terminal",
 }
 
 
@@ -351,3 +352,19 @@ def test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_
     assert after == trials  # no trial redone, none added
     assert json.loads((results / "tiny" / "runs.json").read_text()) == runs  # no search run since
     assert (results / "tiny" / "report.html").is_file() and not (results / "tiny" / "unfinished.json").exists()
+
+
+def test_a_damaged_image_keeps_libjpeg_off_the_terminal(tmp_path, capfd):
+    import numpy as np
+    from PIL import Image
+
+    from automl.data.image_folder import read_images
+
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(good)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:200])  # a download cut short
+    capfd.readouterr()
+    images, bad = read_images([good, cut, good], 16)
+    assert images.shape == (2, 16, 16, 3) and bad == [1]  # skipped, and named by automl's note elsewhere
+    assert "JPEG library" not in capfd.readouterr().err  # libjpeg's own "Improper call ... in state 201"
