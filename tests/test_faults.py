@@ -40,6 +40,7 @@ FAULTS = {
     "SIGKILL during the final fit, then during the report":
         "test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_searching_again",
     "damaged image in --images": "test_a_damaged_image_keeps_libjpeg_off_the_terminal",
+    "damaged checkpoint": "test_a_damaged_checkpoint_leaves_its_trial_out_of_the_choice_with_a_note",
 }
 
 
@@ -368,3 +369,23 @@ def test_a_damaged_image_keeps_libjpeg_off_the_terminal(tmp_path, capfd):
     images, bad = read_images([good, cut, good], 16)
     assert images.shape == (2, 16, 16, 3) and bad == [1]  # skipped, and named by automl's note elsewhere
     assert "JPEG library" not in capfd.readouterr().err  # libjpeg's own "Improper call ... in state 201"
+
+
+def test_a_damaged_checkpoint_leaves_its_trial_out_of_the_choice_with_a_note(tmp_path, searched, capsys):
+    import pandas as pd
+
+    track, results = searched
+    folder = tmp_path / "results"
+    shutil.copytree(results, folder)
+    records = [json.loads(path.read_text()) for path in folder.glob("tiny/tuner/trial_*/trial.json")]
+    best = min((r for r in records if r["status"] == "COMPLETED"), key=lambda r: r["score"])["trial_id"]
+    checkpoint = folder / "tiny" / "tuner" / f"trial_{best}" / "checkpoint.weights.h5"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:3000])  # cut short, as by a disk that failed or a copy stopped
+    capsys.readouterr()
+    assert main(["report", "--track", str(track), "--results-dir", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert f"automl: note: trial {best} is left out of the choice: checkpoint {checkpoint} is damaged (" in err
+    table = pd.read_csv(folder / "tiny" / "report.csv", dtype={"trial_id": str})
+    row = table[table["trial_id"] == best].iloc[0]
+    assert row["status"] == "failed" and "is damaged" in row["message"]  # its row stays
+    assert json.loads((folder / "tiny" / "test_metrics.json").read_text())["trial_id"] != best
