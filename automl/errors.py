@@ -35,7 +35,9 @@ _VANISHED = "No such file or directory"
 def disk_failure(error: BaseException, folder: Path) -> int | None:
     """The errno of a failure of the machine under `folder` behind `error` (or its causes): a full disk (ENOSPC,
     EDQUOT), a read-only or forbidden folder (EROFS, EACCES, EPERM), or `folder` gone (ENOENT while it no longer
-    exists); None for any other error, which is not the machine's."""
+    exists); None for any other error, which is not the machine's, and for automl's own one-line errors."""
+    if isinstance(error, AutomlError):
+        return None
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
@@ -80,7 +82,7 @@ def on_disk(folder: Path, doing: str, elsewhere: str = "use --results-dir") -> I
     """
     try:
         yield
-    except ResourceError:
+    except AutomlError:  # already one line: a ResourceError, or a user's mistake (an unreadable data file, ...)
         raise
     except Exception as error:
         code = disk_failure(error, Path(folder))

@@ -389,3 +389,28 @@ def test_a_damaged_checkpoint_leaves_its_trial_out_of_the_choice_with_a_note(tmp
     row = table[table["trial_id"] == best].iloc[0]
     assert row["status"] == "failed" and "is damaged" in row["message"]  # its row stays
     assert json.loads((folder / "tiny" / "test_metrics.json").read_text())["trial_id"] != best
+
+
+def test_only_a_failure_of_the_machine_becomes_a_resource_error(tmp_path):
+    from automl.errors import AutomlError, ResourceError, on_disk
+
+    class OpError(Exception):  # TensorFlow's and h5py's file errors carry no errno, only the system's words
+        pass
+
+    for raised, line in [(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), f"the disk holding {tmp_path} is full"),
+                         (OpError("write failed: No space left on device"), f"the disk holding {tmp_path} is full"),
+                         (OSError(errno.EROFS, os.strerror(errno.EROFS)), "cannot be written (read-only file system"),
+                         (OSError(errno.EACCES, os.strerror(errno.EACCES)), "cannot be written (permission denied")]:
+        with pytest.raises(ResourceError, match=line.replace("(", r"\(")):
+            with on_disk(tmp_path, "testing"):
+                raise raised
+    # A user's mistake stays one: an unreadable data file is not the results folder's fault.
+    mistake = AutomlError("cannot read tiny.csv (Permission denied); fix its permissions")
+    for raised in (mistake, ValueError("bad shape"), OSError(errno.ENOENT, "no such file")):  # the folder exists
+        with pytest.raises(type(raised)) as caught:
+            with on_disk(tmp_path, "testing"):
+                raise raised
+        assert caught.value is raised
+    with pytest.raises(ResourceError, match="vanished"):
+        with on_disk(tmp_path / "gone", "testing"):
+            raise OSError(errno.ENOENT, "no such file")
