@@ -10,6 +10,7 @@ AUTOML_TEST_PATCHED_DISK=1 to run the patched one as root.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import io
 import json
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,8 +49,7 @@ FAULTS = {
 def _can_mount_tmpfs() -> bool:
     if os.environ.get("AUTOML_TEST_PATCHED_DISK") or not hasattr(os, "geteuid") or os.geteuid() != 0:
         return False
-    probe = Path(__file__).parent / ".tmpfs_probe"
-    probe.mkdir(exist_ok=True)
+    probe = Path(tempfile.mkdtemp(prefix="tmpfs_probe"))
     try:
         if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)], capture_output=True,
                           check=False).returncode != 0:
@@ -58,7 +59,8 @@ def _can_mount_tmpfs() -> bool:
     except OSError:
         return False
     finally:
-        probe.rmdir()
+        with contextlib.suppress(OSError):
+            probe.rmdir()
 
 
 DISK_KIND = "tmpfs" if _can_mount_tmpfs() else "patched"
