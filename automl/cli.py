@@ -1,4 +1,5 @@
-"""The command line: the only module that prints; user mistakes become one line and exit status 2."""
+"""The command line: the only module that prints; user mistakes become one line and exit status 2, a machine that
+failed under the run (a full disk, a read-only or vanished folder) one line and exit status 3."""
 from __future__ import annotations
 
 import argparse
@@ -10,12 +11,12 @@ from pathlib import Path
 from automl import __version__
 from automl.context import Run
 from automl.data.home import IMPORTABLE
-from automl.errors import AutomlError, AutomlWarning, SearchFailed
+from automl.errors import AutomlError, AutomlWarning, ResourceError, SearchFailed, disk_failure, resource_error
 from automl.monitoring.log import SearchLog
 from automl.monitoring.progress import duration as _duration
 from automl.monitoring.quiet import quiet_tensorflow
 from automl.selection.choice import candidate_name
-from automl.store import write_atomic
+from automl.store import results_root, write_atomic
 from automl.tuning import distributed
 
 # The imports inside the functions below are deliberate: the stages they load bring TensorFlow (about 4 s and
@@ -24,6 +25,7 @@ from automl.tuning import distributed
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3  # the machine failed (ResourceError): fix it and rerun the same command to continue
 EXIT_INTERRUPTED = 130
 _python_show_warning = warnings.showwarning
 _shown_notes: set[str] = set()  # each note once per command: `search --csv` reads the CSV twice, and says so once
@@ -39,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _shown_notes.clear()
     try:
         return args.run(args)
+    except ResourceError as error:
+        print(f"automl: stopped: {error}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except AutomlError as error:
         print(f"automl: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -48,6 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nautoml: interrupted; finished trials are kept; rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:
+        # The net under every stage's own guard: a failure of the machine under the results folder that no stage
+        # named is still one line, not a traceback; any other error is a bug, and keeps its traceback.
+        root = results_root(getattr(args, "results_dir", None))
+        code = disk_failure(error, root)
+        if code is None:
+            raise
+        print(f"automl: stopped: {resource_error(code, root, f'automl {args.command}')}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -284,7 +298,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.output:
         table.to_csv(sys.stdout, index=False)
         return 0
-    write_atomic(Path(args.output), lambda path: table.to_csv(path, index=False))
+    write_atomic(Path(args.output), lambda path: table.to_csv(path, index=False), "write --output elsewhere")
     print(f"automl: wrote {len(table)} predictions to {args.output}")
     return 0
 

@@ -59,6 +59,12 @@ class Budget:
         seconds = parse_duration(time_limit, "--time-limit") if time_limit is not None else track.time_limit_seconds
         return cls.start(seconds, track.search.final_fit or family.refit_share(track))
 
+    def final_only(self) -> Budget:
+        """This budget's final part alone, from now: a run that finishes a search an earlier run ended (that run
+        killed during its final fit or its report) searches nothing, and retrains in the share kept for it."""
+        now = time.monotonic()
+        return Budget(now, now, now + (self.final_deadline - self.search_deadline))
+
     @property
     def seconds(self) -> float:
         """The whole run's length: the time limit (infinite on a worker)."""

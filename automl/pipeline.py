@@ -10,6 +10,7 @@ the chosen model) comes through `Hooks`.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shutil
 import warnings
@@ -23,7 +24,7 @@ import pandas as pd
 
 from automl.context import Run
 from automl.data.schema import Data, Schema
-from automl.errors import AutomlError, AutomlWarning
+from automl.errors import AutomlError, AutomlWarning, SearchFailed
 from automl.families.base import Family
 from automl.hypermodels.layers import with_decision_threshold
 from automl.reporting.files import write_report
@@ -142,13 +143,30 @@ def run(context: Run, *, time_limit: str | float | None = None, restart: bool = 
     """
     context = context.started(time_limit, worker=role.is_worker)
     hooks = hooks or Hooks()
-    hooks.run_started(context)
-    searched = search(context, restart=restart, on_trial_done=hooks.trial_done, command=command, verbose=verbose,
-                      tensorboard=tensorboard, role=role, keep_checkpoints=keep_checkpoints)
-    if role.is_worker:
-        return Outcome(searched, None)
+    store = context.store
+    ended = None if restart or role.is_worker else store.read_json(store.unfinished_record)
+    if ended is not None:
+        # The last run's search ended, and the run was killed before its report: finish it, searching nothing.
+        warnings.warn(f"the last run's search ended ({ended.get('stopped_by')}) but the run stopped before its "
+                      "report: finishing it without searching again", AutomlWarning, stacklevel=2)
+        context = dataclasses.replace(context, budget=context.budget.final_only())
+        hooks.run_started(context)
+        trials = store.count_trials()
+        searched = SearchRun(context.name, "search already ended", 0.0, trials, trials)
+    else:
+        hooks.run_started(context)
+        with store.guard("searching"):
+            searched = search(context, restart=restart, on_trial_done=hooks.trial_done, command=command,
+                              verbose=verbose, tensorboard=tensorboard, role=role, keep_checkpoints=keep_checkpoints)
+        if role.is_worker:
+            return Outcome(searched, None)
+        store.write_json(store.unfinished_record, {"stopped_by": searched.stopped_by})
     hooks.search_ended(searched)
-    finished = finish(context, data=searched.data, hooks=hooks)
+    try:
+        finished = finish(context, data=searched.data, hooks=hooks)
+    except SearchFailed:
+        store.unfinished_record.unlink(missing_ok=True)  # no model to choose: searching more is the way on
+        raise
     hooks.finished(context, finished)
     return Outcome(searched, finished)
 
@@ -165,19 +183,27 @@ def finish(run: Run, *, data: Data | None = None, hooks: Hooks | None = None) ->
     run.searched()
     data = data or run.data()
     rows = latency_rows(run.family, run.schema(), lambda: data)
-    chosen = choose(run, data, rows)
-    retrained = retrain(run, chosen, data, rows, hooks)
+    # Each step under its own guard: a full disk, or a folder made read-only or gone, ends in one line naming it.
+    guard = run.store.guard
+    with guard("measuring and choosing the trials"):
+        chosen = choose(run, data, rows)
+    with guard("retraining the chosen model"):
+        retrained = retrain(run, chosen, data, rows, hooks)
     judged = judge(run, retrained, data)
-    export_chosen(run, retrained, judged.threshold)
-    tested, predicted = score_test_split(run, chosen, retrained, judged, data)
-    tested.write(run.store)
-    explanation = explain(retrained.judged, run.family, run.schema(), data, objective=run.track.objective,
-                          test_outputs=judged.judged_test, validation_outputs=judged.validation,
-                          threshold=judged.threshold,
-                          model_name=chosen_name(chosen.choice.trial_id, retrained.final_fit, retrained.refit))
-    for leak in explanation.leaks:
-        warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
-    write_report(run, chosen.table, chosen.choice, tested, data.test.y, predicted, explanation)
+    with guard("exporting the chosen model"):
+        export_chosen(run, retrained, judged.threshold)
+    with guard("scoring the test split"):
+        tested, predicted = score_test_split(run, chosen, retrained, judged, data)
+        tested.write(run.store)
+    with guard("writing the report"):
+        explanation = explain(retrained.judged, run.family, run.schema(), data, objective=run.track.objective,
+                              test_outputs=judged.judged_test, validation_outputs=judged.validation,
+                              threshold=judged.threshold,
+                              model_name=chosen_name(chosen.choice.trial_id, retrained.final_fit, retrained.refit))
+        for leak in explanation.leaks:
+            warnings.warn(leak.message(), AutomlWarning, stacklevel=2)
+        write_report(run, chosen.table, chosen.choice, tested, data.test.y, predicted, explanation)
+        run.store.unfinished_record.unlink(missing_ok=True)  # the search is finished: a rerun may search again
     return Finished(tested, chosen.table, chosen.choice, explanation)
 
 

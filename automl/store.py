@@ -15,22 +15,25 @@
       report.csv  report.html  summary.md  plots/
       importance.csv                          what the chosen model relies on (tables)
       search.log  search.lock  logs/          the run's lines, the lock, TensorBoard
+      unfinished.json                         a search ended, its final fit, test or report not yet done
 
 Reading is tolerant where a file may be half-written by a process killed mid-write (a trial's record is
 then skipped, not the search), and strict where a broken file means the search itself is broken.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from automl.data.schema import Schema
-from automl.errors import AutomlError
+from automl.errors import AutomlError, disk_failure, on_disk, resource_error
 
 TUNER_PROJECT = "tuner"  # Keras Tuner's project directory inside search_results/<track>/
 ORACLE_FILE = "oracle.json"
@@ -55,6 +58,9 @@ ENSEMBLE_JSON = "ensemble.json"
 ENSEMBLE_MODEL_FILE = "ensemble_model.keras"
 ENSEMBLE_ID = "ensemble"
 TEST_METRICS = "test_metrics.json"
+# Written when a search stage ends, removed once the report is written: a run killed in between (during its final
+# fit or its report) is finished by the next one, which does not search again.
+UNFINISHED_JSON = "unfinished.json"
 REPORT_CSV = "report.csv"
 IMPORTANCE_CSV = "importance.csv"  # permutation importance of the chosen model's raw columns (tables)
 REPORT_HTML = "report.html"
@@ -179,6 +185,11 @@ class Store:
         return self.root / TEST_METRICS
 
     @property
+    def unfinished_record(self) -> Path:
+        """The mark of a search whose stage ended and whose report is not written yet (`UNFINISHED_JSON`)."""
+        return self.root / UNFINISHED_JSON
+
+    @property
     def report_csv(self) -> Path:
         return self.root / REPORT_CSV
 
@@ -299,6 +310,18 @@ class Store:
                 f"run `automl search --track {self.track_name}` first"
             )
 
+    @contextlib.contextmanager
+    def guard(self, doing: str) -> Iterator[None]:
+        """Within it, a failure of the machine under this search's folder (a full disk, a read-only or vanished
+        folder) while `doing` a stage ends in one `ResourceError` line that names the folder, the stage and the fix;
+        every other error passes through (`automl.errors.on_disk`). A search that vanished during the stage, its
+        folders made again by the stage's own writes, is the same failure."""
+        searched = self.has_search()
+        with on_disk(self.root, doing):
+            yield
+        if searched and not self.has_search():
+            raise resource_error(errno.ENOENT, self.root, doing)
+
     def read_json(self, path: Path | str, default: Any = None) -> Any:
         """One of automl's JSON files (`track_record`, `ensemble_record`, ..., or a file name in the search's folder);
         a broken one is an error that names the fix."""
@@ -347,15 +370,21 @@ def write_json(path: Path, value: Any) -> Path:
     return write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
-def write_atomic(path: Path, write: Callable[[Path], Any]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], Any], elsewhere: str = "use --results-dir") -> Path:
     """Let `write` fill a temporary file beside `path`, then rename it into place: readers see the old file
-    or the new one, never half of one."""
+    or the new one, never half of one. A full disk, or a read-only or vanished folder, is a `ResourceError`
+    whose fix is `elsewhere` (or freeing space); another failure an `AutomlError`."""
     temporary = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(temporary)
         os.replace(temporary, path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)  # no half file left behind to fill the disk
+        code = disk_failure(error, path.parent)
+        if code is not None:
+            raise resource_error(code, path.parent, f"writing {path.name}", elsewhere) from None
         raise AutomlError(f"cannot write {path} ({error.strerror}); free disk space or fix permissions") from None
     return path
 

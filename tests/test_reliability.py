@@ -144,23 +144,24 @@ def test_full_disk_stops_the_search_with_one_line_and_keeps_finished_trials(tiny
     monkeypatch.setattr(trial_module.Trial, "save", save)
     status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and len(err) == 1
-    assert "cannot write results" in err[0] and "No space left on device" in err[0]
+    assert status == 3 and len(err) == 1  # the machine failed, not the user: 3, not 2
+    assert err[0].startswith(f"automl: stopped: the disk holding {results_dir / 'tiny'} is full (saving a trial): ")
+    assert err[0].endswith("free space or use --results-dir; rerun the same command to continue")
     monkeypatch.undo()
     report = automl.report(str(tiny_track), results_dir=results_dir)
     assert (report["status"] == "completed").sum() >= 1  # finished trials still readable
 
 
 def test_unwritable_trial_history_stops_the_search_instead_of_failing_every_trial(tiny_track, results_dir, capsys, monkeypatch):
-    from automl.errors import AutomlError
+    from automl.errors import resource_error
     from automl.tuning import tuners
 
     def refuse(path, value):
-        raise AutomlError(f"cannot write {path} (Read-only file system); free disk space or fix permissions")
+        raise resource_error(errno.EROFS, path.parent, f"writing {path.name}")
     monkeypatch.setattr(tuners, "write_json", refuse)
     status = main(["search", "--track", str(tiny_track), "--results-dir", str(results_dir)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and len(err) == 1 and "Read-only file system" in err[0]
+    assert status == 3 and len(err) == 1 and "cannot be written (read-only file system; writing history.json)" in err[0]
     assert not (results_dir / "tiny" / LOCK_FILE).exists()
 
 

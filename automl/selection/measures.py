@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ import pandas as pd
 import tensorflow as tf
 
 from automl.context import Run
-from automl.serving.models import load_model_file, load_trial_model
+from automl.errors import AutomlWarning
+from automl.serving.models import DamagedCheckpoint, load_model_file, load_trial_model
 from automl.store import read_json_file, write_json
 
 WARMUP_CALLS = 5
@@ -31,6 +33,7 @@ THROUGHPUT_BATCH = 256
 THROUGHPUT_CALLS = 5
 LATENCY_ROWS = 64  # validation rows cycled through for the latency calls; the test split stays untouched
 COLUMNS = ["model_bytes", "latency_p50_ms", "latency_p95_ms", "rows_per_second"]
+DAMAGED = "damaged"  # the column of `measure_trials` that holds why a trial's checkpoint cannot be read, else None
 
 
 def measure_model(model, rows: dict[str, np.ndarray] | np.ndarray, workdir: Path) -> dict[str, float]:
@@ -89,7 +92,13 @@ def trial_measures(run: Run, trial_id: str,
     if not checkpoint.is_file() and store.pruned_record(trial_id).is_file():
         # Pruned (automl.tuning.pruning): what was measured before stays; nothing can be measured now.
         return cached if all(c in cached for c in COLUMNS) else dict.fromkeys(COLUMNS, float("nan"))
-    model = load_trial_model(run, trial_id)
+    try:
+        model = load_trial_model(run, trial_id)
+    except DamagedCheckpoint as error:
+        # One trial's weights cut short or corrupted (a disk that failed, a copy stopped) must not stop the report:
+        # the trial is left out of the choice, its row kept, and said so.
+        warnings.warn(f"trial {trial_id} is left out of the choice: {error}", AutomlWarning, stacklevel=2)
+        return {**dict.fromkeys(COLUMNS, float("nan")), DAMAGED: str(error)}
     try:
         measures = {"checkpoint": key, **measure_model(model, rows(), store.trial_dir(trial_id)),
                     "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -102,5 +111,6 @@ def trial_measures(run: Run, trial_id: str,
 def measure_trials(run: Run, trial_ids: list[str],
                    rows: Callable[[], dict[str, np.ndarray] | np.ndarray]) -> pd.DataFrame:
     """Measures of the given trials as columns to join to the trials table (`trial_id` plus `COLUMNS`)."""
-    records = [{"trial_id": t, **{c: trial_measures(run, t, rows)[c] for c in COLUMNS}} for t in trial_ids]
-    return pd.DataFrame(records, columns=["trial_id", *COLUMNS])
+    records = [{"trial_id": t, **{c: measured.get(c) for c in (*COLUMNS, DAMAGED)}}
+               for t, measured in ((t, trial_measures(run, t, rows)) for t in trial_ids)]
+    return pd.DataFrame(records, columns=["trial_id", *COLUMNS, DAMAGED])

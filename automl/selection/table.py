@@ -11,7 +11,7 @@ from automl.selection.choice import MEASURED_TOP, Choice, choose, score_threshol
 from automl.selection.compare import best_of_each
 from automl.selection.diagnosis import Thresholds, diagnose_trials
 from automl.selection.ensemble import with_ensemble
-from automl.selection.measures import measure_trials
+from automl.selection.measures import DAMAGED, measure_trials
 from automl.selection.paired import GapSpreads
 from automl.selection.scoring import objective_measure
 from automl.selection.trials import best_trial_id, sort_by_score, trials_table
@@ -51,7 +51,12 @@ def report_table(run: Run, rows: Callable[[], Any], ensemble: dict[str, Any] | N
     if top is None:
         return _ordered(sort_by_score(table, track.direction)), None
     measured = measure_trials(run, trials_to_measure(table, run), rows)
-    table = with_ensemble(table.merge(measured, on="trial_id", how="left"), ensemble)
+    table = table.merge(measured, on="trial_id", how="left")
+    damaged = table.pop(DAMAGED)
+    if damaged.notna().any():  # weights that cannot be read back: the trial's row stays, as failed, out of the choice
+        table.loc[damaged.notna(), "status"] = "failed"
+        table.loc[damaged.notna(), "message"] = damaged[damaged.notna()]
+    table = with_ensemble(table, ensemble)
     choice = choose(table, track.direction, track.search.tolerance, objective=track.objective,
                     spread=None if validation is None else gap_spreads(run, validation))
     table["chosen"] = table["trial_id"] == choice.trial_id

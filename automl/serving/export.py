@@ -9,10 +9,11 @@ import keras
 import tensorflow as tf
 
 from automl.context import Run
-from automl.errors import AutomlError
+from automl.errors import AutomlError, on_disk
 from automl.families.base import ServingInput
 from automl.hypermodels.layers import decision_threshold_of
 from automl.serving.models import load_best_model
+from automl.store import write_atomic
 
 FORMATS = ("keras", "savedmodel")
 
@@ -42,17 +43,26 @@ def export(run: Run, directory: str | os.PathLike, *, format: str = "keras", ove
     target = directory / f"{run.name}.keras" if format == "keras" else directory
     if _exists(target) and not overwrite:
         raise AutomlError(f"{target} already exists; remove it, choose another directory, or pass --overwrite")
+    elsewhere = "export to another directory"
+    if format == "keras":  # a file half copied onto a full disk is removed, so that the rerun needs no --overwrite
+        return write_atomic(target, lambda temporary: shutil.copyfile(run.store.best_model, temporary), elsewhere)
     try:
-        if format == "keras":
-            directory.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run.store.best_model, target)
-        else:
+        with on_disk(_existing_above(target), "exporting the SavedModel", elsewhere):
             if target.exists():
                 shutil.rmtree(target)
             save_serving(model, target, run.family.serving_input(run.schema()))
+    except AutomlError:
+        shutil.rmtree(target, ignore_errors=True)  # half a SavedModel is no export: the rerun writes it whole
+        raise
     except OSError as error:
+        shutil.rmtree(target, ignore_errors=True)
         raise AutomlError(f"cannot write {target} ({error.strerror}); free disk space or fix permissions") from None
     return target
+
+
+def _existing_above(path: Path) -> Path:
+    """The folder that holds `path`, the first of its parents that exists (the disk a failure is reported on)."""
+    return next((parent for parent in path.parents if parent.exists()), path.parent)
 
 
 def save_serving(model: keras.Model, target: Path, served: ServingInput | None = None) -> None:

@@ -65,8 +65,13 @@ def load_trial_model(run: Run, trial_id: str) -> keras.Model:
     try:
         model.load_weights(str(checkpoint))
     except (OSError, ValueError) as error:
-        raise AutomlError(f"checkpoint {checkpoint} is corrupt ({error}); rerun the search with --restart") from None
+        raise DamagedCheckpoint(f"checkpoint {checkpoint} is damaged ({last_line(error, 200)}); rerun the search "
+                                "with --restart to retrain it") from None
     return model
+
+
+class DamagedCheckpoint(AutomlError):
+    """A trial's weights cannot be read back (cut short, corrupted): the report leaves the trial out of the choice."""
 
 
 def load_best_model(run: Run, by: str = "choice") -> keras.Model:

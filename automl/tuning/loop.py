@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from automl.context import Run
 from automl.data.schema import Data
-from automl.errors import AutomlError, AutomlWarning, SearchFailed, last_line
+from automl.errors import AutomlError, AutomlWarning, SearchFailed, disk_failure, last_line, resource_error
 from automl.families.base import Family
 from automl.hypermodels.training import StopAtDeadline
 from automl.store import Store, TrialFile
@@ -182,6 +182,8 @@ def _run(tuner: SearchLoopMixin, store: Store, args: tuple, kwargs: dict, role: 
         except StopSearch as stop:
             return str(stop)
         except ResultsUnwritable as error:
+            if error.resource is not None:
+                raise error.resource from None
             raise AutomlError(f"search stopped: {error}; finished trials are kept") from None
         except (kt.errors.FatalError, RuntimeError) as error:
             if isinstance(error, RuntimeError) and "consecutive failures" not in str(error):
@@ -190,7 +192,10 @@ def _run(tuner: SearchLoopMixin, store: Store, args: tuple, kwargs: dict, role: 
                 f"search stopped: {MAX_CONSECUTIVE_FAILED_TRIALS} trials failed in a row "
                 f"(last: {last_line(error)}); finished trials are kept in {store.root}"
             ) from None
-        except (OSError, tf.errors.OpError) as error:
+        except (OSError, tf.errors.OpError) as error:  # Keras Tuner's own files (trial.json, oracle.json, ...)
+            code = disk_failure(error, store.root)
+            if code is not None:
+                raise resource_error(code, store.root, "saving a trial") from None
             reason = getattr(error, "strerror", None) or last_line(error)
             raise AutomlError(
                 f"search stopped: cannot write results in {store.root} ({reason}); "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import time
@@ -15,8 +16,9 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 from keras_tuner.src import config as kt_config
+from keras_tuner.src import utils as kt_utils
 
-from automl.errors import AutomlError, last_line
+from automl.errors import AutomlError, ResourceError, disk_failure, last_line, resource_error
 from automl.hypermodels.training import FitTimer
 from automl.store import Store, write_json
 from automl.track.sections import Track
@@ -33,12 +35,37 @@ warnings.filterwarnings("ignore", message="Skipping variable loading for optimiz
 kt_config.DEBUG = False
 
 
+def _save_json_atomically(path, obj) -> str:
+    """Keras Tuner's `save_json`, but through a temporary file renamed into place: its `oracle.json`, `trial.json`
+    and tuner files were written in place, so a full disk (or a kill) mid-write left half a file that stopped every
+    rerun; now the old file stays whole until the new one is."""
+    text = json.dumps(obj)
+    temporary = f"{path}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return text
+
+
+kt_utils.save_json = _save_json_atomically
+
+
 class StopSearch(Exception):
     """Raised between trials to end the search early; everything finished is already on disk."""
 
 
 class ResultsUnwritable(kt.errors.FatalError):
-    """automl could not write a trial's results: stop the search rather than fail trial after trial."""
+    """automl could not write a trial's results: stop the search rather than fail trial after trial. `resource` is
+    the failure of the machine behind it (a full disk, ...), when it was one."""
+
+    def __init__(self, message: str, resource: ResourceError | None = None) -> None:
+        super().__init__(message)
+        self.resource = resource
 
 
 class SearchLoopMixin:
@@ -83,11 +110,16 @@ class SearchLoopMixin:
         try:
             with forget_trace_gradients():  # else TensorFlow keeps every trial's traced graphs (automl.housekeeping)
                 histories = super().run_trial(trial, *args, **kwargs)
-        except Exception:
+        except Exception as error:
             # A second Ctrl-C raised inside Keras or TensorFlow may come out wrapped, or be swallowed:
             # stop now all the same, leaving the trial unfinished so that a rerun redoes it.
             if self.abort_requested:
                 raise KeyboardInterrupt from None
+            # A full disk (a checkpoint that cannot be saved) is no fault of the trial's: stop the search, leaving
+            # the trial unfinished for the rerun, rather than fail every trial after it.
+            unwritable = self._unwritable(error)
+            if unwritable is not None:
+                raise ResultsUnwritable(str(unwritable), unwritable) from None
             raise
         if self.abort_requested:
             raise KeyboardInterrupt
@@ -103,12 +135,19 @@ class SearchLoopMixin:
         try:
             write_json(self.store.history_record(trial.trial_id), record)
         except AutomlError as error:
-            raise ResultsUnwritable(str(error)) from None
+            raise ResultsUnwritable(str(error), error if isinstance(error, ResourceError) else None) from None
         losses = record["history"].get("loss", [])
         if any(not math.isfinite(v) for v in losses):
             epoch = next(i for i, v in enumerate(losses) if not math.isfinite(v)) + record["initial_epoch"] + 1
             raise kt.errors.FailedTrialError(f"diverged: the training loss became NaN or infinite at epoch {epoch}")
         return histories
+
+    def _unwritable(self, error: Exception) -> ResourceError | None:
+        """`error` as the failure of the machine under the search's folder that it is, or None."""
+        if isinstance(error, ResourceError) or self.store is None:
+            return error if isinstance(error, ResourceError) else None
+        code = disk_failure(error, self.store.root)
+        return None if code is None else resource_error(code, self.store.root, "running a trial")
 
     def on_trial_end(self, trial) -> None:
         super().on_trial_end(trial)
