@@ -7,12 +7,9 @@ predict` and the exported SavedModel all call it, so the three see the same pixe
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import sys
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from PIL import Image
 from sklearn.model_selection import train_test_split
 
 from automl.data.schema import Data, Schema, Split
+from automl.data.stderr import silenced_fd2
 from automl.data.whitening import patch_whitening
 from automl.errors import AutomlError, AutomlWarning
 
@@ -203,29 +201,13 @@ def read_images(paths: list[Path], size: int, *, on_disk: Path | None = None) ->
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.ignore_errors().batch(DECODE_BATCH).prefetch(tf.data.AUTOTUNE)
     written, kept = 0, []
-    with _decoder_chatter_silenced():
+    with silenced_fd2():  # libjpeg's own line for each damaged file, before automl's note names them
         for positions, batch in dataset.as_numpy_iterator():
             images[written:written + len(batch)] = batch  # the good images, packed in order
             written += len(batch)
             kept.append(positions)
     bad = sorted(set(range(len(paths))) - set(np.concatenate(kept).tolist() if kept else []))
     return images[:written], bad
-
-
-@contextlib.contextmanager
-def _decoder_chatter_silenced() -> Iterator[None]:
-    """File descriptor 2 silenced while images are decoded: libjpeg writes "Improper call to JPEG library in state
-    201" straight to it for each damaged file, past Python and TensorFlow's log level, before automl's own note
-    names the files skipped. An error raised in the block still reaches the user, after it."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def image_sizes(paths: list[Path]) -> np.ndarray:

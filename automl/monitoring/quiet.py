@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from automl.data.stderr import silenced_fd2
 from automl.errors import AutomlWarning
 
 
@@ -17,10 +18,6 @@ def quiet_tensorflow() -> Iterator[None]:
     automl's notes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
     # automl's notes from the block (how a CSV was read, ...) are held and shown after it, not lost on fd 2.
     # Not warnings.catch_warnings: it would also undo the filters that modules imported in the block set.
     show, held = warnings.showwarning, []
@@ -33,11 +30,9 @@ def quiet_tensorflow() -> Iterator[None]:
 
     warnings.showwarning = hold
     try:
-        yield
+        with silenced_fd2():
+            yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
         warnings.showwarning = show
         for note in held:
             show(*note)
