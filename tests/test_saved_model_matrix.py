@@ -11,6 +11,8 @@ from it by the function the pipeline's stage calls (`load_trial_model`, `ensembl
 (`entry_points.py`), one after the other to spare TensorFlow's import; which entry point goes first, into a process
 where nothing has loaded a model yet, varies from case to case, so that each one goes first somewhere. Image families
 never refit, so they have no refit to load. A few cases run with the fast tests; the rest are marked slow.
+
+Last, the SavedModel export of an ensemble serves in a process with TensorFlow alone, as TensorFlow Serving runs it.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from test_text_columns import titled_table
 
 import automl
 from automl import families
+from automl.cli import main
 from automl.families import family_of, get_family
 from automl.families.several import SeveralFamilies
 from automl.hypermodels import weights
@@ -307,3 +310,51 @@ def test_the_matrix_leaves_out_the_refit_of_image_families_because_they_never_re
     assert [f.name for f in (*map(get_family, ("mlp", "text", "cnn", "backbone")), several) if f.refits] == [
         "mlp", "text"]
 
+
+# The SavedModel of an ensemble serves with TensorFlow alone, as TensorFlow Serving runs it: the named raw columns of
+# a table, or the encoded bytes of image files.
+
+SERVE = """\
+import json
+import sys
+
+import tensorflow as tf
+
+request = json.loads(open(sys.argv[2]).read())
+signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+if "image" in request:
+    inputs = {"image": tf.constant([open(path, "rb").read() for path in request["image"]])}
+else:
+    inputs = {name: tf.constant(column["values"], column["dtype"]) for name, column in request.items()}
+outputs = {name: tensor.numpy().tolist() for name, tensor in signature(**inputs).items()}
+print(json.dumps({"automl imported": "automl" in sys.modules, **outputs}))
+"""
+
+
+def serving_request(searched: Searched, results: Path) -> dict[str, Any]:
+    """What a client sends the SavedModel: the image files, or each raw column by name, as JSON has it."""
+    if searched.images:
+        return {"image": [str(path) for path in searched.inputs]}
+    inputs = family_of(searched.track).model_inputs(searched.raw, Store(searched.track.name, results).schema())
+    return {name: {"values": values.astype(str).tolist() if values.dtype == object else values.tolist(),
+                   "dtype": "string" if values.dtype == object else values.dtype.name}
+            for name, values in inputs.items()}
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_the_savedmodel_export_of_an_ensemble_serves_alike_with_tensorflow_alone(
+        searches, tmp_path, monkeypatch, capsys, family):
+    searched = searches(family)
+    results, expected = chosen_of_kind(searched, "ensemble", tmp_path, monkeypatch)
+    served = tmp_path / "serving" / "1"
+    status = main(["export", "--track", str(searched.track_file), "--format", "savedmodel", str(served),
+                   "--results-dir", str(results)])
+    assert status == 0, capsys.readouterr().err
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(serving_request(searched, results)))
+    done = subprocess.run([sys.executable, "-c", SERVE, str(served), str(request)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not said["automl imported"]
+    np.testing.assert_allclose(np.reshape(said["output_0"], expected.shape), expected, rtol=1e-5, atol=1e-6)
