@@ -28,13 +28,15 @@ def main(case_file: str) -> None:
         try:
             said[name] = {"values": ENTRY_POINTS[name](case)}
         except BaseException as error:  # noqa: BLE001  a crash is what this records: the CLI's SystemExit too
-            said[name] = {"error": f"{type(error).__name__}: {without_config(str(error))}"}
+            said[name] = {"error": f"{type(error).__name__}: {root_cause(str(error))}"}
     Path(case["work"], "said.json").write_text(json.dumps(said))
 
 
-def without_config(message: str) -> str:
-    """An error's message without the model's whole configuration, which Keras puts in the middle of it."""
-    return "\n".join(line for line in message.splitlines() if not line.startswith("config="))[-1500:]
+def root_cause(message: str) -> str:
+    """An error's message without the models' whole configurations, which Keras writes into it: the innermost
+    exception Keras names ("Could not locate class 'WeightedMean'...")."""
+    cause = message.rsplit("Exception encountered:", 1)[-1].strip()
+    return cause.split(" Make sure custom classes")[0][:1500]
 
 
 def cli(*argv) -> None:
