@@ -8,9 +8,10 @@ the search's process. `automl predict` once crashed on an image track whose chos
 One tiny search per family (random search, two trials of one or two epochs) serves every kind: each kind is made
 from it by the function the pipeline's stage calls (`load_trial_model`, `ensemble_model`, `final_model`,
 `refit_model`), on a copy of the search's results. Each case runs all its entry points in one fresh process
-(`entry_points.py`), one after the other to spare TensorFlow's import; which entry point goes first, into a process
-where nothing has loaded a model yet, varies from case to case, so that each one goes first somewhere. Image families
-never refit, so they have no refit to load. A few cases run with the fast tests; the rest are marked slow.
+(`saved_model_entry_points.py`), one after the other to spare TensorFlow's import; which entry point goes first,
+into a process where nothing has loaded a model yet, varies from case to case, so that each one goes first
+somewhere. Image families never refit, so they have no refit to load. A few cases run with the fast tests; the rest
+are marked slow.
 
 Last, the SavedModel export of an ensemble serves in a process with TensorFlow alone, as TensorFlow Serving runs it.
 """
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_table, write_track
-from entry_points import ENTRY_POINTS
+from saved_model_entry_points import ENTRY_POINTS
 from test_image_folder import IMAGES
 from test_text_columns import titled_table
 
@@ -55,7 +56,7 @@ from automl.tuning import final_fit, refit
 from automl.tuning.loop import search
 
 ROOT = Path(automl.__file__).parents[1]  # the fresh process imports the automl under test
-ENTRY_POINTS_SCRIPT = Path(__file__).with_name("entry_points.py")
+ENTRY_POINTS_SCRIPT = Path(__file__).with_name("saved_model_entry_points.py")
 MOBILENET = "mobilenet_v1_0.25"
 PREDICTED_IMAGES = [IMAGES / "hat" / "rgb.png", IMAGES / "shoes" / "grey.png", IMAGES / "pants" / "palette.png",
                     IMAGES / "pants" / "rgba.png", sorted((IMAGES / "hat").glob("*.jpg"))[0]]
@@ -259,7 +260,7 @@ def save_chosen(model: keras.Model, searched: Searched, run: Run) -> keras.Model
 
 
 def in_a_fresh_process(searched: Searched, results: Path, work: Path, order: list[str]) -> dict[str, Any]:
-    """What each entry point said in one fresh process (`entry_points.py`), in `order`."""
+    """What each entry point said in one fresh process (`saved_model_entry_points.py`), in `order`."""
     schema = Store(searched.track.name, results).schema()
     raw = work / ("raw.npy" if searched.images else "raw.csv")
     np.save(raw, searched.raw) if searched.images else searched.raw.to_csv(raw, index=False)

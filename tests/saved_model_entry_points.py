@@ -2,7 +2,7 @@
 the entry points a user has, in the order the case gives, and what each predicted (or the error it met) written
 as JSON.
 
-    python tests/entry_points.py CASE.json
+    python tests/saved_model_entry_points.py CASE.json
 
 A case names the track, its results directory, a working directory, the inputs to predict (a CSV of raw rows, or
 image files, with ``raw``: the same as pandas or numpy reads them) and the entry points' order. Up front nothing is
