@@ -51,6 +51,10 @@ class Hooks:
     The command line prints a line per trial and sends events to its trackers; the Python API needs none.
     """
 
+    def run_opened(self, run: Run) -> None:
+        """The run is resolved and its clock not yet started: set up what takes time (reading the trials on disk)
+        here, so that it does not eat into the time limit."""
+
     def run_started(self, run: Run) -> None:
         """The run's clock has started (``run.budget``); the search is next."""
 
@@ -141,8 +145,9 @@ def run(context: Run, *, time_limit: str | float | None = None, restart: bool = 
     >>> outcome.finished.choice.trial_id
     '0051'
     """
-    context = context.started(time_limit, worker=role.is_worker)
     hooks = hooks or Hooks()
+    hooks.run_opened(context)  # before the clock: what the caller sets up does not eat into the time limit
+    context = context.started(time_limit, worker=role.is_worker)
     store = context.store
     ended = None if restart or role.is_worker else store.read_json(store.unfinished_record)
     if ended is not None:

@@ -19,7 +19,8 @@ class SearchFollower(Hooks):
     the --notify command, MLflow and W&B. A worker sees only its own trials: it neither tracks nor estimates
     the time left, which are the chief's to do.
 
-    It is told the run when the run starts (`run_started`): its clock is the run's budget, the one clock.
+    It reads the trials on disk when the run is opened (`run_opened`), before the clock starts, as a search's
+    setup should not eat into its time limit; its line's clock is the run's budget, from `run_started`.
     """
 
     def __init__(self, say: Callable[[str], None], *, role: Role, restart: bool = False, notify: str | None = None,
@@ -28,9 +29,20 @@ class SearchFollower(Hooks):
         self.tracking = {"notify": notify, "mlflow_uri": mlflow_uri, "wandb": wandb}
         self.trackers: Tracking | None = None
         self.progress: TrialProgress | None = None
+        self.opened = False
+
+    def run_opened(self, run: Run) -> None:
+        track, store, role = run.track, run.store, self.role
+        self.opened = True
+        self.trackers = None if role.is_worker else Tracking(run, restart=self.restart, **self.tracking)
+        self.total, self.unit = total_units(track)
+        _, self.best = (None, None) if self.restart else best_on_disk(store, track.direction)
+        self.used_before = 0.0 if self.restart else units_used(store, self.unit)
 
     def run_started(self, run: Run) -> None:
-        track, store, role = run.track, run.store, self.role
+        if not self.opened:  # a caller that did not open the run first (pipeline.run does)
+            self.run_opened(run)
+        track, role = run.track, self.role
         what = {"chief": f"serving '{track.name}' as the chief on port {role.port}",
                 "worker": f"running trials of '{track.name}' for the chief at {role.host}:{role.port} as "
                           f"{role.tuner_id}",
@@ -38,14 +50,10 @@ class SearchFollower(Hooks):
         self.say(f"automl: {what} ({track.task}, {track.search.tuner}, objective {track.objective})"
                  + ("; the chief's time limit applies" if role.is_worker
                     else f" for up to {duration(run.budget.seconds)}"))
-        self.trackers = None if role.is_worker else Tracking(run, restart=self.restart, **self.tracking)
-        total, unit = total_units(track)
-        _, best = (None, None) if self.restart else best_on_disk(store, track.direction)
         self.progress = TrialProgress(track.objective, track.direction,
                                       math.inf if role.is_worker else run.budget.seconds, self.say,
-                                      total=math.nan if role.is_worker else total, unit=unit,
-                                      used_before=0.0 if self.restart else units_used(store, unit), best=best,
-                                      started=run.budget.started)
+                                      total=math.nan if role.is_worker else self.total, unit=self.unit,
+                                      used_before=self.used_before, best=self.best, started=run.budget.started)
 
     def trial_done(self, trial) -> None:
         self.progress(trial)
