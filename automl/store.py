@@ -123,6 +123,7 @@ class Store:
 
     def __init__(self, track_name: str, results_dir: str | os.PathLike | None = None) -> None:
         self.track_name = track_name
+        self._schema, self._schema_key = None, None  # schema.json as last read, and its (mtime, size)
         self.root = results_root(results_dir) / track_name
 
     @property
@@ -341,11 +342,16 @@ class Store:
         return self.root / path if isinstance(path, str) else path
 
     def schema(self) -> Schema:
-        """What the search's models take (``schema.json``)."""
-        values = self.read_json(self.schema_record)
-        if values is None:
-            raise AutomlError(f"{self.root} has no {SCHEMA_JSON}; rerun `automl search --track {self.track_name}`")
-        return Schema.from_dict(values)
+        """What the search's models take (``schema.json``): every stage asks, so the file is read again only when it
+        changed (a --restart writes it anew)."""
+        stat = self.schema_record.stat() if self.schema_record.is_file() else None
+        key = (stat.st_mtime_ns, stat.st_size) if stat else None
+        if key is None or key != self._schema_key:
+            values = self.read_json(self.schema_record)
+            if values is None:
+                raise AutomlError(f"{self.root} has no {SCHEMA_JSON}; rerun `automl search --track {self.track_name}`")
+            self._schema, self._schema_key = Schema.from_dict(values), key
+        return self._schema
 
     def clear(self) -> None:
         """--restart: everything of the previous search goes, except the lock this search holds."""
@@ -390,8 +396,4 @@ def write_atomic(path: Path, write: Callable[[Path], Any], elsewhere: str = "use
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
+    return value.item() if hasattr(value, "item") else value.tolist() if hasattr(value, "tolist") else str(value)
