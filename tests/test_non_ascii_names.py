@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import CHOSEN_LINE
 
-from automl.hypermodels.layers import column_layer_name
+from automl.hypermodels.layers import column_layer_name, serving_name
 
 
 def test_a_column_named_in_ascii_keeps_its_layer_name():
@@ -21,6 +21,12 @@ def test_a_column_named_in_ascii_keeps_its_layer_name():
 @pytest.mark.parametrize("column", ["prix_😀", "größe", "面积", "sale price", "km/h"])
 def test_a_column_named_otherwise_gets_a_name_tensorflow_accepts(column):
     assert re.fullmatch(r"[A-Za-z0-9_.-]+_lookup", column_layer_name(column, "lookup"))
+
+
+@pytest.mark.parametrize("column", ["prix_😀", "größe", "面积", "sale price", "_id", "😀"])
+def test_a_column_named_otherwise_gets_a_serving_name_tensorflow_accepts(column):
+    assert re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.-]*", serving_name(column))
+    assert serving_name("sale_price") == "sale_price" and serving_name("面积") != serving_name("北京")
 
 
 def test_columns_that_differ_only_outside_ascii_get_distinct_layer_names():
@@ -40,3 +46,16 @@ def test_cli_searches_a_csv_whose_column_and_class_names_are_not_ascii(tmp_path)
     track = tomllib.loads((tmp_path / "tracks" / "donn_es.toml").read_text(encoding="utf-8"))
     assert track["data"]["target"] == "classe_✓" and track["data"]["positive"] == "oui_😀"
     assert track["data"]["categorical"] == ["面积"]
+    exported = subprocess.run([sys.executable, "-m", "automl", "export", "--track", "donn_es", "--format",
+                               "savedmodel", "served"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    # The signature names each column's tensor (`serving_name`), and serves the rows as the search's model does.
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "served")).signatures["serving_default"]
+    names = {column: serving_name(column) for column in ("prix_😀", "größe", "面积")}
+    assert set(served.structured_input_signature[1]) == set(names.values()) and len(set(names.values())) == 3
+    assert all(name in exported.stdout for name in names.values())
+    row = {names["prix_😀"]: tf.constant([[1.5]]), names["größe"]: tf.constant([[0.5]]),
+           names["面积"]: tf.constant([["北"]])}
+    assert float(served(**row)["probability"].numpy()[0, 0]) >= 0.0

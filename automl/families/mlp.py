@@ -12,6 +12,7 @@ from automl.data.schema import Data, Schema
 from automl.data.tabular import load_tabular, model_inputs, read_csv
 from automl.errors import AutomlError
 from automl.families.base import Family, PredictInputs
+from automl.hypermodels.layers import serving_name
 from automl.hypermodels.mlp import MLPHyperModel, to_dataset
 from automl.hypermodels.text_inputs import learn_vocabularies
 from automl.track.sections import Track
@@ -98,7 +99,7 @@ class MLPFamily(Family):
         kinds = {**{c: "float32" for c in schema.numeric},
                  **{c: "int64" if s["dtype"] == "int" else "string" for c, s in schema.categorical.items()},
                  **{c: "string (raw text)" for c in schema.text}}
-        return "takes, each shaped (batch, 1): " + ", ".join(f"{c} {kind}" for c, kind in kinds.items())
+        return "takes, each shaped (batch, 1): " + ", ".join(f"{serving_name(c)} {kind}" for c, kind in kinds.items())
 
 
 FAMILY = MLPFamily()

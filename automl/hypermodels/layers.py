@@ -13,6 +13,8 @@ from automl.data.text import MAX_TEXT_CHARS
 
 # What a layer's name may hold: TensorFlow makes it a name scope (letters, digits, _ . > - \\ /); Keras forbids /.
 _LAYER_NAME = re.compile(r"[A-Za-z0-9_.>-]+")
+# What a SavedModel signature's input may be named (TensorFlow's rule for an argument's name).
+_SIGNATURE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.-]*")
 
 
 def column_layer_name(column: str, suffix: str) -> str:
@@ -21,7 +23,20 @@ def column_layer_name(column: str, suffix: str) -> str:
     name = f"{column}_{suffix}"
     if _LAYER_NAME.fullmatch(name):
         return name
-    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}_{zlib.crc32(column.encode('utf-8')):08x}_{suffix}"
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', column)}_{_crc(column)}_{suffix}"
+
+
+def serving_name(column: str) -> str:
+    """The name of a column's input in an exported SavedModel's signature, the key of its tensor in a request: the
+    column's name where TensorFlow accepts it (letters, digits, ``_ . -``, not first ``_`` or ``-``), else its ASCII
+    part and a hash of its name (``prix_😀`` → ``prix__1a2b3c4d``), so that two columns never share one."""
+    if _SIGNATURE_NAME.fullmatch(column):
+        return column
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', column).lstrip('_.-') or 'column'}_{_crc(column)}"
+
+
+def _crc(column: str) -> str:
+    return f"{zlib.crc32(column.encode('utf-8')):08x}"
 
 
 @keras.saving.register_keras_serializable(package="automl")

@@ -11,7 +11,7 @@ import tensorflow as tf
 from automl.context import Run
 from automl.errors import AutomlError, on_disk
 from automl.families.base import ServingInput
-from automl.hypermodels.layers import decision_threshold_of
+from automl.hypermodels.layers import decision_threshold_of, serving_name
 from automl.serving.models import load_best_model
 from automl.store import write_atomic
 
@@ -23,9 +23,10 @@ def export(run: Run, directory: str | os.PathLike, *, format: str = "keras", ove
 
     ``keras``: ``<directory>/<track>.keras``, for ``keras.models.load_model(path, safe_mode=True)``.
     ``savedmodel``: `directory` itself becomes a SavedModel whose ``serve`` (and ``serving_default``)
-    signature takes one named tensor per raw column, shaped ``(batch, 1)``: float32 numbers (NaN for
-    a blank), strings (or int64 codes) for categories; for a folder of images, the encoded bytes of each
-    image (``image``, string ``(batch,)``), decoded inside (`Family.serving_input`); TensorFlow Serving
+    signature takes one tensor per raw column, shaped ``(batch, 1)``, named by its column (`serving_name`: a name
+    TensorFlow refuses, ``prix €``, becomes its ASCII part and a hash; `automl export` prints them): float32
+    numbers (NaN for a blank), strings (or int64 codes) for categories; for a folder of images, the encoded
+    bytes of each image (``image``, string ``(batch,)``), decoded inside (`Family.serving_input`); TensorFlow Serving
     loads it as a model version, e.g. ``models/<track>/1``. Both return the model's output; for a binary
     model with a decision threshold, ``serving_default`` returns ``probability`` (of the positive class)
     and ``decision`` (probability >= threshold) instead, both ``(batch, 1)`` (`served_outputs`). Nothing existing is
@@ -87,13 +88,23 @@ def save_serving(model: keras.Model, target: Path, served: ServingInput | None =
     archive.track(model)
     # One positional argument shaped like the model's inputs (a dict of named columns, or one tensor), with a
     # free batch size: the input signature `model.export` writes, so both endpoints take the same requests.
-    signature = [served.spec] if served is not None else [keras.tree.map_structure(
-        lambda tensor: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name), model.input)]
+    # Its tensors are named by their column (`serving_name`: TensorFlow refuses some names, and made two columns
+    # named outside ASCII one argument).
+    signature = [served.spec] if served is not None else [_named_specs(model.input)]
     # `serve` stays what Keras' export gives (the probability tensor), so callers of `.serve(...)` keep working;
     # TensorFlow Serving and saved_model_cli use `serving_default`, which says the decision too.
     archive.add_endpoint("serve", predict, input_signature=signature)
     archive.add_endpoint("serving_default", predict if threshold is None else decide, input_signature=signature)
     archive.write_out(str(target), verbose=False)
+
+
+def _named_specs(inputs):
+    """The model's inputs as specs with a free batch size, a dict of columns named by `serving_name`."""
+    def spec(tensor, name):
+        return tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=serving_name(name))
+    if isinstance(inputs, dict):
+        return {column: spec(tensor, column) for column, tensor in inputs.items()}
+    return keras.tree.map_structure(lambda tensor: spec(tensor, tensor.name), inputs)
 
 
 def served_outputs(model: keras.Model) -> str:
