@@ -58,7 +58,7 @@ register_when_keras_loads()
 def search(data: Any, target: Any = None, *, task: str | None = None, time_limit: str | float | None = None,
            name: str | None = None, results_dir: str | os.PathLike | None = None, restart: bool = False,
            seed: int | None = None, verbose: int = 1, keep_checkpoints: bool = False, group: str | None = None,
-           time: str | None = None):
+           time: str | None = None, validation_data: Any = None, test_data: Any = None):
     """Search `data` (or resume its search), then choose, retrain, test, export and report; returns a `Search`.
 
     Parameters
@@ -87,6 +87,14 @@ def search(data: Any, target: Any = None, *, task: str | None = None, time_limit
         A table's split (a DataFrame, a CSV): by the values of the `group` column (a customer, a sender: each on
         one side only), or in the time order of the `time` column (the latest rows are the test split). Neither
         column is a feature. By default the rows are split at random, stratified by class.
+    validation_data, test_data : DataFrame or CSV file, optional
+        A table's own validation and test rows, with the columns of `data`: the search selects on your validation
+        rows and reports the chosen model once on your test rows, instead of carving them off `data` (the one not
+        given is carved off `data` at random, ``split.validation`` or ``split.test`` of its rows). A DataFrame is
+        written beside the track (``tracks/<name>_validation.csv``), which names both (``data.validation_path``,
+        ``data.test_path``). For tables only: images given as arrays or a folder are split at random, by class (a
+        folder with ``train/``, ``validation/`` and ``test/`` subfolders keeps its split). Not with `group` or `time`,
+        which carve the splits themselves.
     seed : int, optional
         The search's seed (``search.seed``): the same seed, data and budget repeat the same trials.
     verbose : {0, 1, 2}
@@ -110,7 +118,7 @@ def search(data: Any, target: Any = None, *, task: str | None = None, time_limit
     if verbose not in VERBOSE:
         raise AutomlError(f"verbose={verbose!r}; use 0 (silent), 1 (a progress bar) or 2 (a line per trial)")
     track = track_for(data, target, task=task, name=name, time_limit=time_limit, replace=restart, group=group,
-                      time=time)
+                      time=time, validation_data=validation_data, test_data=test_data)
     run = Run.open(track, results_dir)
     if seed is not None:
         run = dataclasses.replace(run, track=dataclasses.replace(

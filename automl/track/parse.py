@@ -194,6 +194,14 @@ def _check_values(track: Track) -> None:
     if (split.group or split.time) and track.data.kind != "csv":
         raise AutomlError(f"{where}: 'split.{'group' if split.group else 'time'}' splits the rows of a CSV; "
                           f"a {track.data.kind} track splits its images at random, by class")
+    own = [key for key in ("validation_path", "test_path") if track.data[key]]
+    if own and track.data.kind != "csv":
+        raise AutomlError(f"{where}: 'data.{own[0]}' gives a table's own rows; a {track.data.kind} track's images are "
+                          "split at random, by class (a folder with train/, validation/ and test/ keeps its split)")
+    if own and (split.group or split.time):
+        by = "group" if split.group else "time"
+        raise AutomlError(f"{where}: 'data.{own[0]}' holds your own {own[0].removesuffix('_path')} rows and "
+                          f"'split.{by}' carves them by a column; remove one of the two")
     for key in ("max_epochs", "max_trials", "hyperband_iterations", "patience"):
         if search[key] < 1:
             raise AutomlError(f"{where}: 'search.{key}' is {search[key]}; use a positive integer")

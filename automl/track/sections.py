@@ -54,6 +54,10 @@ class DataSection(Section):
     text: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     positive: str | int = ""
+    # A table's own validation and test rows (CSVs with its columns, beside the track file like `path`): those
+    # splits are these rows instead of `split.validation` and `split.test` of `path`'s.
+    validation_path: str = ""
+    test_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,12 @@ class Track:
     def data_path(self) -> Path:
         """The data file, looked up beside the track file, then in automl's bundled datasets."""
         return resolve_data_path(self.data.path, self.source.parent, self.name)
+
+    def own_rows(self, part: str) -> Path | None:
+        """The file of the user's own `part` rows ("validation" or "test", ``data.<part>_path``), found as the data
+        file is; None where that split is carved off the data."""
+        path = self.data[f"{part}_path"]
+        return resolve_data_path(path, self.source.parent, self.name) if path else None
 
     def as_dict(self) -> dict[str, Any]:
         """The track as ``track.json`` records it (and compares it on resume)."""
