@@ -29,8 +29,8 @@ from automl.context import Run
 from automl.errors import AutomlError
 from automl.serving.registration import register_when_keras_loads
 from automl.store import Store
-from automl.track.parse import known_tracks
-from automl.track.sections import Track
+from automl.track.parse import known_tracks, parse_track, track_from_record
+from automl.track.sections import Track, same_search
 
 # The verbs import their stages when first called (the imports inside the functions below): the stages bring
 # TensorFlow, and `import automl`, like `automl --help`, should not wait for it. cli.py does the same.
@@ -137,7 +137,9 @@ def load(search: str | os.PathLike, *, results_dir: str | os.PathLike | None = N
     """Reopen a search, finished or interrupted, from its folder (``search_results/<name>``) or by its name, as
     `search` returned it: a `Search` to predict with, export, or show.
 
-    Its track file is looked up as the command line does (``./tracks``, then the built-in tracks).
+    Its track is the track file the command line finds (``./tracks``, then the built-in tracks) where that file
+    describes the same search; otherwise the track the search recorded in its folder (``track.json``), whose data
+    paths point where the search read its data, so a search reopens from any directory.
 
     Examples
     --------
@@ -151,13 +153,16 @@ def load(search: str | os.PathLike, *, results_dir: str | os.PathLike | None = N
         name, results_dir = folder.resolve().name, folder.resolve().parent
     else:
         name = str(search)
-    if not Store(name, results_dir).track_record.is_file():
-        raise AutomlError(f"no search '{name}' in {Store(name, results_dir).root.parent}; give the search's folder "
+    store = Store(name, results_dir)
+    if not store.track_record.is_file():
+        raise AutomlError(f"no search '{name}' in {store.root.parent}; give the search's folder "
                           "(search_results/<name>) or its name with results_dir=")
-    if name not in known_tracks():
-        raise AutomlError(f"search '{name}' has no track file here (tracks/{name}.toml); run from the folder the "
-                          "search began in, whose tracks/ holds its track and data, or copy them here")
-    return Search(Run.open(name, results_dir).searched())
+    record = store.read_json(store.track_record)
+    here = known_tracks().get(name)
+    track = parse_track(here) if here is not None else None
+    if track is None or not same_search(track, record):
+        track = track_from_record(record, store.track_record)
+    return Search(Run.open(track, results_dir).searched())
 
 
 def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):

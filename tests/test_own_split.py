@@ -42,7 +42,7 @@ def test_the_rows_given_are_written_beside_the_track_which_names_them(searched):
     track = load_track(tracks / "y.toml")
     assert (track.data.validation_path, track.data.test_path) == ("y_validation.csv", "y_test.csv")
     recorded = json.loads(searched.result.run.store.track_record.read_text())
-    assert recorded["data"]["test_path"] == "y_test.csv"
+    assert recorded["data"]["test_path"] == "y_test.csv" and recorded["source"] == str(tracks.resolve() / "y.toml")
 
 
 def test_the_test_figures_are_on_the_test_rows_given_and_the_report_says_so(searched):
@@ -58,6 +58,14 @@ def test_a_rerun_with_the_same_rows_resumes_and_other_rows_are_refused(searched,
                      test_data=searched.test).name == "y.toml"
     with pytest.raises(AutomlError, match="y_validation.csv holds other data"):
         track_for(make_table(rows=100), "y", validation_data=make_table(rows=30, seed=8), test_data=searched.test)
+
+
+def test_the_search_reopens_from_another_folder(searched, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    again = automl.load(searched.result.path)
+    assert again.run.track.own_rows("test") == searched.root.resolve() / "tracks" / "y_test.csv"
+    rows = make_table(rows=4, seed=2)
+    np.testing.assert_allclose(again.predict(rows), searched.result.predict(rows))
 
 
 def test_the_table_loader_uses_the_rows_given_as_the_splits(tmp_path):

@@ -84,6 +84,21 @@ def parse_track(path: Path) -> Track:
         raise AutomlError(f"{path}: not valid TOML ({error}); fix the syntax") from None
     except (OSError, UnicodeDecodeError) as error:
         raise AutomlError(f"{path}: cannot read the track file ({error})") from None
+    return _track(raw, path)
+
+
+def track_from_record(record: dict[str, Any], where: Path) -> Track:
+    """The track a search recorded in its ``track.json`` (`where`; `Track.record`), validated as a file is: its data
+    paths as written, a relative one beside the track file it was read from."""
+    source = record.get("source")
+    if not isinstance(source, str) or not source:
+        raise AutomlError(f"{where} does not say which track file the search read (a search begun before automl "
+                          "recorded it); run from the folder the search began in, whose tracks/ holds its track")
+    return _track({key: value for key, value in record.items() if key != "source"}, Path(source))
+
+
+def _track(raw: dict[str, Any], path: Path) -> Track:
+    """A track from its keys as parsed (`raw`), read from the file `path`; every mistake names the file and the key."""
     for key, value in raw.items():
         if isinstance(value, dict) and key not in SECTIONS:
             raise AutomlError(f"{path}: unknown section [{key}]; known sections: {', '.join(SECTIONS)}")
