@@ -29,8 +29,8 @@ from automl.context import Run
 from automl.errors import AutomlError
 from automl.serving.registration import register_when_keras_loads
 from automl.store import Store
-from automl.track.parse import known_tracks
-from automl.track.sections import Track
+from automl.track.parse import known_tracks, parse_track, track_from_record
+from automl.track.sections import Track, same_search
 
 # The verbs import their stages when first called (the imports inside the functions below): the stages bring
 # TensorFlow, and `import automl`, like `automl --help`, should not wait for it. cli.py does the same.
@@ -58,7 +58,7 @@ register_when_keras_loads()
 def search(data: Any, target: Any = None, *, task: str | None = None, time_limit: str | float | None = None,
            name: str | None = None, results_dir: str | os.PathLike | None = None, restart: bool = False,
            seed: int | None = None, verbose: int = 1, keep_checkpoints: bool = False, group: str | None = None,
-           time: str | None = None):
+           time: str | None = None, validation_data: Any = None, test_data: Any = None):
     """Search `data` (or resume its search), then choose, retrain, test, export and report; returns a `Search`.
 
     Parameters
@@ -87,6 +87,14 @@ def search(data: Any, target: Any = None, *, task: str | None = None, time_limit
         A table's split (a DataFrame, a CSV): by the values of the `group` column (a customer, a sender: each on
         one side only), or in the time order of the `time` column (the latest rows are the test split). Neither
         column is a feature. By default the rows are split at random, stratified by class.
+    validation_data, test_data : DataFrame or CSV file, optional
+        A table's own validation and test rows, with the columns of `data`: the search selects on your validation
+        rows and reports the chosen model once on your test rows, instead of carving them off `data` (the one not
+        given is carved off `data` at random, ``split.validation`` or ``split.test`` of its rows). A DataFrame is
+        written beside the track (``tracks/<name>_validation.csv``), which names both (``data.validation_path``,
+        ``data.test_path``). For tables only: images given as arrays or a folder are split at random, by class (a
+        folder with ``train/``, ``validation/`` and ``test/`` subfolders keeps its split). Not with `group` or `time`,
+        which carve the splits themselves.
     seed : int, optional
         The search's seed (``search.seed``): the same seed, data and budget repeat the same trials.
     verbose : {0, 1, 2}
@@ -110,7 +118,7 @@ def search(data: Any, target: Any = None, *, task: str | None = None, time_limit
     if verbose not in VERBOSE:
         raise AutomlError(f"verbose={verbose!r}; use 0 (silent), 1 (a progress bar) or 2 (a line per trial)")
     track = track_for(data, target, task=task, name=name, time_limit=time_limit, replace=restart, group=group,
-                      time=time)
+                      time=time, validation_data=validation_data, test_data=test_data)
     run = Run.open(track, results_dir)
     if seed is not None:
         run = dataclasses.replace(run, track=dataclasses.replace(
@@ -129,7 +137,9 @@ def load(search: str | os.PathLike, *, results_dir: str | os.PathLike | None = N
     """Reopen a search, finished or interrupted, from its folder (``search_results/<name>``) or by its name, as
     `search` returned it: a `Search` to predict with, export, or show.
 
-    Its track file is looked up as the command line does (``./tracks``, then the built-in tracks).
+    Its track is the track file the command line finds (``./tracks``, then the built-in tracks) where that file
+    describes the same search; otherwise the track the search recorded in its folder (``track.json``), whose data
+    paths point where the search read its data, so a search reopens from any directory.
 
     Examples
     --------
@@ -143,13 +153,16 @@ def load(search: str | os.PathLike, *, results_dir: str | os.PathLike | None = N
         name, results_dir = folder.resolve().name, folder.resolve().parent
     else:
         name = str(search)
-    if not Store(name, results_dir).track_record.is_file():
-        raise AutomlError(f"no search '{name}' in {Store(name, results_dir).root.parent}; give the search's folder "
+    store = Store(name, results_dir)
+    if not store.track_record.is_file():
+        raise AutomlError(f"no search '{name}' in {store.root.parent}; give the search's folder "
                           "(search_results/<name>) or its name with results_dir=")
-    if name not in known_tracks():
-        raise AutomlError(f"search '{name}' has no track file here (tracks/{name}.toml); run from the folder the "
-                          "search began in, whose tracks/ holds its track and data, or copy them here")
-    return Search(Run.open(name, results_dir).searched())
+    record = store.read_json(store.track_record)
+    here = known_tracks().get(name)
+    track = parse_track(here) if here is not None else None
+    if track is None or not same_search(track, record):
+        track = track_from_record(record, store.track_record)
+    return Search(Run.open(track, results_dir).searched())
 
 
 def best_model(track: str | Track, *, by: str = "choice", results_dir: str | os.PathLike | None = None):

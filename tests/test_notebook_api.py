@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_table
+from conftest import make_table, write_track
 
 import automl
 from automl.cli import main
@@ -234,7 +234,31 @@ def test_the_command_line_predicts_with_the_search_begun_in_python(searched, mon
     assert code == 0 and len(table) == 3 and "prediction" in table.columns
 
 
-def test_load_without_the_track_file_says_where_to_run_it(searched, tmp_path, monkeypatch):
+def test_load_from_another_folder_rebuilds_the_track_the_search_recorded(searched, tmp_path, monkeypatch):
     _in(tmp_path, monkeypatch)
-    with pytest.raises(AutomlError, match=r"search 'y' has no track file here \(tracks/y.toml\)"):
-        automl.load(searched.result.path)
+    again = automl.load(searched.result.path)
+    assert again.run.track.source == searched.root.resolve() / "tracks" / "y.toml"
+    assert again.run.track.data_path() == searched.root.resolve() / "tracks" / "y.csv"
+    rows = make_table(rows=4, seed=2)
+    np.testing.assert_allclose(again.predict(rows), searched.result.predict(rows))
+    assert len(again.leaderboard()) == len(searched.result.leaderboard()) and again.report.is_file()
+    assert again.export(tmp_path / "out").name == "y.keras" and "Chosen model" in again._repr_html_()
+
+
+def test_load_reads_the_record_where_the_track_file_here_is_another_search(searched, tmp_path, monkeypatch):
+    _in(tmp_path, monkeypatch)
+    (tmp_path / "tracks").mkdir()
+    write_track(tmp_path / "tracks", name="y", task="binary", frame=make_table("binary", rows=40))
+    assert automl.load(searched.result.path).run.track.task == "regression"
+
+
+def test_load_of_a_search_recorded_without_its_track_file_says_where_to_run_it(searched, tmp_path, monkeypatch):
+    _in(tmp_path, monkeypatch)
+    old = tmp_path / "results" / "y"
+    old.mkdir(parents=True)
+    record = json.loads(searched.result.run.store.track_record.read_text())
+    del record["source"]  # as a search begun before track.json recorded it
+    (old / "track.json").write_text(json.dumps(record))
+    with pytest.raises(AutomlError, match=r"track.json does not say which track file the search read .* run from "
+                                          "the folder the search began in"):
+        automl.load(old)

@@ -127,3 +127,13 @@ def test_a_search_recorded_before_a_key_existed_compares_as_it_was():
     assert search_settings(older) == search_settings(current)
     older["model"]["batch_sizes"] = [8]
     assert search_settings(older) != search_settings(current)
+
+
+def test_a_recorded_track_is_rebuilt_with_its_data_beside_the_file_it_was_read_from(tiny_track, tmp_path, monkeypatch):
+    from automl.track.parse import track_from_record
+
+    track = load_track(tiny_track)
+    record = json.loads(json.dumps(track.record()))
+    monkeypatch.chdir(tmp_path.parent)
+    rebuilt = track_from_record(record, tmp_path / "track.json")
+    assert rebuilt == track and rebuilt.data_path() == tmp_path.resolve() / "tiny.csv"

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from automl.data.dialect import UNREADABLE, decode, detect, read_bytes
 from automl.data.schema import Data, Schema, Split
+from automl.data.splits import OWN_PARTS, split_rows
 from automl.data.text import MAX_TEXT_CHARS, as_text, describe_text
 from automl.errors import AutomlError, AutomlWarning, first_line
 
@@ -65,17 +64,25 @@ def load_tabular(
     target_transform: str = "standardize",
     group: str = "",
     time: str = "",
+    validation_path: Path | None = None,
+    test_path: Path | None = None,
 ) -> Data:
     """Read, check and split a table; the schema is learned on the training split only. With `group`, the rows of
     one value of that column (a customer, a sender) fall on one side only; with `time`, the latest rows are the test
-    split and those before them the validation split. Neither column is a feature."""
+    split and those before them the validation split. Neither column is a feature. `validation_path` and `test_path`
+    are the user's own rows for those splits (CSVs with the same columns); what is not given is carved off `path`."""
     frame = read_csv(path)
     where = f"{path.name}"
     split_by = [c for c in (group, time) if c]
-    _check_columns(frame, [target, *categorical, *text, *drop, *split_by], where)
+    check_columns(frame, [target, *categorical, *text, *drop, *split_by], where)
     frame = rows_with_target(frame, target, where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
+    used = [c for c in frame.columns if c not in (*drop, *split_by)]
+    files = dict(zip(OWN_PARTS, (validation_path, test_path), strict=True))
+    own = {part: own_rows(file, used, target) for part, file in files.items() if file}
+    if own:  # after the data's rows, in the order split_rows reads them
+        frame = pd.concat([frame, *own.values()], ignore_index=True)
     y_raw = frame[target]
     check_target(y_raw, target, task, where)
     features = frame.drop(columns=[target, *dict.fromkeys([*drop, *split_by])])
@@ -85,16 +92,9 @@ def load_tabular(
     classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
     stratify = y if task != "regression" else None
-    if group and time:
-        raise AutomlError(f"{where}: split by a group column or in time order, not both; give one of group and time")
-    if time:
-        train_idx, val_idx, test_idx = time_split(frame[time], test=test, validation=validation, where=where)
-    elif group:
-        train_idx, val_idx, test_idx = group_split(frame[group], test=test, validation=validation, seed=seed,
-                                                   where=where)
-    else:
-        train_idx, val_idx, test_idx = random_split(len(frame), stratify, test=test, validation=validation, seed=seed,
-                                                    where=where)
+    train_idx, val_idx, test_idx = split_rows(frame, stratify, test=test, validation=validation, seed=seed, group=group,
+                                              time=time, own={part: len(rows) for part, rows in own.items()},
+                                              where=where)
 
     train_x = features.iloc[train_idx].reset_index(drop=True)
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
@@ -104,59 +104,21 @@ def load_tabular(
     return Data(schema, split(train_idx), split(val_idx), split(test_idx))
 
 
-def random_split(rows: int, stratify: np.ndarray | None, *, test: float, validation: float, seed: int,
-                 where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and test row indices, seeded, stratified by class when `stratify` holds the classes."""
-    try:
-        rest, test_idx = train_test_split(np.arange(rows), test_size=test, random_state=seed, stratify=stratify)
-        inner = stratify[rest] if stratify is not None else None
-        train_idx, val_idx = train_test_split(
-            rest, test_size=validation / (1.0 - test), random_state=seed, stratify=inner
-        )
-    except ValueError as error:
-        raise AutomlError(f"{where}: cannot split the data ({error}); add rows or lower split fractions") from None
-    return train_idx, val_idx, test_idx
+def own_rows(path: Path, columns: list[str], target: str) -> pd.DataFrame:
+    """A table's own validation or test rows, read from `path`: the data's `columns`, the rows with a target."""
+    rows = read_csv(path)
+    check_own_rows(rows, columns, path.name)
+    return rows_with_target(rows, target, path.name)[columns]
 
 
-def group_split(groups: pd.Series, *, test: float, validation: float, seed: int,
-                where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and test row indices with each value of `groups` on one side only (the fractions are of
-    the groups), seeded."""
-    labels = groups.astype(str).to_numpy()
-    count = len(set(labels))
-    if count < 3:
-        raise AutomlError(f"{where}: the group column '{groups.name}' has {count} value{'s' if count > 1 else ''}; "
-                          "a split by group needs 3 or more (train, validation and test each get whole groups)")
-    indices = np.arange(len(labels))
-    outer = GroupShuffleSplit(n_splits=1, test_size=test, random_state=seed)
-    rest, test_idx = next(outer.split(indices, groups=labels))
-    inner = GroupShuffleSplit(n_splits=1, test_size=validation / (1.0 - test), random_state=seed)
-    train, val = next(inner.split(rest, groups=labels[rest]))
-    return np.sort(rest[train]), np.sort(rest[val]), np.sort(test_idx)
+def check_own_rows(rows: pd.DataFrame, columns: list[str], where: str) -> None:
+    """A table's own validation or test rows have rows, and the training data's `columns`."""
+    if rows.empty:
+        raise AutomlError(f"{where} has no rows; give rows with the training data's columns, or leave it out")
+    check_columns(rows, columns, where)
 
 
-def time_split(times: pd.Series, *, test: float, validation: float,
-               where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and test row indices in time order: the latest `test` share of the rows is the test split,
-    the `validation` share before it the validation split."""
-    if pd.api.types.is_numeric_dtype(times):
-        order_by = times
-    else:
-        order_by = pd.to_datetime(times, errors="coerce", format="mixed")
-        if order_by.isna().sum() > times.isna().sum():
-            raise AutomlError(f"{where}: the time column '{times.name}' has values that are neither numbers nor "
-                              "dates (e.g. 2024-05-01); give a column of dates or numbers")
-    if order_by.isna().any():
-        raise AutomlError(f"{where}: the time column '{times.name}' has {int(order_by.isna().sum())} blank values; "
-                          "fill them or leave those rows out")
-    order = np.argsort(order_by.to_numpy(), kind="stable")
-    rows = len(order)
-    n_test, n_validation = math.ceil(test * rows), math.ceil(validation * rows)
-    return (np.sort(order[:rows - n_test - n_validation]), np.sort(order[rows - n_test - n_validation:rows - n_test]),
-            np.sort(order[rows - n_test:]))
-
-
-def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
+def check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise AutomlError(

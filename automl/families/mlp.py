@@ -47,7 +47,7 @@ class MLPFamily(Family):
             track.data_path(), data.target, track.task, categorical=data.categorical, text=data.text,
             drop=data.drop, positive=data.positive, test=track.split.test, validation=track.split.validation,
             seed=track.split.seed, target_transform=track.model.target_transform, group=track.split.group,
-            time=track.split.time,
+            time=track.split.time, validation_path=track.own_rows("validation"), test_path=track.own_rows("test"),
         )
         learn_vocabularies(loaded.schema, loaded.train.x)  # on the training split only
         return loaded
@@ -93,7 +93,9 @@ class MLPFamily(Family):
         how = (f"; split by group '{split.group}'" if split.group
                else f"; split in time order of '{split.time}' (the latest rows are the test split)" if split.time
                else "")
-        return f"data: {track.data.path}, target {track.data.target}{how}"
+        own = [f"; {part}: your {part} rows ({track.data[f'{part}_path']})" for part in ("validation", "test")
+               if track.data[f"{part}_path"]]
+        return f"data: {track.data.path}, target {track.data.target}{how}{''.join(own)}"
 
     def signature(self, schema: Schema) -> str:
         kinds = {**{c: "float32" for c in schema.numeric},

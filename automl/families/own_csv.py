@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from automl.data.inference import Inference, infer
-from automl.data.tabular import read_csv
+from automl.data.tabular import check_own_rows, read_csv
 from automl.errors import AutomlError
 from automl.families import MODULES, family_of, fitting, get_family
 from automl.store import write_atomic
@@ -43,11 +45,15 @@ def track_from_csv(
     replace: bool = False,
     group: str | None = None,
     time: str | None = None,
+    validation_csv: str | os.PathLike | None = None,
+    test_csv: str | os.PathLike | None = None,
 ) -> CsvTrack:
     """Infer a track from `csv` and write it to ``<tracks_dir>/<name>.toml`` (default ``./tracks``).
 
     `group` (a column: each of its values on one side of the split only) or `time` (a column: the latest rows are
     tested on) choose how the rows are split (``split.group``, ``split.time``); neither column is a feature.
+    `validation_csv` and `test_csv` are your own rows for those splits, with the CSV's columns
+    (``data.validation_path``, ``data.test_path``): what is not given is carved off `csv`.
 
     Rerunning with the same CSV and options finds the same file and leaves it alone (so the search
     resumes). A file of that name that differs (edited by hand, or another CSV) is kept unless
@@ -62,24 +68,50 @@ def track_from_csv(
     csv = Path(csv).expanduser()
     if not csv.is_file():
         raise AutomlError(f"CSV file {csv} does not exist; check the path")
-    name = name or _stem(csv)
+    name = name or csv_track_name(csv)
     check_name(name)
     if task is not None and task not in OBJECTIVES:
         raise AutomlError(f"--task is '{task}'; use one of: {', '.join(OBJECTIVES)}")
     if group and time:
         raise AutomlError("split by --group or by --time, not both")
     split_by = {key: value for key, value in {"group": group, "time": time}.items() if value}
-    inference = infer(read_csv(csv), target, task=task, drop=[*drop, *split_by.values()], where=csv.name)
+    frame = read_csv(csv)
+    own = own_files(frame, {"validation": validation_csv, "test": test_csv}, split_by)
+    inference = infer(frame, target, task=task, drop=[*drop, *split_by.values()], where=csv.name)
     if class_weight is not None:
         inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     path = directory / f"{name}.toml"
-    text = render_track(name, csv, inference, directory, split_by)
+    text = render_track(name, csv, inference, directory, split_by, own)
     notes = [*inference.notes, *family_notes(inference), write_track(path, name, text, csv.name, replace)]
     return CsvTrack(path, name, notes)
 
 
-def _stem(csv: Path) -> str:
+def own_files(frame: pd.DataFrame, given: dict[str, str | os.PathLike | None],
+              split_by: dict[str, str]) -> dict[str, Path]:
+    """The user's own validation and test CSVs of `given` (by split), checked: each there, with rows and `frame`'s
+    columns; refused beside a split by a column (`split_by`), which would carve rows the user gave."""
+    own = {part: Path(file).expanduser() for part, file in given.items() if file is not None}
+    check_own_split(list(own), split_by)
+    for part, file in own.items():
+        if not file.is_file():
+            raise AutomlError(f"{part} CSV {file} does not exist; check the path")
+        check_own_rows(read_csv(file), list(frame.columns), file.name)
+    return own
+
+
+def check_own_split(own: list[str], split_by: dict[str, str | None]) -> None:
+    """Your own validation or test rows (the splits in `own`) and a split by a column (`split_by`) do not go together:
+    the column would carve rows you gave."""
+    given = {key: column for key, column in split_by.items() if column}
+    if own and given:
+        key, column = next(iter(given.items()))
+        raise AutomlError(f"your own {' and '.join(own)} rows are the split, and a split by {key} ('{column}') carves "
+                          "the rows: give one or the other")
+
+
+def csv_track_name(csv: Path) -> str:
+    """The default name of a CSV's track: the file's name without its suffixes."""
     stem = csv.name
     for suffix in (".gz", ".csv"):
         stem = stem.removesuffix(suffix)
@@ -146,7 +178,7 @@ def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path,
-                 split_by: dict[str, str] | None = None) -> str:
+                 split_by: dict[str, str] | None = None, own: dict[str, Path] | None = None) -> str:
     """The track as TOML, with comments saying what was inferred and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()  # the defaults
     families = fitting(inference.own_data())
@@ -168,6 +200,8 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path,
         f"categorical = {as_toml(inference.categorical)}",
         f"text = {as_toml(inference.text):<28} # free text: its words enter the model",
         f"drop = {as_toml(inference.drop)}",
+        *[f"{part}_path = {as_toml(relative_path(file, directory)):<{29 - len(part)}} # your own {part} rows, in "
+          f"place of split.{part} of {csv.name}" for part, file in (own or {}).items()],
     ]
     positive = inference.classes[-1] if inference.task == "binary" else None
     if isinstance(positive, (str, int)) and not isinstance(positive, bool):

@@ -18,8 +18,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from automl.data.tabular import check_own_rows, read_csv
 from automl.errors import AutomlError
-from automl.families.own_csv import CsvTrack, check_name, track_from_csv, track_name
+from automl.families.own_csv import (
+    CsvTrack,
+    check_name,
+    check_own_split,
+    csv_track_name,
+    track_from_csv,
+    track_name,
+)
 from automl.families.own_images import track_from_images
 from automl.store import write_atomic
 
@@ -28,8 +36,10 @@ DIGEST_FILE = ".automl-source"  # hidden: a folder of images lists only visible 
 
 def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str | None = None,
                      tracks_dir: str | os.PathLike | None = None, replace: bool = False,
-                     split_by: dict[str, str | None] | None = None) -> CsvTrack:
-    """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does."""
+                     split_by: dict[str, str | None] | None = None, own: dict[str, Any] | None = None) -> CsvTrack:
+    """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does. `own` holds the
+    user's own validation and test rows by split: a DataFrame is written beside it (``<name>_validation.csv``), a
+    CSV file is read where it is."""
     if not isinstance(frame, pd.DataFrame):
         raise AutomlError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if frame.empty or len(frame.columns) == 0:
@@ -39,16 +49,40 @@ def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str |
                           f"{', '.join(map(str, frame.columns))}")
     check_name(name)
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
-    csv = directory / f"{name}.csv"
+    files = own_rows_files(own or {}, list(frame.columns), directory, name, replace, split_by or {})
+    csv = _written(frame, directory / f"{name}.csv", name, replace)
+    return track_from_csv(csv, target, task=task, name=name, tracks_dir=directory, replace=replace,
+                          **(split_by or {}), **files)
+
+
+def own_rows_files(own: dict[str, Any], columns: list[str], directory: Path, name: str, replace: bool,
+                   split_by: dict[str, str | None]) -> dict[str, Any]:
+    """The user's own validation and test rows (`own`, by split) as `track_from_csv` takes them
+    (``validation_csv=``): a DataFrame, checked to have rows and the data's `columns`, written beside the track
+    (``<name>_validation.csv``); a CSV file as it is (`track_from_csv` checks it). Nothing is written unless all
+    are sound."""
+    own = {part: rows for part, rows in own.items() if rows is not None}
+    check_own_split(list(own), split_by)
+    for part, rows in own.items():
+        if isinstance(rows, pd.DataFrame):
+            check_own_rows(rows, columns, f"{part}_data")
+        elif not isinstance(rows, (str, os.PathLike)):
+            raise AutomlError(f"{part}_data is a {type(rows).__name__}; give a DataFrame with the data's columns, "
+                              "or a CSV file")
+    return {f"{part}_csv": _written(rows, directory / f"{name}_{part}.csv", name, replace)
+            if isinstance(rows, pd.DataFrame) else rows for part, rows in own.items()}
+
+
+def _written(frame: pd.DataFrame, csv: Path, name: str, replace: bool) -> Path:
+    """`frame` written to `csv`, or found there unchanged; other data there is kept unless `replace`."""
     text = frame.to_csv(index=False)
     if csv.is_file() and csv.read_text(encoding="utf-8") != text and not replace:
         raise AutomlError(f"{csv} holds other data than this DataFrame (an earlier search named '{name}'); "
                           "pass another name=, or restart=True to replace it and start over")
     if not csv.is_file() or csv.read_text(encoding="utf-8") != text:
-        directory.mkdir(parents=True, exist_ok=True)
+        csv.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(csv, lambda temporary: temporary.write_text(text, encoding="utf-8"))
-    return track_from_csv(csv, target, task=task, name=name, tracks_dir=directory, replace=replace,
-                          **(split_by or {}))
+    return csv
 
 
 def track_from_arrays(x: Any, y: Any, *, name: str, time_limit: str | None = None,
@@ -120,16 +154,32 @@ def _digest(images: np.ndarray | None, files: list[Path] | None, labels: list[st
 
 def track_for(data: Any, target: Any = None, *, task: str | None = None, name: str | None = None,
               time_limit: str | float | None = None, tracks_dir: str | os.PathLike | None = None,
-              replace: bool = False, group: str | None = None, time: str | None = None) -> Any:
+              replace: bool = False, group: str | None = None, time: str | None = None,
+              validation_data: Any = None, test_data: Any = None) -> Any:
     """What `automl.search` was given, as a track it can open: a DataFrame, a folder of images, images and their
     labels ``(x, y)`` (an array, or a list of files) written as a track under `tracks_dir`; a track name, track
-    file or `Track` as it is."""
+    file or `Track` as it is. `validation_data` and `test_data` (a DataFrame or a CSV file) are a table's own rows
+    for those splits."""
+    own = {"validation": validation_data, "test": test_data}
+    split_by = {"group": group, "time": time}
     if isinstance(data, pd.DataFrame):
         if target is None:
             raise AutomlError("a DataFrame needs its target: pass target='<column to predict>'")
         name = name or track_name(str(target))
         return track_from_frame(data, target, name=name, task=task, tracks_dir=tracks_dir, replace=replace,
-                                split_by={"group": group, "time": time}).path
+                                split_by=split_by, own=own).path
+    table = isinstance(data, (str, os.PathLike)) and str(data).endswith((".csv", ".csv.gz")) and target is not None
+    if table:
+        csv = Path(data).expanduser()
+        name = name or csv_track_name(csv)
+        columns = list(read_csv(csv).columns) if any(isinstance(v, pd.DataFrame) for v in own.values()) else []
+        files = own_rows_files(own, columns, Path(tracks_dir or "tracks"), name, replace, split_by)
+        return track_from_csv(csv, target, task=task, name=name, tracks_dir=tracks_dir, replace=replace,
+                              group=group, time=time, **files).path
+    given_own = [f"{part}_data" for part, rows in own.items() if rows is not None]
+    if given_own:
+        raise AutomlError(f"{' and '.join(given_own)} are a table's own rows (with a DataFrame or a CSV); images are "
+                          "split at random, by class, and a folder with train/, validation/ and test/ keeps its split")
     if target is not None and not isinstance(target, str):
         data = (data, target)  # search(images, labels)
     if (group or time) and not isinstance(data, (str, os.PathLike)):
@@ -149,9 +199,6 @@ def track_for(data: Any, target: Any = None, *, task: str | None = None, name: s
         folder = Path(data).expanduser()
         return track_from_images(folder, name=name, time_limit=_limit(time_limit), tracks_dir=tracks_dir,
                                  replace=replace).path
-    if isinstance(data, (str, os.PathLike)) and str(data).endswith((".csv", ".csv.gz")) and target is not None:
-        return track_from_csv(data, target, task=task, name=name, tracks_dir=tracks_dir, replace=replace,
-                              group=group, time=time).path
     given = [key for key, value in {**for_table, "name": name}.items() if value is not None]
     if given:
         raise AutomlError(f"{', '.join(given)} go with data (a DataFrame, a CSV, images); a track has them already, "

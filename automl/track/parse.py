@@ -84,6 +84,21 @@ def parse_track(path: Path) -> Track:
         raise AutomlError(f"{path}: not valid TOML ({error}); fix the syntax") from None
     except (OSError, UnicodeDecodeError) as error:
         raise AutomlError(f"{path}: cannot read the track file ({error})") from None
+    return _track(raw, path)
+
+
+def track_from_record(record: dict[str, Any], where: Path) -> Track:
+    """The track a search recorded in its ``track.json`` (`where`; `Track.record`), validated as a file is: its data
+    paths as written, a relative one beside the track file it was read from."""
+    source = record.get("source")
+    if not isinstance(source, str) or not source:
+        raise AutomlError(f"{where} does not say which track file the search read (a search begun before automl "
+                          "recorded it); run from the folder the search began in, whose tracks/ holds its track")
+    return _track({key: value for key, value in record.items() if key != "source"}, Path(source))
+
+
+def _track(raw: dict[str, Any], path: Path) -> Track:
+    """A track from its keys as parsed (`raw`), read from the file `path`; every mistake names the file and the key."""
     for key, value in raw.items():
         if isinstance(value, dict) and key not in SECTIONS:
             raise AutomlError(f"{path}: unknown section [{key}]; known sections: {', '.join(SECTIONS)}")
@@ -194,6 +209,14 @@ def _check_values(track: Track) -> None:
     if (split.group or split.time) and track.data.kind != "csv":
         raise AutomlError(f"{where}: 'split.{'group' if split.group else 'time'}' splits the rows of a CSV; "
                           f"a {track.data.kind} track splits its images at random, by class")
+    own = [key for key in ("validation_path", "test_path") if track.data[key]]
+    if own and track.data.kind != "csv":
+        raise AutomlError(f"{where}: 'data.{own[0]}' gives a table's own rows; a {track.data.kind} track's images are "
+                          "split at random, by class (a folder with train/, validation/ and test/ keeps its split)")
+    if own and (split.group or split.time):
+        by = "group" if split.group else "time"
+        raise AutomlError(f"{where}: 'data.{own[0]}' holds your own {own[0].removesuffix('_path')} rows and "
+                          f"'split.{by}' carves them by a column; remove one of the two")
     for key in ("max_epochs", "max_trials", "hyperband_iterations", "patience"):
         if search[key] < 1:
             raise AutomlError(f"{where}: 'search.{key}' is {search[key]}; use a positive integer")

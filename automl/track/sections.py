@@ -54,6 +54,10 @@ class DataSection(Section):
     text: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     positive: str | int = ""
+    # A table's own validation and test rows (CSVs with its columns, beside the track file like `path`): those
+    # splits are these rows instead of `split.validation` and `split.test` of `path`'s.
+    validation_path: str = ""
+    test_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,17 +191,30 @@ class Track:
         """The data file, looked up beside the track file, then in automl's bundled datasets."""
         return resolve_data_path(self.data.path, self.source.parent, self.name)
 
+    def own_rows(self, part: str) -> Path | None:
+        """The file of the user's own `part` rows ("validation" or "test", ``data.<part>_path``), found as the data
+        file is; None where that split is carved off the data."""
+        path = self.data[f"{part}_path"]
+        return resolve_data_path(path, self.source.parent, self.name) if path else None
+
+    def record(self) -> dict[str, Any]:
+        """What ``track.json`` holds: the track (`as_dict`) and the file it was read from, so that the search's
+        folder alone rebuilds it (`automl.track.parse.track_from_record`), its relative data paths with it."""
+        return {**self.as_dict(), "source": str(self.source)}
+
     def as_dict(self) -> dict[str, Any]:
-        """The track as ``track.json`` records it (and compares it on resume)."""
+        """The track's keys, as a track file holds them: what a resumed search compares (``track.json`` holds them
+        with the track file's place, `record`)."""
         family: str | list[str] = self.family if len(self.families) == 1 else list(self.families)
         return {"name": self.name, "task": self.task, "family": family,
                 **{name: getattr(self, name).as_dict() for name in SECTIONS}}
 
 
 def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:
-    """A track (as `Track.as_dict` gives it) without the keys that only affect the choice. A key the track does not
-    have takes its default, so a search recorded before a key existed (``model.backbones``) compares as it was."""
-    settings = {k: dict(v) if isinstance(v, dict) else v for k, v in track_dict.items()}
+    """A track (as `Track.as_dict` or `Track.record` gives it) without the keys that only affect the choice, nor the
+    place of its file. A key the track does not have takes its default, so a search recorded before a key existed
+    (``model.backbones``) compares as it was."""
+    settings = {k: dict(v) if isinstance(v, dict) else v for k, v in track_dict.items() if k != "source"}
     for name, section in SECTIONS.items():
         if isinstance(settings.get(name), dict):
             settings[name] = {**json.loads(json.dumps(section().as_dict())), **settings[name]}
@@ -205,6 +222,11 @@ def search_settings(track_dict: dict[str, Any]) -> dict[str, Any]:
         for key in keys:
             settings.get(section, {}).pop(key, None)
     return settings
+
+
+def same_search(track: Track, record: dict[str, Any] | None) -> bool:
+    """Whether `track` searches as the track recorded in a search's ``track.json`` did (`search_settings`)."""
+    return record is not None and search_settings(record) == search_settings(json.loads(json.dumps(track.as_dict())))
 
 
 def infer_direction(objective: str) -> str:

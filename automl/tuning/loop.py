@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 import threading
@@ -24,7 +23,7 @@ from automl.errors import AutomlError, AutomlWarning, SearchFailed, disk_failure
 from automl.families.base import Family
 from automl.hypermodels.training import StopAtDeadline
 from automl.store import Store, TrialFile
-from automl.track.sections import Track, search_settings
+from automl.track.sections import Track, same_search
 from automl.tuning import distributed
 from automl.tuning.distributed import LOCAL, Role
 from automl.tuning.housekeeping import frozen_heap
@@ -92,7 +91,7 @@ def search(
         _check_same_track(track, store)
         data = run.data()
         if not role.is_worker:
-            store.write_json(store.track_record, track.as_dict())
+            store.write_json(store.track_record, track.record())
             store.write_json(store.schema_record, data.schema.to_dict())
         tuner = make_tuner(track, family.hypermodel(track, data.schema), store)
         started = time.monotonic()
@@ -207,9 +206,7 @@ def _run(tuner: SearchLoopMixin, store: Store, args: tuple, kwargs: dict, role: 
 def _check_same_track(track: Track, store: Store) -> None:
     previous = store.read_json(store.track_record)
     # The tolerance only changes the choice, so searches begun before it existed, or with another value, resume.
-    if store.has_search() and previous is not None and (
-        search_settings(previous) != search_settings(json.loads(json.dumps(track.as_dict())))
-    ):
+    if store.has_search() and previous is not None and not same_search(track, previous):
         raise AutomlError(
             f"track '{track.name}' changed since the search in {store.root} began; "
             "rerun with --restart to start over (or undo the change to resume)"
