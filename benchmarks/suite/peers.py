@@ -324,24 +324,45 @@ def autokeras_deadline(oracle_of, deadline: float):
     return Deadline()
 
 
+def _heads_with_int_units() -> None:
+    """AutoKeras 3.0.0 sizes its output layer with a numpy integer, which Keras 3.15's Dense refuses ("expected a
+    positive integer. Received: units=1"): its heads get their shape as Python integers before they build."""
+    from autokeras.blocks import heads
+
+    for head in (heads.ClassificationHead, heads.RegressionHead):
+        if getattr(head.build, "int_units", False):
+            continue
+        original = head.build
+
+        def build(self, hp, inputs=None, _original=original):
+            self.shape = tuple(int(d) for d in self.shape)
+            return _original(self, hp, inputs)
+
+        build.int_units = True
+        head.build = build
+
+
 def autokeras(train: pd.DataFrame, test: pd.DataFrame, table: Table, seconds: float, work: Path) -> dict[str, Any]:
     """AutoKeras 3's StructuredDataClassifier/Regressor (a dense network on a float array: `numeric_matrix`), its
     default tuner, stopped at the deadline; its exported best model's outputs for the held-out rows."""
     import autokeras as ak
 
+    _heads_with_int_units()
     deadline = time.monotonic() + seconds
     x, test_x = numeric_matrix(train, test, table)
     classes = classes_of(train, test, table) if table.task != "regression" else []
     y = _target(train, table, classes)
-    # classes one-hot (AutoKeras 3.0 fails on labels: Keras refuses its numpy count of units), so the outputs come
-    # back in the suite's order of classes; values as a column
-    y = np.eye(len(classes), dtype="float32")[y] if classes else y.astype("float32").reshape(-1, 1)
+    # several classes one-hot, two as 0/1 (the second class's probability comes out), values: a column each, so
+    # that the outputs come back in the suite's order of classes
+    y = np.eye(len(classes), dtype="float32")[y] if len(classes) > 2 else y.astype("float32").reshape(-1, 1)
     kind = ak.StructuredDataRegressor if table.task == "regression" else ak.StructuredDataClassifier
     search = kind(max_trials=1000, directory=str(work / "autokeras"), overwrite=True, seed=0,
                   **({"objective": "val_loss"} if table.task != "regression" else {}))
     search.fit(x, y, callbacks=[autokeras_deadline(lambda: search.tuner.oracle, deadline)], verbose=0)
     outputs = search.export_model().predict(test_x, verbose=0)
-    if table.task == "regression":
+    if table.task == "binary":
+        outputs = np.column_stack([1.0 - outputs.reshape(-1), outputs.reshape(-1)])
+    elif table.task == "regression":
         outputs = outputs.reshape(-1)
     return {"predicted": outputs, "trials": len(search.tuner.oracle.trials)}
 
