@@ -131,6 +131,7 @@ def made_up_cells() -> list[dict]:
 def test_suite_json_figures_from_made_up_cells(tmp_path):
     summary = summarize(made_up_cells())
     assert summary["suite_tables"] == 2 and summary["suite_splits"] == 3 and summary["suite_seconds"] == [120, 300]
+    assert summary["suite_main_seconds"] == 120
     assert summary["win_or_tie_share_vs_lightgbm"] == 1.0 and summary["win_or_tie_share_vs_catboost"] == 0.0
     assert summary["win_or_tie_share_vs_autogluon"] == 0.0 and summary["win_or_tie_share_vs_hist_gradient_boosting"] == 1.0
     assert summary["geomean_error_ratio_vs_best_gbm"] == pytest.approx(1 / 0.9)
@@ -148,6 +149,8 @@ def test_suite_json_figures_from_made_up_cells(tmp_path):
     assert json.loads((out / "suite.json").read_text())["suite_tables"] == written["suite_tables"] == 2
     assert (out / "suite_ranks.png").read_bytes()[:4] == b"\x89PNG"
     text = (out / "suite.md").read_text()
+    smoke = summarize([{**c, "seconds": 20} for c in made_up_cells() if c["seconds"] == 120])
+    assert smoke["suite_main_seconds"] == 20 and smoke["win_or_tie_share_vs_lightgbm"] == 1.0
     assert re.search(r"\| a \| binary \| 0\.1 ± 0 \| 0\.11 ± 0 W \| 0\.09 ± 0 L \|", text), text
 
 
