@@ -119,3 +119,10 @@ def no_weights_from_outside(tmp_path_factory, monkeypatch):
         raise OSError(f"tests do not download {entry.file_name}")
 
     monkeypatch.setattr(weights, "keras_download", offline)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`ci` keeps a slow test in the default run; on a fast test it would mean nothing, so it is a mistake."""
+    stray = [item.nodeid for item in items if item.get_closest_marker("ci") and not item.get_closest_marker("slow")]
+    if stray:
+        raise pytest.UsageError(f"marked ci but not slow (ci keeps a slow test in the default run): {stray}")

@@ -119,6 +119,7 @@ def test_chief_and_two_workers_run_each_trial_once_and_the_report_has_them_all(t
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_a_worker_killed_mid_trial_loses_no_finished_trial_and_its_restart_redoes_the_trial(tmp_path):
     # Enough trials that some are left when the doomed worker finishes its first: in CI the steady worker once ran
     # 4 of 5 before the doomed one (verbose, so slower) finished one, and the doomed worker had nothing left to run

@@ -10,7 +10,7 @@ import pytest
 from automl import load_track
 from automl.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 
 
 def test_real_boston_search_resumes_without_redoing_trials(tmp_path, capsys):

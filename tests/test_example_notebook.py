@@ -34,6 +34,7 @@ def _outputs(cell) -> tuple[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_the_quickstart_notebook_runs_and_shows_its_reports_and_predictions(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(OFFLINE))

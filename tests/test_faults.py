@@ -148,6 +148,7 @@ def _finished_trials(results: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_full_disk_during_a_trial_stops_with_one_line_and_the_rerun_finishes(disk, tmp_path, capsys, monkeypatch):
     from automl.tuning import tuners
 
@@ -319,6 +320,7 @@ def _log_says(results: Path, words: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_searching_again(tmp_path):
     # Trials of about a second, more than the search's 16 s hold: the search stops on its time limit, so a rerun
     # that searched again would add trials. The final fit gets the other 24 s, less the choice's few.

@@ -154,6 +154,7 @@ def test_a_table_track_predicts_one_csv_only(tmp_path):
 # --- end to end: a real search from the command line, predictions, and both exports ---
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_search_predict_and_export_a_folder_of_images(tmp_path, capsys, monkeypatch):
     import keras
     import tensorflow as tf

@@ -43,6 +43,7 @@ def _ongoing(results: Path, name: str = "tiny") -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_sigkill_mid_trial_then_rerun_redoes_only_the_interrupted_trial(tmp_path):
     # Trials long enough (about a second) to be caught in the middle.
     track = write_track(tmp_path, frame=make_table(rows=3000), max_epochs=9)
@@ -200,6 +201,7 @@ def test_one_ctrl_c_finishes_the_running_trial_then_stops_cleanly(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_two_ctrl_c_stop_at_once_and_a_rerun_resumes(tmp_path):
     # Trials of several seconds, so both signals land inside the same trial.
     track = write_track(tmp_path, frame=make_table(rows=12000), max_epochs=9)

@@ -30,7 +30,7 @@ import pytest
 
 import automl
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 
 REPO = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "automl-hyperband"
