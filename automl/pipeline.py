@@ -156,7 +156,7 @@ def run(context: Run, *, time_limit: str | float | None = None, restart: bool = 
                       "report: finishing it without searching again", AutomlWarning, stacklevel=2)
         context = dataclasses.replace(context, budget=context.budget.final_only())
         hooks.run_started(context)
-        trials = store.count_trials()
+        trials = len(store.trials())
         searched = SearchRun(context.name, "search already ended", 0.0, trials, trials)
     else:
         hooks.run_started(context)

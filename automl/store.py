@@ -17,8 +17,7 @@
       search.log  search.lock  logs/          the run's lines, the lock, TensorBoard
       unfinished.json                         a search ended, its final fit, test or report not yet done
 
-Reading is tolerant where a file may be half-written by a process killed mid-write (a trial's record is
-then skipped, not the search), and strict where a broken file means the search itself is broken.
+Reading is tolerant of Keras Tuner's damaged files (`automl.tuning.restore` repairs them), strict of automl's own.
 """
 from __future__ import annotations
 
@@ -290,19 +289,20 @@ class Store:
                     finished[directory.name] = found[-1]
         return found
 
-    def count_trials(self) -> int:
-        return len(self.trials())
-
     def histories(self) -> dict[str, dict[str, Any]]:
         """Trial id -> its ``history.json`` record; empty for trials without one."""
         return {path.name.removeprefix("trial_"): read_json_file(path / HISTORY_FILE, {}) for path in self.trial_dirs()}
 
+    @property
+    def oracle_file(self) -> Path:
+        return self.tuner_dir / ORACLE_FILE
+
     def oracle_state(self) -> dict[str, Any] | None:
-        """Keras Tuner's ``oracle.json``, or None when there is none or it is being written."""
-        return read_json_file(self.tuner_dir / ORACLE_FILE)
+        """Keras Tuner's ``oracle.json``, or None when there is none or it cannot be read."""
+        return read_json_file(self.oracle_file)
 
     def has_search(self) -> bool:
-        return (self.tuner_dir / ORACLE_FILE).is_file()
+        return self.oracle_file.is_file()
 
     def require_search(self) -> None:
         if not self.has_search():
@@ -331,7 +331,7 @@ class Store:
             return default
         try:
             return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # ValueError: cut short (JSON) or garbage bytes (UTF-8)
             raise AutomlError(f"{path} is unreadable ({error}); rerun the search with --restart") from None
 
     def write_json(self, path: Path | str, value: Any) -> Path:
@@ -366,7 +366,7 @@ def read_json_file(path: Path, default: Any = None) -> Any:
     cut short by a kill): callers that can do without it go on."""
     try:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # cut short (JSONDecodeError) or garbage bytes (UnicodeDecodeError)
         return default
 
 

@@ -43,6 +43,8 @@ FAULTS = {
         "test_sigkill_during_the_final_fit_then_the_report_the_reruns_finish_without_searching_again",
     "damaged image in --images": "test_a_damaged_image_keeps_libjpeg_off_the_terminal",
     "damaged checkpoint": "test_a_damaged_checkpoint_leaves_its_trial_out_of_the_choice_with_a_note",
+    "damaged trial record": "test_damaged_trial_records_are_left_out_with_a_note_and_the_rerun_records_them_failed",
+    "damaged oracle": "test_a_damaged_oracle_is_rebuilt_from_the_trials_and_the_search_goes_on_where_it_stood",
 }
 
 
@@ -393,6 +395,78 @@ def test_a_damaged_checkpoint_leaves_its_trial_out_of_the_choice_with_a_note(tmp
     row = table[table["trial_id"] == best].iloc[0]
     assert row["status"] == "failed" and "is damaged" in row["message"]  # its row stays
     assert json.loads((folder / "tiny" / "test_metrics.json").read_text())["trial_id"] != best
+
+
+def test_damaged_trial_records_are_left_out_with_a_note_and_the_rerun_records_them_failed(tmp_path, searched, capsys):
+    import pandas as pd
+
+    track, results = searched
+    folder = tmp_path / "results"
+    shutil.copytree(results, folder)
+    files = {path.parent.name.removeprefix("trial_"): path for path in folder.glob("tiny/tuner/trial_*/trial.json")}
+    records = {trial_id: json.loads(path.read_text()) for trial_id, path in files.items()}
+    completed = sorted((r for r in records.values() if r["status"] == "COMPLETED"), key=lambda r: r["score"])
+    best, other = completed[0]["trial_id"], completed[-1]["trial_id"]
+    files[best].write_bytes(files[best].read_bytes()[:len(files[best].read_bytes()) // 2])  # cut short
+    files[other].write_bytes(bytes(range(128, 256)) * 4)  # garbage: not even UTF-8
+    healthy = {t: path.read_text() for t, path in files.items() if t not in (best, other)}
+    capsys.readouterr()
+
+    # The report leaves both out, each with a note, and chooses among the others.
+    assert main(["report", "--track", str(track), "--results-dir", str(folder)]) == 0
+    err = capsys.readouterr().err
+    for trial_id in (best, other):
+        assert (f"automl: note: trial {trial_id} is left out of the report: its record {files[trial_id]} is damaged ("
+                in err), err
+    assert "Traceback" not in err
+    table = pd.read_csv(folder / "tiny" / "report.csv", dtype={"trial_id": str})
+    assert not set(table["trial_id"]) & {best, other}
+    assert json.loads((folder / "tiny" / "test_metrics.json").read_text())["trial_id"] not in (best, other)
+
+    # The rerun of the search records them as failed, once, and goes on; the other trials are untouched.
+    assert main(["search", "--track", str(track), "--results-dir", str(folder), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    for trial_id in (best, other):
+        note = f"automl: note: trial {trial_id} is left out of the search: its record {files[trial_id]} is damaged ("
+        assert err.count(note) == 1 and "it is recorded as failed and the search goes on" in err, err
+        record = json.loads(files[trial_id].read_text())
+        assert record["status"] == "FAILED" and "is damaged (" in record["message"]
+    assert "left out of the report" not in err and "Traceback" not in err
+    assert {t: path.read_text() for t, path in files.items() if t in healthy} == healthy
+    table = pd.read_csv(folder / "tiny" / "report.csv", dtype={"trial_id": str}).set_index("trial_id")
+    assert set(table.loc[[best, other], "status"]) == {"failed"}  # their rows are back, saying why
+    assert table.loc[best, "message"].startswith(f"its record {files[best]} is damaged (")
+
+
+def test_a_damaged_oracle_is_rebuilt_from_the_trials_and_the_search_goes_on_where_it_stood(tmp_path, searched, capsys):
+    track, results = searched
+    folder = tmp_path / "results"
+    shutil.copytree(results, folder)
+    tuner = folder / "tiny" / "tuner"
+    complete = {path.parent.name: json.loads(path.read_text()) for path in tuner.glob("trial_*/trial.json")}
+    assert len(complete) == 6  # Hyperband's two brackets: 3 trials and the continuation of the best; then 2
+    for later in ("trial_0003", "trial_0004", "trial_0005"):  # what a search stopped after 3 trials has on disk
+        shutil.rmtree(tuner / later)
+    before = {path.parent.name: path.read_text() for path in tuner.glob("trial_*/trial.json")}
+    oracle = tuner / "oracle.json"
+    oracle.write_bytes(oracle.read_bytes()[:len(oracle.read_bytes()) // 2])  # cut short
+    capsys.readouterr()
+    assert main(["search", "--track", str(track), "--results-dir", str(folder), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"automl: note: {oracle} cannot be read (" in err, err
+    assert "the search's state is rebuilt from its 3 trials' own records, none redone" in err and "Traceback" not in err
+    texts = {path.parent.name: path.read_text() for path in tuner.glob("trial_*/trial.json")}
+    assert {t: texts[t] for t in before} == before  # none redone
+    after = {t: json.loads(text) for t, text in texts.items()}
+    # Hyperband went on where it stood (the lost state's brackets, rebuilt): the same trials, bracket by bracket and
+    # round by round, as the complete search, and the next one continues the best of the first bracket as there.
+    place = ("tuner/bracket", "tuner/round", "tuner/epochs", "tuner/initial_epoch")
+    assert {t: [r["hyperparameters"]["values"][k] for k in place] for t, r in after.items()} == \
+        {t: [r["hyperparameters"]["values"][k] for k in place] for t, r in complete.items()}
+    assert after["trial_0003"]["hyperparameters"]["values"] == complete["trial_0003"]["hyperparameters"]["values"]
+    assert all(r["status"] == "COMPLETED" for r in after.values())
+    assert json.loads(oracle.read_text())["end_order"] == sorted(r["trial_id"] for r in after.values())  # whole again
+    assert (folder / "tiny" / "report.html").is_file()
 
 
 def test_only_a_failure_of_the_machine_becomes_a_resource_error(tmp_path):

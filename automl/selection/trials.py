@@ -1,14 +1,16 @@
 """A search read back from disk as a table: one row per trial with its status, score, hyperparameters and curves."""
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from typing import Any
 
 import pandas as pd
 
 from automl.context import Run
-from automl.errors import SearchFailed, last_line
-from automl.store import ENSEMBLE_ID, TrialFile
+from automl.errors import AutomlWarning, SearchFailed, last_line
+from automl.store import ENSEMBLE_ID, Store, TrialFile
 
 TUNER_COLUMNS = {  # Keras Tuner's reserved hyperparameters, under names a report reader understands
     "tuner/epochs": "budget_epochs",
@@ -24,19 +26,41 @@ MESSAGE_LENGTH = 300
 def trials_table(run: Run) -> pd.DataFrame:
     """One row per trial: id, status, score, epochs, hyperparameters, metrics at the best epoch, size, time.
 
-    A trial whose ``trial.json`` is being written by a running search is left out until it is whole.
+    A trial whose ``trial.json`` is damaged is left out, with a note (a rerun of the search records it as failed:
+    `automl.tuning.restore`).
 
     Examples
     --------
     >>> trials_table(Run.open("boston")).sort_values("score").head()
     """
-    trials = run.searched().store.trials()
+    store = run.searched().store
+    trials = store.trials()
+    for trial in trials:
+        error = _read_error(store, trial.trial_id) if trial.record is None else None
+        if error is not None:
+            why = damaged_record(store, trial.trial_id, error)
+            warnings.warn(f"trial {trial.trial_id} is left out of the report: {why}; rerun the search to record it as "
+                          "failed", AutomlWarning, stacklevel=2)
     rows = [_trial_row(trial, run.family.active_hyperparameters) for trial in trials if trial.record is not None]
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     ordered = ["trial_id", "status", "score", "best_epoch", "epochs_run"]
     return table[ordered + [c for c in table.columns if c not in ordered]]
+
+
+def damaged_record(store: Store, trial_id: str, error: BaseException) -> str:
+    """How a note names a trial's ``trial.json`` that `error` stopped from being read."""
+    return f"its record {store.trial_file(trial_id)} is damaged ({last_line(error, 120)})"
+
+
+def _read_error(store: Store, trial_id: str) -> Exception | None:
+    """Why a ``trial.json`` that `Store.trials` could not read cannot be read, read again; None if now it can."""
+    try:
+        json.loads(store.trial_file(trial_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return error
+    return None
 
 
 def _trial_row(trial: TrialFile, active_hyperparameters) -> dict[str, Any]:

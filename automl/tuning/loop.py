@@ -104,15 +104,15 @@ def search(
             # Keras Tuner gives each trial its own log directory and adds TensorBoard's HParams callback.
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(store.tensorboard_dir)))
         args, kwargs = fit_arguments(track, family, data, verbose=verbose, callbacks=callbacks)
-        before = store.count_trials()
+        before = len(store.trials())
         with frozen_heap():  # Keras Tuner's gc.collect() before each trial walks only what trials make
             stopped_by = _run(tuner, store, args, kwargs, role)
         if prune is not None:
             prune()
         seconds = time.monotonic() - started
         if not role.is_worker:
-            _record_run(store, command, seconds, stopped_by, before, store.count_trials())
-    return SearchRun(track.name, stopped_by, seconds, before, store.count_trials(), data)
+            _record_run(store, command, seconds, stopped_by, before, len(store.trials()))
+    return SearchRun(track.name, stopped_by, seconds, before, len(store.trials()), data)
 
 
 def fit_arguments(track: Track, family: Family, data: Data, verbose: bool = False,

@@ -24,6 +24,7 @@ from automl.store import Store, write_json
 from automl.track.sections import Track
 from automl.tuning import distributed
 from automl.tuning.housekeeping import forget_trace_gradients, freeze_survivors
+from automl.tuning.restore import reload_oracle
 
 MAX_CONSECUTIVE_FAILED_TRIALS = 10
 
@@ -89,6 +90,12 @@ class SearchLoopMixin:
     def stop_reason(self) -> str | None:
         """Why the search must stop now (Ctrl-C, the time limit), or None."""
         return _stop_reason(self)
+
+    def reload(self) -> None:
+        """Keras Tuner's constructor calls this to resume when the tuner's own file exists; `make_tuner` resumes
+        instead, whether that file exists or not, through `reload_oracle`, which survives a damaged file where Keras
+        Tuner's own reload stops at the first. The tuner's own state is empty (`BaseTuner.get_state`): nothing to
+        read here."""
 
     def on_search_begin(self) -> None:
         super().on_search_begin()
@@ -258,21 +265,24 @@ def distribution_strategy(setting: str):
 def make_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tuner:
     """The track's tuner over the store's directory; an existing project is reloaded (resume).
 
-    Keras Tuner reloads only when this process's own tuner file (``<tuner id>.json``) exists; the
-    oracle's state is reloaded whenever the project has one, so a search begun by a chief can be
-    resumed without one, and the other way round. Workers never reload it: the chief owns it.
+    Keras Tuner would reload only when this process's own tuner file (``<tuner id>.json``) exists; the
+    oracle's state is reloaded whenever the project has one or that file, so a search begun by a chief can be
+    resumed without one, and the other way round. Workers never reload it: the chief owns it. A damaged trial or
+    oracle file is repaired with a note (`automl.tuning.restore`).
     """
     tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
-    reloads = store.tuner_file(tuner_id).is_file()
+    searched = store.has_search() or store.tuner_file(tuner_id).is_file()
     is_worker = "KERASTUNER_ORACLE_IP" in os.environ and distributed.CHIEF_ID not in tuner_id
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # Keras Tuner prints "Reloading Tuner from ..."
             tuner = _new_tuner(track, hypermodel, store)
             tuner.store = store
-            if store.has_search() and not reloads and not is_worker:
-                tuner.oracle.reload()
+            if searched and not is_worker:
+                reload_oracle(tuner.oracle, store)
             return tuner
     except (ValueError, KeyError, RuntimeError, OSError) as error:
+        if disk_failure(error, store.root) is not None:  # a repair that could not be written: the machine's fault,
+            raise  # which the store's guard names in one line (exit 3); --restart would throw the search away
         raise AutomlError(
             f"the search in {store.root} cannot be reloaded ({last_line(error)}); "
             "rerun with --restart to start over"
