@@ -188,13 +188,9 @@ def serve(tuner, stop_reason: Callable[[], str | None],
 
 
 def patient_worker(tuner) -> None:
-    """A worker asks again after a pause, not at once, when the oracle has no trial for it yet (IDLE), and keeps
-    the chief hearing from it while it trains (`automl.tuning.liveness`)."""
+    """A worker asks again after a pause, not at once, when the oracle has no trial for it yet (IDLE)."""
     from keras_tuner.src.engine import trial as trial_module
 
-    from automl.tuning import liveness
-
-    liveness.keep_heard(tuner)
     client = tuner.oracle
     create_trial = client.create_trial
 
