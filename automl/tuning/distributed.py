@@ -116,15 +116,19 @@ def serve(tuner, stop_reason: Callable[[], str | None],
     worker to stop (budget spent) or `stop_reason` gives a reason (time limit, Ctrl-C), and then
     every worker that asked for trials has been told to stop and no trial is running. Once
     stopping, every request for a new trial is answered "stopped": workers started with no time
-    limit of their own stop with the chief's.
+    limit of their own stop with the chief's. A worker not heard from for `liveness.lost_after()`
+    seconds is given up on: its trial goes to the next worker that asks (`automl.tuning.liveness`).
     """
     import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
     from keras_tuner.src.engine import trial as trial_module
 
+    from automl.tuning import liveness
+
     oracle = tuner.oracle
-    servicer = oracle_chief.OracleServicer(oracle)
+    watch = liveness.Watch(oracle, liveness.lost_after())
+    servicer = liveness.Servicer(oracle, watch)
     reason: list[str] = []
     create_trial, end_trial = oracle.create_trial, oracle.end_trial
 
@@ -165,13 +169,16 @@ def serve(tuner, stop_reason: Callable[[], str | None],
                 why = "search complete" if servicer.stop_triggered else stop_reason()
                 if why:
                     reason.append(why)
+            for note in watch.give_up_lost(stopping=bool(reason)):
+                warnings.warn(note, AutomlWarning, stacklevel=2)
             if reason and oracle_chief.exit_chief(oracle):
                 return reason[0]
             if reason and not waiting_noted and oracle.ongoing_trials:
                 waiting_noted = True
                 warnings.warn(
                     f"{reason[0]}; waiting for the running trials of {', '.join(sorted(oracle.ongoing_trials))} "
-                    "(a worker that was killed: restart it with the same --worker-id, or press Ctrl-C twice here)",
+                    f"(a worker that was killed: restart it with the same --worker-id, or wait {watch.seconds:g} s "
+                    "for the chief to give up on it, or press Ctrl-C twice here)",
                     AutomlWarning, stacklevel=2,
                 )
     finally:

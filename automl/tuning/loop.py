@@ -24,7 +24,7 @@ from automl.families.base import Family
 from automl.hypermodels.training import StopAtDeadline
 from automl.store import Store, TrialFile
 from automl.track.sections import Track, same_search
-from automl.tuning import distributed
+from automl.tuning import distributed, liveness
 from automl.tuning.distributed import LOCAL, Role
 from automl.tuning.housekeeping import frozen_heap
 from automl.tuning.lock import search_lock
@@ -176,6 +176,7 @@ def _run(tuner: SearchLoopMixin, store: Store, args: tuple, kwargs: dict, role: 
             return distributed.serve(tuner, tuner.stop_reason, tuner.on_trial_done)
         if role.is_worker:
             distributed.patient_worker(tuner)
+            liveness.keep_heard(tuner)  # the chief hears from it while it trains, and gives up on it if it dies
         try:
             tuner.search(*args, **kwargs)
         except StopSearch as stop:
