@@ -139,7 +139,6 @@ def _unchanged(results: Path, finished: dict[str, dict], stamps: dict[str, int])
 
 
 @pytest.mark.slow
-@pytest.mark.ci
 def test_a_worker_killed_mid_trial_loses_no_finished_trial_and_its_restart_redoes_the_trial(tmp_path):
     # Enough trials that some are left when the doomed worker finishes its first: in CI the steady worker once ran
     # 4 of 5 before the doomed one (verbose, so slower) finished one, and the doomed worker had nothing left to run
@@ -169,6 +168,7 @@ def test_a_worker_killed_mid_trial_loses_no_finished_trial_and_its_restart_redoe
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_a_worker_killed_mid_trial_and_never_restarted_is_given_up_on_and_another_redoes_its_trial(tmp_path):
     # Enough trials that the steady worker still has some to run when the chief gives up on "doomed": with 10, it
     # had 3 left (about 9 s) on a quiet machine
