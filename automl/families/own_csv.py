@@ -43,11 +43,14 @@ def track_from_csv(
     replace: bool = False,
     group: str | None = None,
     time: str | None = None,
+    drop_bad_images: bool = False,
 ) -> CsvTrack:
     """Infer a track from `csv` and write it to ``<tracks_dir>/<name>.toml`` (default ``./tracks``).
 
     `group` (a column: each of its values on one side of the split only) or `time` (a column: the latest rows are
     tested on) choose how the rows are split (``split.group``, ``split.time``); neither column is a feature.
+    `drop_bad_images`: rows whose image file (a column of image paths) is missing or unreadable are left out
+    (``data.bad_images = "drop"``) instead of stopping the search.
 
     Rerunning with the same CSV and options finds the same file and leaves it alone (so the search
     resumes). A file of that name that differs (edited by hand, or another CSV) is kept unless
@@ -74,7 +77,7 @@ def track_from_csv(
         inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     path = directory / f"{name}.toml"
-    text = render_track(name, csv, inference, directory, split_by)
+    text = render_track(name, csv, inference, directory, split_by, "drop" if drop_bad_images else "error")
     notes = [*inference.notes, *family_notes(inference), write_track(path, name, text, csv.name, replace)]
     return CsvTrack(path, name, notes)
 
@@ -146,7 +149,7 @@ def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path,
-                 split_by: dict[str, str] | None = None) -> str:
+                 split_by: dict[str, str] | None = None, bad_images: str = "error") -> str:
     """The track as TOML, with comments saying what was inferred and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()  # the defaults
     families = fitting(inference.own_data())
@@ -169,6 +172,11 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path,
         f"text = {as_toml(inference.text):<28} # free text: its words enter the model",
         f"drop = {as_toml(inference.drop)}",
     ]
+    if inference.images:
+        lines.append(f"images = {as_toml(inference.images):<26} # image file paths (relative to the CSV): their "
+                     "images enter the model")
+        lines.append(f"bad_images = {as_toml(bad_images):<22} # a row whose image is missing or unreadable: "
+                     "error | drop (the row)")
     positive = inference.classes[-1] if inference.task == "binary" else None
     if isinstance(positive, (str, int)) and not isinstance(positive, bool):
         lines.append(f"positive = {as_toml(positive):<26} # the class whose probability the model gives")
