@@ -4,21 +4,29 @@ A column is one of image paths when its values end in an image extension (`IMAGE
 images is read with) on at least `IMAGE_SHARE` of its filled rows. A path is relative to the CSV's folder, or
 absolute. Each image is decoded by `automl.data.image_folder.decode_image` (training, `automl predict` and the
 exported SavedModel see the same pixels) to a square of the training side, and kept in memory for the run
-(`DecodedImages`): the search, the choice and the report ask for a split's inputs many times.
+(`automl.data.image_folder.DecodedImages`): the search, the choice and the report ask for a split's inputs many
+times. This module needs no TensorFlow: the column-type rules (`automl.data.inference`) use it, and `import automl`
+must not load TensorFlow.
 """
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from automl.data.image_folder import IMAGE_EXTENSIONS, is_image, read_images
 from automl.errors import AutomlError, AutomlWarning
+
+# What `keras.utils.image_dataset_from_directory` reads, and what tf.io.decode_image decodes.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 IMAGE_SHARE = 0.9  # a text column whose values end in an image extension this often holds image paths
 SHOWN = 3  # bad rows named in a message
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def looks_like_image_paths(values: pd.Series) -> bool:
@@ -56,32 +64,10 @@ def problem(path: str | None) -> str | None:
     return None
 
 
-class DecodedImages:
-    """Decoded images by file and side, each decoded once (tf.data, `read_images`) and then read from memory."""
-
-    def __init__(self) -> None:
-        self._images: dict[tuple[str, int], np.ndarray] = {}
-
-    def undecodable(self, files: list[str], size: int) -> list[int]:
-        """Decode the `files` not decoded yet; the positions of those that cannot be."""
-        new = list(dict.fromkeys(f for f in files if (f, size) not in self._images))
-        if new:
-            images, bad = read_images([Path(f) for f in new], size)
-            failed = set(bad)
-            for file, image in zip([f for i, f in enumerate(new) if i not in failed], images, strict=True):
-                self._images[(file, size)] = image
-        return [i for i, f in enumerate(files) if (f, size) not in self._images]
-
-    def pixels(self, files: list[str], size: int) -> np.ndarray:
-        """The images of `files` (all decodable: see `undecodable`), uint8 (N, size, size, 3)."""
-        if not files:
-            return np.zeros((0, size, size, 3), dtype=np.uint8)
-        return np.stack([self._images[(f, size)] for f in files])
-
-
-def checked_rows(frame: pd.DataFrame, columns: list[str], *, base: Path | None, size: int, decoded: DecodedImages,
+def checked_rows(frame: pd.DataFrame, columns: list[str], *, base: Path | None, size: int, decoded: Any,
                  where: str, drop: bool = False, row_name: str = "line") -> pd.DataFrame:
-    """`frame` with its image `columns` as absolute paths, every image decoded into `decoded`; a row whose image is
+    """`frame` with its image `columns` as absolute paths, every image decoded into `decoded` (an
+    `automl.data.image_folder.DecodedImages`); a row whose image is
     missing, not an image, a folder or undecodable is an error naming the row and the path, or left out with a note
     when `drop`. An image column with no path at all is an error. Rows are named by their line in the file
     (`row_name` "line": the index + 2, after the header) or their label in the DataFrame's index ("row")."""

@@ -15,7 +15,8 @@ import pandas as pd
 import tensorflow as tf
 
 from automl.data import image_folder
-from automl.data.image_columns import DecodedImages, checked_rows, resolved
+from automl.data.image_columns import checked_rows, resolved
+from automl.data.image_folder import DecodedImages
 from automl.data.inference import OwnData
 from automl.data.schema import Data, Schema
 from automl.data.tabular import read_csv
