@@ -21,6 +21,7 @@ from automl.data.inference import infer
 from automl.errors import AutomlError, AutomlWarning
 from automl.families import get_family
 from automl.families.own_csv import track_from_csv
+from automl.families.own_memory import track_from_frame
 from automl.selection.choice import choose
 
 CLASSES = ["dark_low", "dark_high", "bright_low", "bright_high"]
@@ -74,6 +75,14 @@ def test_only_a_column_of_image_file_names_is_taken_for_images():
     assert looks_like_image_paths(pd.Series(["a/1.JPG", "b/2.png", "c.jpeg", None]))
     assert not looks_like_image_paths(pd.Series(["red", "green", "blue.png"]))
     assert not looks_like_image_paths(pd.Series([1.5, 2.0]))
+
+
+def test_a_dataframe_s_image_paths_are_taken_from_the_working_folder(tmp_path, monkeypatch):
+    frame = pd.read_csv(shop(tmp_path / "data", rows=30))
+    monkeypatch.chdir(tmp_path / "data")
+    track = track_from_frame(frame, "label", name="frame", tracks_dir=tmp_path / "tracks").path
+    data = Run.open(track).data()
+    assert Path(data.train.x["photo"].iloc[0]).is_file()
 
 
 def test_the_inference_keeps_a_table_of_nothing_but_images():

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from automl.data.image_columns import looks_like_image_paths, resolved
 from automl.errors import AutomlError
 from automl.families.own_csv import CsvTrack, check_name, track_from_csv, track_name
 from automl.families.own_images import track_from_images
@@ -29,7 +30,8 @@ DIGEST_FILE = ".automl-source"  # hidden: a folder of images lists only visible 
 def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str | None = None,
                      tracks_dir: str | os.PathLike | None = None, replace: bool = False,
                      split_by: dict[str, str | None] | None = None) -> CsvTrack:
-    """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does."""
+    """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does (a column of image
+    paths relative to the working folder is written with absolute paths)."""
     if not isinstance(frame, pd.DataFrame):
         raise AutomlError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if frame.empty or len(frame.columns) == 0:
@@ -40,7 +42,10 @@ def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str |
     check_name(name)
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     csv = directory / f"{name}.csv"
-    text = frame.to_csv(index=False)
+    # Image paths relative to the working folder, as the frame's user means them, written absolute: the CSV's
+    # paths are read relative to its own folder.
+    images = [c for c in frame.columns if c != target and looks_like_image_paths(frame[c])]
+    text = frame.assign(**{c: resolved(frame[c], Path.cwd()) for c in images}).to_csv(index=False)
     if csv.is_file() and csv.read_text(encoding="utf-8") != text and not replace:
         raise AutomlError(f"{csv} holds other data than this DataFrame (an earlier search named '{name}'); "
                           "pass another name=, or restart=True to replace it and start over")
