@@ -23,6 +23,8 @@ from automl.families import get_family
 from automl.families.own_csv import track_from_csv
 from automl.families.own_memory import track_from_frame
 from automl.selection.choice import choose
+from automl.selection.importance import Importance, leaks
+from automl.selection.trials import only_when_best
 
 CLASSES = ["dark_low", "dark_high", "bright_low", "bright_high"]
 
@@ -147,6 +149,23 @@ def test_the_joined_network_is_not_chosen_when_a_part_alone_scores_best():
     assert choice.trial_id == "table" and "taken only when they score best" in choice.reason
     table.loc[1, "score"] = 0.95
     assert choose(table, "max", 0.02, only_when_best=["joined"]).trial_id == "joined"
+
+
+def test_the_ensemble_takes_the_joined_network_only_where_it_scores_best(monkeypatch):
+    family = get_family("combined")
+    table = pd.DataFrame({"trial_id": ["a", "b", "c"], "inputs": ["images", "table+images", "table"],
+                          "score": [0.9, 0.8, 0.7]})
+    assert only_when_best(table, family) == ["b"]
+    assert only_when_best(table, get_family("mlp")) == []
+
+
+def test_an_image_column_is_never_flagged_as_a_leak():
+    importance = Importance(pd.DataFrame({"column": ["photo", "x"], "importance": [0.5, 0.01], "std": [0.0, 0.0],
+                                          "share": [0.9, 0.02], "negligible": [False, True]}),
+                            "accuracy", 0.9, 0.25, 40, 3)
+    x, y = pd.DataFrame({"photo": ["a.png"] * 40, "x": np.arange(40.0)}), np.arange(40) % 2
+    assert [leak.column for leak in leaks(importance, x, y, "multiclass")] == ["photo"]
+    assert leaks(importance, x, y, "multiclass", exempt=["photo"]) == []
 
 
 # Learning: the joined network uses both the images and the table
