@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "on one side only")
     own.add_argument("--time", metavar="COL",
                      help="split in this column's time order: the latest rows are the test split")
+    own.add_argument("--drop-bad-images", action="store_true",
+                     help="leave out rows whose image file (a column of image paths) is missing or unreadable")
     search.add_argument("--time-limit", help="wall-clock budget for this run: 90s, 15m, 2h (default: the track's)")
     search.add_argument("--restart", action="store_true",
                         help="delete the previous search and start over (with --csv: also rewrite the track file)")
@@ -246,6 +248,7 @@ def _track_of_search(args: argparse.Namespace) -> str:
     """`--track` as given, or the track written for `--csv` or `--images` (what was found printed as notes)."""
     for_csv = [flag for flag, value in {"--target": args.target, "--task": args.task, "--drop": args.drop,
                                         "--class-weight": args.class_weight, "--group": args.group,
+                                        "--drop-bad-images": args.drop_bad_images,
                                         "--time": args.time}.items() if value]
     if args.track:
         given = for_csv + [flag for flag, value in {"--name": args.name, "--image-size": args.image_size}.items()
@@ -270,6 +273,7 @@ def _track_of_search(args: argparse.Namespace) -> str:
         else:
             written = track_from_csv(args.csv, args.target, task=args.task, name=args.name, replace=args.restart,
                                      class_weight=args.class_weight, group=args.group, time=args.time,
+                                     drop_bad_images=args.drop_bad_images,
                                      drop=[c.strip() for v in args.drop for c in v.split(",") if c.strip()])
     _notes(written.notes)
     return str(written.path)

@@ -90,6 +90,7 @@ def export_savedmodel_cli(case) -> list:
 
 
 def serving_inputs(case) -> dict:
+    import numpy as np
     import tensorflow as tf
 
     if case["images"]:
@@ -99,8 +100,13 @@ def serving_inputs(case) -> dict:
     from automl.track import load_track
 
     track = load_track(case["track"])
-    inputs = family_of(track).model_inputs(raw(case), Store(track.name, case["results"]).schema())
-    return {name: tf.constant(values.astype(str) if values.dtype == object else values)
+    schema = Store(track.name, case["results"]).schema()
+    rows = raw(case)
+    inputs = family_of(track).model_inputs(rows, schema)
+    # a column of image files (the combined family's) is served as the files' encoded bytes
+    inputs.update({name: np.asarray([Path(path).read_bytes() for path in rows[name]], dtype=object)
+                   for name in schema.images})
+    return {name: tf.constant(values.astype(str) if values.dtype == object and name not in schema.images else values)
             for name, values in inputs.items()}
 
 

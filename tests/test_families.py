@@ -75,9 +75,9 @@ def test_a_registered_family_is_known_to_track_files(linear_family, tmp_path):
 def test_an_unknown_family_is_one_line_naming_the_known_ones(tmp_path):
     track = write_track(tmp_path)
     track.write_text(track.read_text().replace('family = "mlp"', 'family = "nope"'))
-    with pytest.raises(AutomlError, match=r"'family' is 'nope'; use one of: backbone, cnn, mlp"):
+    with pytest.raises(AutomlError, match=r"'family' is 'nope'; use one of: backbone, cnn, combined, mlp"):
         load_track(track)
-    with pytest.raises(AutomlError, match=r"unknown model family 'nope'; known families: backbone, cnn, mlp"):
+    with pytest.raises(AutomlError, match=r"unknown model family 'nope'; known families: backbone, cnn, combined, mlp"):
         get_family("nope")
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 import pytest
 from conftest import make_table, write_track
 from saved_model_entry_points import ENTRY_POINTS
+from test_combined import shop
 from test_image_folder import IMAGES
 from test_text_columns import titled_table
 
@@ -43,6 +44,7 @@ from automl import families
 from automl.cli import main
 from automl.context import Budget, Run
 from automl.families import family_of, get_family
+from automl.families.own_csv import track_from_csv
 from automl.families.several import SeveralFamilies
 from automl.hypermodels import weights
 from automl.hypermodels.ensemble import ensemble_model
@@ -83,12 +85,14 @@ image_size = 32
 backbones = ["{backbone}"]
 """
 NO_REFIT = "image families never refit: only tables retrain the chosen configuration on training + validation"
+COMBINED_ALONE = ("the combined family neither refits nor has a final fit: its trials' own weights (or their "
+                  "ensemble) are the model")
 
 
-def case(family: str, kind: str, first: str | None = None, slow: bool = True):
+def case(family: str, kind: str, first: str | None = None, slow: bool = True, reason: str = NO_REFIT):
     """One cell of the matrix, `first` its entry point to run first; slow unless it is in the fast subset."""
     if first is None:
-        return pytest.param(family, kind, first, marks=pytest.mark.skip(reason=NO_REFIT), id=f"{family}-{kind}")
+        return pytest.param(family, kind, first, marks=pytest.mark.skip(reason=reason), id=f"{family}-{kind}")
     return pytest.param(family, kind, first, marks=[pytest.mark.slow] if slow else [],
                         id=f"{family}-{kind}-{first}-first")
 
@@ -114,6 +118,10 @@ CASES = [
     case("several", "ensemble", "export_savedmodel_cli"),
     case("several", "final_fit", "predict"),
     case("several", "refit"),
+    case("combined", "trial", "export_savedmodel_cli"),
+    case("combined", "ensemble", "predict_cli"),
+    case("combined", "final_fit", reason=COMBINED_ALONE),
+    case("combined", "refit", reason=COMBINED_ALONE),
 ]
 
 
@@ -183,6 +191,13 @@ def tiny_search(family: str, directory: Path) -> Searched:
         rows = (make_table(rows=6, seed=5) if family == "mlp" else titled_table(6, seed=3)).drop(columns="y")
         rows.to_csv(directory / "new.csv", index=False)
         inputs, raw = [directory / "new.csv"], rows
+    elif family == "combined":
+        track_file = track_from_csv(shop(directory / "data", rows=60), "label", tracks_dir=directory).path
+        track_file.write_text(track_file.read_text().replace('time_limit = "15m"', 'time_limit = "5m"').replace(
+            'tuner = "hyperband"', 'tuner = "random"\nmax_trials = 2').replace("max_epochs = 30", "max_epochs = 1"))
+        rows = pd.read_csv(directory / "data" / "shop.csv").tail(6).drop(columns="label")
+        rows.to_csv(directory / "data" / "new.csv", index=False)  # its paths relative to its folder, as a user's
+        inputs, raw = [directory / "data" / "new.csv"], rows.assign(photo=str(directory / "data") + "/" + rows["photo"])
     else:
         spec = '["cnn", "backbone"]' if family == "several" else f'"{family}"'
         track_file = directory / f"{family}.toml"

@@ -18,13 +18,12 @@ import tensorflow as tf
 from PIL import Image
 from sklearn.model_selection import train_test_split
 
+from automl.data.image_columns import IMAGE_EXTENSIONS, is_image
 from automl.data.schema import Data, Schema, Split
 from automl.data.stderr import silenced_fd2
 from automl.data.whitening import patch_whitening
 from automl.errors import AutomlError, AutomlWarning
 
-# What `keras.utils.image_dataset_from_directory` reads, and what tf.io.decode_image decodes.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 PARTS = ("train", "validation", "test")
 MIN_PER_CLASS = 5  # fewer images than this in a class leaves none of it to validate or test on
 MAX_BAD_SHARE = 0.10  # unreadable images past this share of a folder are a broken copy, not a few stray files
@@ -65,10 +64,6 @@ def ignored_note(ignored: list[Path], example: Path) -> str:
     """The note on files left out because they are not images."""
     what = "1 file that is not an image" if len(ignored) == 1 else f"{len(ignored)} files that are not images"
     return f"ignoring {what} (e.g. {example}); images end in {', '.join(IMAGE_EXTENSIONS)}"
-
-
-def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _visible(path: Path) -> bool:
@@ -208,6 +203,29 @@ def read_images(paths: list[Path], size: int, *, on_disk: Path | None = None) ->
             kept.append(positions)
     bad = sorted(set(range(len(paths))) - set(np.concatenate(kept).tolist() if kept else []))
     return images[:written], bad
+
+
+class DecodedImages:
+    """Decoded images by file and side, each decoded once (tf.data, `read_images`) and then read from memory."""
+
+    def __init__(self) -> None:
+        self._images: dict[tuple[str, int], np.ndarray] = {}
+
+    def undecodable(self, files: list[str], size: int) -> list[int]:
+        """Decode the `files` not decoded yet; the positions of those that cannot be."""
+        new = list(dict.fromkeys(f for f in files if (f, size) not in self._images))
+        if new:
+            images, bad = read_images([Path(f) for f in new], size)
+            failed = set(bad)
+            for file, image in zip([f for i, f in enumerate(new) if i not in failed], images, strict=True):
+                self._images[(file, size)] = image
+        return [i for i, f in enumerate(files) if (f, size) not in self._images]
+
+    def pixels(self, files: list[str], size: int) -> np.ndarray:
+        """The images of `files` (all decodable: see `undecodable`), uint8 (N, size, size, 3)."""
+        if not files:
+            return np.zeros((0, size, size, 3), dtype=np.uint8)
+        return np.stack([self._images[(f, size)] for f in files])
 
 
 def image_sizes(paths: list[Path]) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from automl.data.image_columns import looks_like_image_paths
 from automl.data.tabular import (
     MIN_ROWS,
     NUMERIC_SHARE,
@@ -65,6 +66,7 @@ class OwnData:
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     text: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # columns of image file paths
 
 
 @dataclass
@@ -97,12 +99,17 @@ class Inference:
         return self.columns("text")
 
     @property
+    def images(self) -> list[str]:
+        return self.columns("image")
+
+    @property
     def drop(self) -> list[str]:
         return self.columns(*DROPPED)
 
     def own_data(self) -> OwnData:
         """What the families are asked whether they fit (`automl.families.fitting`)."""
-        return OwnData("csv", self.task, tuple(self.numeric), tuple(self.categorical), tuple(self.text))
+        return OwnData("csv", self.task, tuple(self.numeric), tuple(self.categorical), tuple(self.text),
+                       tuple(self.images))
 
 
 def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: list[str] = (),
@@ -141,7 +148,7 @@ def infer(frame: pd.DataFrame, target: str, *, task: str | None = None, drop: li
             inference.roles[column] = ("user", DROPPED["user"])
         else:
             inference.roles[column] = column_role(frame[column], str(column), where)
-    if not inference.numeric and not inference.categorical and not inference.text:
+    if not inference.numeric and not inference.categorical and not inference.text and not inference.images:
         raise AutomlError(f"{where}: no column is left to learn from (all are dropped: "
                           f"{', '.join(map(str, inference.drop))}); check the CSV")
     # The same checks the search makes (e.g. stray text in a numeric column), made before a track is written.
@@ -179,7 +186,7 @@ def infer_task(y: pd.Series, target: str, where: str = "the CSV") -> tuple[str, 
 
 
 def column_role(values: pd.Series, name: str, where: str = "the CSV") -> tuple[str, str]:
-    """One of numeric, categorical, id, text, date or constant, with the reason in a few words."""
+    """One of numeric, categorical, id, text, image, date or constant, with the reason in a few words."""
     present = values.dropna()
     if present.empty:
         raise AutomlError(
@@ -197,6 +204,8 @@ def column_role(values: pd.Series, name: str, where: str = "the CSV") -> tuple[s
         if whole and distinct <= MAX_INTEGER_CATEGORIES:
             return "categorical", f"whole numbers with {distinct} distinct values"
         return "numeric", "numbers"
+    if looks_like_image_paths(present):
+        return "image", "paths of image files: their images enter the model"
     text = present.astype(str).str.strip()
     if pd.to_numeric(text, errors="coerce").notna().mean() >= NUMERIC_SHARE:
         return "numeric", "numbers"  # the stray text in it is reported by the search's own check
@@ -249,6 +258,8 @@ def _notes(inference: Inference) -> list[str]:
         notes.append(f"categorical columns: {', '.join(inference.categorical)}")
     for column in inference.text:
         notes.append(f"text column '{column}': {inference.roles[column][1]}")
+    for column in inference.images:
+        notes.append(f"image column '{column}': {inference.roles[column][1]} (paths relative to the CSV's folder)")
     for column, (role, reason) in inference.roles.items():
         if role in DROPPED and role != "user":
             notes.append(f"dropping column '{column}': {reason}")

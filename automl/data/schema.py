@@ -23,6 +23,8 @@ class Schema:
     # Free-text columns: their lengths (`automl.data.text.describe_text`) and the vocabularies learned on
     # the training split (`automl.hypermodels.text_inputs.learn_vocabularies`); raw strings go in.
     text: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Columns of image file paths: each row's image enters the model as uint8 pixels (`automl.data.image_columns`).
+    images: list[str] = field(default_factory=list)
     # Numeric columns with blanks in the training split: the model also sees a 0/1 "was missing" flag.
     missing_indicators: list[str] = field(default_factory=list)
     classes: list[Any] = field(default_factory=list)
@@ -38,7 +40,7 @@ class Schema:
 
     @property
     def columns(self) -> list[str]:
-        return [*self.numeric, *self.categorical, *self.text]
+        return [*self.numeric, *self.categorical, *self.text, *self.images]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -66,15 +66,19 @@ def load_tabular(
     time: str = "",
     validation_path: Path | None = None,
     test_path: Path | None = None,
+    images: list[str] = (),
+    frame: pd.DataFrame | None = None,
 ) -> Data:
     """Read, check and split a table; the schema is learned on the training split only. With `group`, the rows of
     one value of that column (a customer, a sender) fall on one side only; with `time`, the latest rows are the test
     split and those before them the validation split. Neither column is a feature. `validation_path` and `test_path`
-    are the user's own rows for those splits (CSVs with the same columns); what is not given is carved off `path`."""
-    frame = read_csv(path)
+    are the user's own rows for those splits (CSVs with the same columns); what is not given is carved off `path`.
+    `images`: columns kept as they are (image file paths, which `automl.data.image_columns` reads). `frame`: the
+    CSV's rows, if read already."""
+    frame = read_csv(path) if frame is None else frame
     where = f"{path.name}"
     split_by = [c for c in (group, time) if c]
-    check_columns(frame, [target, *categorical, *text, *drop, *split_by], where)
+    check_columns(frame, [target, *categorical, *text, *images, *drop, *split_by], where)
     frame = rows_with_target(frame, target, where)
     if len(frame) < MIN_ROWS:
         raise AutomlError(f"{where} has {len(frame)} rows; a search needs at least {MIN_ROWS}")
@@ -86,8 +90,8 @@ def load_tabular(
     y_raw = frame[target]
     check_target(y_raw, target, task, where)
     features = frame.drop(columns=[target, *dict.fromkeys([*drop, *split_by])])
-    numeric, categorical_columns = infer_column_types(features.drop(columns=list(text)), categorical, where)
-    features = features[numeric + categorical_columns + list(text)]
+    numeric, categorical_columns = infer_column_types(features.drop(columns=[*text, *images]), categorical, where)
+    features = features[numeric + categorical_columns + list(text) + list(images)]
 
     classes = target_classes(y_raw, task, positive, where)
     y = _encode_target(y_raw, task, classes)
@@ -100,6 +104,7 @@ def load_tabular(
     schema = describe(train_x, numeric, categorical_columns, task, target, classes, y[train_idx], target_transform)
     check_text_columns(train_x, list(text), where)
     schema.text = {column: describe_text(train_x[column]) for column in text}
+    schema.images = list(images)
     split = lambda idx: Split(features.iloc[idx].reset_index(drop=True), y[idx])
     return Data(schema, split(train_idx), split(val_idx), split(test_idx))
 

@@ -26,6 +26,7 @@ MODULES = {  # a track's family name -> the module whose FAMILY it is
     "cnn": "automl.families.cnn",
     "backbone": "automl.families.backbone",
     "text": "automl.families.text",
+    "combined": "automl.families.combined",
 }
 _registered: dict[str, Family] = {}
 

@@ -120,6 +120,11 @@ class Family:
         return self.space.compared_by
 
     @property
+    def chosen_only_when_best(self) -> tuple[str, ...]:
+        """Kinds of network (values of `compared_by`) the choice rule takes only when one scores best."""
+        return self.space.chosen_only_when_best
+
+    @property
     def techniques(self) -> tuple[tuple[str, str], ...]:
         """Its space's searched techniques, as (hyperparameter, words): the report says which the chosen model uses."""
         return self.space.techniques

@@ -27,27 +27,38 @@ class MLPFamily(Family):
     refits = True
     trains_on_the_clock = True  # MLPHyperModel.fit_final: a track may keep a share of its time for a final fit
 
+    reads_images = False  # columns of image paths (data.images): the combined family's
+
     def check(self, track: Track) -> None:
         super().check(track)
         for key in ("path", "target"):
             if not track.data[key]:
                 raise AutomlError(f"{track.source}: missing required key 'data.{key}' for a csv track")
+        if track.data.images and not self.reads_images:
+            raise AutomlError(f"{track.source}: family \"{self.name}\" does not read image columns "
+                              f"({', '.join(track.data.images)} in data.images); use family = \"combined\"")
 
     summary = "a table (text columns inside)"
 
     def fits(self, data: OwnData) -> dict[str, Any] | None:
-        """A table, unless free text is all it has to learn from (the text family's, then)."""
-        if super().fits(data) is None or (data.text and not (data.numeric or data.categorical)):
+        """A table, unless free text is all it has to learn from (the text family's, then), or it has image columns
+        (the combined family's)."""
+        if super().fits(data) is None or (data.text and not (data.numeric or data.categorical)) or data.images:
             return None
         return {}
 
     def load(self, track: Track, scratch: Path | None = None) -> Data:
+        return self.load_table(track)
+
+    def load_table(self, track: Track, **options: Any) -> Data:
+        """The track's CSV read, checked and split (`load_tabular`, with `options`); vocabularies learned."""
         data = track.data
         loaded = load_tabular(
             track.data_path(), data.target, track.task, categorical=data.categorical, text=data.text,
             drop=data.drop, positive=data.positive, test=track.split.test, validation=track.split.validation,
             seed=track.split.seed, target_transform=track.model.target_transform, group=track.split.group,
             time=track.split.time, validation_path=track.own_rows("validation"), test_path=track.own_rows("test"),
+            **options,
         )
         learn_vocabularies(loaded.schema, loaded.train.x)  # on the training split only
         return loaded

@@ -47,6 +47,7 @@ def track_from_csv(
     time: str | None = None,
     validation_csv: str | os.PathLike | None = None,
     test_csv: str | os.PathLike | None = None,
+    drop_bad_images: bool = False,
 ) -> CsvTrack:
     """Infer a track from `csv` and write it to ``<tracks_dir>/<name>.toml`` (default ``./tracks``).
 
@@ -54,6 +55,8 @@ def track_from_csv(
     tested on) choose how the rows are split (``split.group``, ``split.time``); neither column is a feature.
     `validation_csv` and `test_csv` are your own rows for those splits, with the CSV's columns
     (``data.validation_path``, ``data.test_path``): what is not given is carved off `csv`.
+    `drop_bad_images`: rows whose image file (a column of image paths) is missing or unreadable are left out
+    (``data.bad_images = "drop"``) instead of stopping the search.
 
     Rerunning with the same CSV and options finds the same file and leaves it alone (so the search
     resumes). A file of that name that differs (edited by hand, or another CSV) is kept unless
@@ -82,7 +85,7 @@ def track_from_csv(
         inference.class_weight, inference.class_weight_reason = class_weight, "given with --class-weight"
     directory = Path(tracks_dir) if tracks_dir is not None else Path("tracks")
     path = directory / f"{name}.toml"
-    text = render_track(name, csv, inference, directory, split_by, own)
+    text = render_track(name, csv, inference, directory, split_by, own, "drop" if drop_bad_images else "error")
     notes = [*inference.notes, *family_notes(inference), write_track(path, name, text, csv.name, replace)]
     return CsvTrack(path, name, notes)
 
@@ -178,7 +181,8 @@ def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path,
-                 split_by: dict[str, str] | None = None, own: dict[str, Path] | None = None) -> str:
+                 split_by: dict[str, str] | None = None, own: dict[str, Path] | None = None,
+                 bad_images: str = "error") -> str:
     """The track as TOML, with comments saying what was inferred and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()  # the defaults
     families = fitting(inference.own_data())
@@ -203,6 +207,11 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path,
         *[f"{part}_path = {as_toml(relative_path(file, directory)):<{29 - len(part)}} # your own {part} rows, in "
           f"place of split.{part} of {csv.name}" for part, file in (own or {}).items()],
     ]
+    if inference.images:
+        lines.append(f"images = {as_toml(inference.images):<26} # image file paths (relative to the CSV): their "
+                     "images enter the model")
+        lines.append(f"bad_images = {as_toml(bad_images):<22} # a row whose image is missing or unreadable: "
+                     "error | drop (the row)")
     positive = inference.classes[-1] if inference.task == "binary" else None
     if isinstance(positive, (str, int)) and not isinstance(positive, bool):
         lines.append(f"positive = {as_toml(positive):<26} # the class whose probability the model gives")

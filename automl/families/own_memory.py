@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from automl.data.image_columns import looks_like_image_paths, resolved
 from automl.data.tabular import check_own_rows, read_csv
 from automl.errors import AutomlError
 from automl.families.own_csv import (
@@ -37,9 +38,10 @@ DIGEST_FILE = ".automl-source"  # hidden: a folder of images lists only visible 
 def track_from_frame(frame: pd.DataFrame, target: str, *, name: str, task: str | None = None,
                      tracks_dir: str | os.PathLike | None = None, replace: bool = False,
                      split_by: dict[str, str | None] | None = None, own: dict[str, Any] | None = None) -> CsvTrack:
-    """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does. `own` holds the
-    user's own validation and test rows by split: a DataFrame is written beside it (``<name>_validation.csv``), a
-    CSV file is read where it is."""
+    """Write `frame` to ``<tracks_dir>/<name>.csv`` and infer its track, as `track_from_csv` does (a column of image
+    paths relative to the working folder is written with absolute paths). `own` holds the user's own validation
+    and test rows by split: a DataFrame is written beside it (``<name>_validation.csv``), a CSV file is read where
+    it is."""
     if not isinstance(frame, pd.DataFrame):
         raise AutomlError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if frame.empty or len(frame.columns) == 0:
@@ -75,7 +77,10 @@ def own_rows_files(own: dict[str, Any], columns: list[str], directory: Path, nam
 
 def _written(frame: pd.DataFrame, csv: Path, name: str, replace: bool) -> Path:
     """`frame` written to `csv`, or found there unchanged; other data there is kept unless `replace`."""
-    text = frame.to_csv(index=False)
+    # Image paths relative to the working folder, as the frame's user means them, written absolute: the CSV's
+    # paths are read relative to its own folder.
+    images = [c for c in frame.columns if looks_like_image_paths(frame[c])]
+    text = frame.assign(**{c: resolved(frame[c], Path.cwd()) for c in images}).to_csv(index=False)
     if csv.is_file() and csv.read_text(encoding="utf-8") != text and not replace:
         raise AutomlError(f"{csv} holds other data than this DataFrame (an earlier search named '{name}'); "
                           "pass another name=, or restart=True to replace it and start over")

@@ -54,6 +54,10 @@ class SeveralFamilies(Family):
         return FAMILY
 
     @property
+    def chosen_only_when_best(self) -> tuple[str, ...]:
+        return ()
+
+    @property
     def techniques(self) -> tuple[tuple[str, str], ...]:
         return tuple(dict.fromkeys(t for family in self.families for t in family.techniques))
 

@@ -22,7 +22,7 @@ class TextFamily(MLPFamily):
         """A CSV whose only columns to learn from are free text (text beside other columns goes inside the MLP)."""
         if data.kind not in self.data_kinds or data.task not in self.tasks:
             return None
-        return {} if data.text and not (data.numeric or data.categorical) else None
+        return {} if data.text and not (data.numeric or data.categorical or data.images) else None
 
     def check(self, track: Track) -> None:
         super().check(track)

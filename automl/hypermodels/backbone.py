@@ -7,6 +7,7 @@ when, and at which rates.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,24 @@ class BackboneHyperModel(ImageSpace):
         self.weights = dict(weights)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        inputs, x = image_input(self.schema, (self.input_side(hp),) * 2)
+        x = self.image_features(hp, x)
+        outputs = layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(x)
+        model = keras.Model(inputs, outputs, name="backbone_classifier")
+        self.phases(hp)  # read by `fit`: the built model's backbone is frozen
+        compile_model(model, hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
+        return model
+
+    def input_side(self, hp: kt.HyperParameters) -> int:
+        """The side of the images the searched backbone takes."""
+        return self._input_size(hp, hp.Choice("backbone", list(self.weights)))
+
+    def image_features(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
+        """Images (0-255, `input_side` square) as one vector: the backbone's preprocessing, augmentation, the frozen
+        backbone, pooling, and a dense layer if searched (what the classifier, or a network over images and other
+        inputs, sits on)."""
         name = hp.Choice("backbone", list(self.weights))
         size = self._input_size(hp, name)
-        inputs, x = image_input(self.schema, (size, size))
         entry = PRETRAINED[name]
         # The backbone's preprocessing_input, as a layer: MobileNet v1's maps 0..255 to -1..1; the others take
         # 0..255 floats (this layer only casts the uint8 images) and normalise inside.
@@ -97,16 +113,18 @@ class BackboneHyperModel(ImageSpace):
             x = layers.Dense(dense_units, activation="relu", name="dense")(x)
         if dropout:
             x = layers.Dropout(dropout, seed=self.seed + 4, name="dropout")(x)
-        outputs = layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(x)
-        model = keras.Model(inputs, outputs, name="backbone_classifier")
+        return x
 
-        hp.Choice("trainable_layers", list(TRAINABLE_LAYERS))  # read by `fit`: the built model's backbone is frozen
+    @staticmethod
+    def phases(hp: kt.HyperParameters) -> tuple[int, int | None, float | None]:
+        """The searched phases: how many of the backbone's last layers fine-tuning trains (0: none), after how
+        many epochs of the head alone, at which rate (None for a frozen backbone)."""
+        trainable = hp.Choice("trainable_layers", list(TRAINABLE_LAYERS))
         with hp.conditional_scope("trainable_layers", [n for n in TRAINABLE_LAYERS if n]):
             # Epochs of the first phase (head only); Hyperband's later epochs fine-tune.
-            hp.Int("head_epochs", 1, 3)
-            hp.Float("fine_tune_learning_rate", 1e-5, 1e-3, sampling="log")
-        compile_model(model, hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"))
-        return model
+            head_epochs = hp.Int("head_epochs", 1, 3)
+            rate = hp.Float("fine_tune_learning_rate", 1e-5, 1e-3, sampling="log")
+        return (trainable, head_epochs, rate) if trainable else (0, None, None)
 
     @staticmethod
     def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
@@ -131,27 +149,12 @@ class BackboneHyperModel(ImageSpace):
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, *,
             validation_data: tuple[Any, Any], callbacks: list | None = None, **kwargs: Any):
-        """Keras Tuner's fit, in two phases: epochs before `head_epochs` train the head, the later ones fine-tune.
+        """Keras Tuner's fit, in two phases (`fit_in_phases`): the head, then fine-tuning."""
+        def fit(**more: Any):
+            return super(BackboneHyperModel, self).fit(hp, model, x, y, validation_data=validation_data,
+                                                       callbacks=callbacks, **more)
 
-        Hyperband continues a trial from its checkpoint with ``initial_epoch``: a trial that starts past
-        `head_epochs` fine-tunes from its first epoch. Keras Tuner's callbacks (its best-epoch checkpoint, the
-        objective's reports) see both phases, and the History returned holds every epoch of both; a phase
-        that stopped early (EarlyStopping, NaN, the search's deadline) ends the trial.
-        """
-        epochs, initial_epoch = kwargs.pop("epochs", 1), kwargs.pop("initial_epoch", 0)
-        head_epochs = hp.get("head_epochs") if hp.get("trainable_layers") else epochs
-        histories = []
-        if initial_epoch < head_epochs:
-            last = min(epochs, head_epochs)
-            history = super().fit(hp, model, x, y, validation_data=validation_data, callbacks=callbacks,
-                                  epochs=last, initial_epoch=initial_epoch, **kwargs)
-            histories.append(history)
-            if last == epochs or model.stop_training or len(history.epoch) < last - initial_epoch:
-                return history
-        unfreeze(model, hp.get("trainable_layers"), hp.get("fine_tune_learning_rate"))
-        histories.append(super().fit(hp, model, x, y, validation_data=validation_data, callbacks=callbacks,
-                                     epochs=epochs, initial_epoch=max(initial_epoch, head_epochs), **kwargs))
-        return joined(histories)
+        return fit_in_phases(fit, model, self.phases(hp), compile_model, **kwargs)
 
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                   validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0,
@@ -188,20 +191,61 @@ class BackboneHyperModel(ImageSpace):
         return joined(histories)
 
 
+def fit_in_phases(fit: Callable[..., keras.callbacks.History], model: keras.Model,
+                  phases: tuple[int, int | None, float | None], recompile: Callable[[keras.Model, float], None],
+                  **kwargs: Any) -> keras.callbacks.History:
+    """`fit` (a space's Keras Tuner fit, given epochs) in two phases: epochs before the head's (`phases`, from
+    `BackboneHyperModel.phases`) train the head, the later ones fine-tune, after `unfreeze` recompiles the model
+    with `recompile` at the fine-tuning rate.
+
+    Hyperband continues a trial from its checkpoint with ``initial_epoch``: a trial that starts past the head's
+    epochs fine-tunes from its first epoch. Keras Tuner's callbacks (its best-epoch checkpoint, the objective's
+    reports) see both phases, and the History returned holds every epoch of both; a phase that stopped early
+    (EarlyStopping, NaN, the search's deadline) ends the trial.
+    """
+    trainable, head_epochs, rate = phases
+    epochs, initial_epoch = kwargs.pop("epochs", 1), kwargs.pop("initial_epoch", 0)
+    head_epochs = head_epochs if trainable else epochs
+    histories = []
+    if initial_epoch < head_epochs:
+        last = min(epochs, head_epochs)
+        history = fit(epochs=last, initial_epoch=initial_epoch, **kwargs)
+        histories.append(history)
+        if last == epochs or model.stop_training or len(history.epoch) < last - initial_epoch:
+            return history
+    unfreeze(model, trainable, rate, recompile)
+    histories.append(fit(epochs=epochs, initial_epoch=max(initial_epoch, head_epochs), **kwargs))
+    return joined(histories)
+
+
 def compile_model(model: keras.Model, learning_rate: float) -> None:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
-def unfreeze(model: keras.Model, count: int, learning_rate: float) -> None:
-    """Make the backbone's last `count` layers trainable, BatchNormalization excepted, and recompile at
-    `learning_rate` (a fresh Adam: the head's moments are of other variables)."""
-    backbone = model.get_layer(BACKBONE_LAYER)
-    backbone.trainable = True
-    for index, layer in enumerate(backbone.layers):
-        layer.trainable = index >= len(backbone.layers) - count and not isinstance(layer, layers.BatchNormalization)
+def unfreeze(model: keras.Model, count: int, learning_rate: float,
+             recompile: Callable[[keras.Model, float], None] = compile_model) -> None:
+    """Make the last `count` layers of the model's backbones (one, or one per image column, each in its own
+    encoder) trainable, BatchNormalization excepted, and recompile at `learning_rate` with `recompile` (a fresh
+    Adam: the head's moments are of other variables)."""
+    for backbone in backbones_in(model):
+        backbone.trainable = True
+        for index, layer in enumerate(backbone.layers):
+            layer.trainable = index >= len(backbone.layers) - count and not isinstance(layer,
+                                                                                        layers.BatchNormalization)
     with model.distribute_strategy.scope():  # the scope the model was built in (several GPUs: mirrored)
-        compile_model(model, learning_rate)
+        recompile(model, learning_rate)
+
+
+def backbones_in(model: keras.Model) -> list[keras.Model]:
+    """The backbones (`BACKBONE_LAYER`) among the model's layers and those of the models nested in it."""
+    found = []
+    for layer in model.layers:
+        if layer.name == BACKBONE_LAYER:
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found += backbones_in(layer)
+    return found
 
 
 def joined(histories: list[keras.callbacks.History]) -> keras.callbacks.History:

@@ -39,6 +39,9 @@ class SearchSpace(kt.HyperModel):
     # The searched choices that are techniques a reader asks about (an embedding, a loss, a test-time average),
     # as (hyperparameter, words): the report says which of them the chosen model uses.
     techniques: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # Kinds of network (values of `compared_by`) the choice rule takes only when one has the best score: a network
+    # over more inputs that costs more than the others, and is worth it only where it beats them.
+    chosen_only_when_best: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, schema: Schema, objective: str, direction: str, *, batch_sizes: list[int],
                  patience: int, seed: int = 42, name: str | None = None) -> None:

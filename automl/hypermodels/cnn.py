@@ -74,16 +74,7 @@ class CNNHyperModel(ImageSpace):
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         inputs, x = image_input(self.schema)
-        x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
-        # Augmentation: active in training only; cheap geometric changes that keep the label.
-        x = layers.RandomFlip("horizontal", seed=self.seed, name="flip")(x)
-        x = layers.RandomTranslation(0.1, 0.1, seed=self.seed + 1, name="translation")(x)
-        rotation = hp.Choice("rotation", [0.0, 0.05])
-        if rotation:
-            x = layers.RandomRotation(rotation, seed=self.seed + 2, name="rotation")(x)
-        zoom = hp.Choice("zoom", [0.0, 0.1])
-        if zoom:
-            x = layers.RandomZoom(zoom, seed=self.seed + 3, name="zoom")(x)
+        x = self.augmented(hp, x)
 
         # Test-time augmentation (`FlipAverage`): the network scores each image and its mirror image outside
         # training; the choice rule weighs what it gains against its doubled latency.
@@ -102,8 +93,30 @@ class CNNHyperModel(ImageSpace):
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
         return model
 
+    def image_features(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
+        """Images (0-255, at the training size) as one vector: augmented, then the convolutional blocks, pooled."""
+        return self._features(hp, self.augmented(hp, x))
+
+    def augmented(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
+        """Images scaled to 0-1 and augmented (in training only)."""
+        x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
+        # Augmentation: active in training only; cheap geometric changes that keep the label.
+        x = layers.RandomFlip("horizontal", seed=self.seed, name="flip")(x)
+        x = layers.RandomTranslation(0.1, 0.1, seed=self.seed + 1, name="translation")(x)
+        rotation = hp.Choice("rotation", [0.0, 0.05])
+        if rotation:
+            x = layers.RandomRotation(rotation, seed=self.seed + 2, name="rotation")(x)
+        zoom = hp.Choice("zoom", [0.0, 0.1])
+        if zoom:
+            x = layers.RandomZoom(zoom, seed=self.seed + 3, name="zoom")(x)
+        return x
+
     def _network(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
         """The convolutional blocks and the classifier, on augmented images scaled to 0-1."""
+        return layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(self._features(hp, x))
+
+    def _features(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
+        """The convolutional blocks, pooled (and a dense layer, if searched), on augmented images scaled to 0-1."""
         if self.schema.whitening and hp.Boolean("whitening"):
             # The first layer fixed to the whitening of the training split's 2x2 patches (airbench).
             x = PatchWhitening(self.schema.whitening["kernel"], self.schema.whitening["mean"], name="whitening")(x)
@@ -148,7 +161,7 @@ class CNNHyperModel(ImageSpace):
             x = layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer, name="dense")(x)
             if dropout:
                 x = layers.Dropout(dropout, seed=self.seed + 9, name="dense_dropout")(x)
-        return layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(x)
+        return x
 
     def fit_final(self, hp: kt.HyperParameters, model: keras.Model, x: np.ndarray, y: np.ndarray, *,
                   validation_data: tuple[np.ndarray, np.ndarray], seconds: float, verbose: int = 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import keras
+import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
@@ -90,3 +91,12 @@ class ImageSpace(SearchSpace):
 
     def validation_data(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
         return image_dataset(x, y, batch_size=VALIDATION_BATCH)
+
+    def input_side(self, hp: kt.HyperParameters) -> int:
+        """The side of the square images `image_features` takes: the training size, unless the space searches it."""
+        return self.schema.image_shape[0]
+
+    def image_features(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
+        """Images (0-255, `input_side` square) as one vector, the network before its classifier: what a network over
+        images and other inputs joins to the rest (`automl.hypermodels.combined`)."""
+        raise NotImplementedError

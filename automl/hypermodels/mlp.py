@@ -80,6 +80,11 @@ class MLPHyperModel(SearchSpace):
         self._inputs: dict[tuple[str, str], keras.KerasTensor] = {}
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        inputs, x = self.table_features(hp)
+        return self.compiled(hp, inputs, x, name="mlp")
+
+    def table_features(self, hp: kt.HyperParameters) -> tuple[dict[str, keras.KerasTensor], keras.KerasTensor]:
+        """The model's inputs (one per column) and the dense layers' output over them: the table as one vector."""
         inputs, features = self._preprocessing(hp)
         x = features[0] if len(features) == 1 else layers.Concatenate(name="features")(features)
 
@@ -97,9 +102,13 @@ class MLPHyperModel(SearchSpace):
             x = layers.Activation(activation)(x)
             if dropout > 0:
                 x = layers.Dropout(dropout, seed=self.seed + i)(x)
+        return inputs, x
 
+    def compiled(self, hp: kt.HyperParameters, inputs: dict[str, keras.KerasTensor], x: keras.KerasTensor, *,
+                 name: str) -> keras.Model:
+        """The task's head on `x`, as a model over `inputs`, compiled with the searched optimizer and rate."""
         outputs, loss, loss_weight, metrics = self._head(hp, x)
-        model = keras.Model(inputs, outputs, name="mlp")
+        model = keras.Model(inputs, outputs, name=name)
         forget_calls(inputs.values())
         optimizer = make_optimizer(
             hp.Choice("optimizer", list(OPTIMIZERS)),
@@ -165,14 +174,21 @@ class MLPHyperModel(SearchSpace):
             active[name] = value
         return active
 
+    def column_inputs(self) -> dict[str, keras.KerasTensor]:
+        """The model's input of each table column: numbers float32, categories int64 or string, text string."""
+        schema = self.schema
+        dtypes = {**{column: "float32" for column in schema.numeric},
+                  **{column: "int64" if spec["dtype"] == "int" else "string"
+                     for column, spec in schema.categorical.items()},
+                  **{column: "string" for column in schema.text}}  # one raw string per row
+        return {column: self._input(column, dtype) for column, dtype in dtypes.items()}
+
     def _preprocessing(self, hp: kt.HyperParameters) -> tuple[dict[str, keras.KerasTensor], list]:
         schema = self.schema
-        inputs: dict[str, keras.KerasTensor] = {}
+        inputs = self.column_inputs()
         features = []
         if schema.numeric:
-            for column in schema.numeric:
-                inputs[column] = self._input(column, "float32")
-            numbers = list(inputs.values())
+            numbers = [inputs[column] for column in schema.numeric]
             x = numbers[0] if len(numbers) == 1 else layers.Concatenate(name="numeric")(numbers)
             x = layers.Normalization(
                 mean=[s["mean"] for s in schema.numeric.values()],
@@ -191,9 +207,7 @@ class MLPHyperModel(SearchSpace):
         large = [c for c, s in schema.categorical.items() if len(s["vocabulary"]) > EMBEDDING_THRESHOLD]
         encoding = hp.Choice("categorical_encoding", ["one_hot", "embedding"]) if large else "one_hot"
         for column, spec in schema.categorical.items():
-            is_int = spec["dtype"] == "int"
-            inputs[column] = self._input(column, "int64" if is_int else "string")
-            lookup = layers.IntegerLookup if is_int else layers.StringLookup
+            lookup = layers.IntegerLookup if spec["dtype"] == "int" else layers.StringLookup
             size = len(spec["vocabulary"]) + 1  # + the out-of-vocabulary slot
             if column in large and encoding == "embedding":
                 ids = lookup(vocabulary=spec["vocabulary"], name=column_layer_name(column, "lookup"))(inputs[column])
@@ -205,8 +219,6 @@ class MLPHyperModel(SearchSpace):
                     lookup(vocabulary=spec["vocabulary"], output_mode="one_hot",
                            name=column_layer_name(column, "lookup"))(inputs[column])
                 )
-        for column in schema.text:
-            inputs[column] = self._input(column, "string")  # one raw string per row
         features += self.text_features(hp, {column: inputs[column] for column in schema.text})
         return inputs, features
 

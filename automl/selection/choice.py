@@ -15,7 +15,7 @@ candidate is tried, and the top one always passes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,7 +62,8 @@ def score_threshold(best: float, direction: str, tolerance: float) -> float:
 
 
 def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: str = "score",
-           latency_tie: float = LATENCY_TIE, spread: Callable[[str, str], float] | None = None) -> Choice:
+           latency_tie: float = LATENCY_TIE, spread: Callable[[str, str], float] | None = None,
+           only_when_best: Collection[str] = ()) -> Choice:
     """Apply the choice rule to a trials table.
 
     Parameters
@@ -80,6 +81,9 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         ``spread(candidate_id, top_id)``: the standard deviation of the candidate's relative gap to the top
         over paired bootstrap resamples of the validation rows (`automl.selection.paired.GapSpreads`). Without
         it, every candidate within the tolerance may be chosen.
+    only_when_best : collection of str
+        Trials chosen only if they have the best score (a network over more inputs than the others,
+        `SearchSpace.chosen_only_when_best`): otherwise they are no candidates, however fast.
 
     Examples
     --------
@@ -99,6 +103,9 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
     if "pruned" in completed:  # weights pruned (a tolerance widened since): the trial cannot be deployed
         kept = ~completed["pruned"].fillna(False).astype(bool)
         within &= kept if (within & kept).any() else True
+    held_back = completed["trial_id"].astype(str).isin(list(only_when_best)) & (completed.index != top_index)
+    left_out = tuple(completed.loc[within & held_back, "trial_id"].astype(str))
+    within &= ~held_back
     candidates = completed[within].copy()
     ranked = _rank(candidates, direction, latency_tie)
     top = completed.loc[top_index]
@@ -119,7 +126,7 @@ def choose(table: pd.DataFrame, direction: str, tolerance: float, *, objective: 
         threshold=threshold,
         reason=_reason(chosen, top, len(candidates), tolerance, objective, direction,
                        with_ensemble=bool(is_ensemble(candidates).any()), tested=bool(passed_over))
-        + _passed_over(passed_over, tolerance),
+        + _passed_over(passed_over, tolerance) + _left_out(left_out),
         passed_over=tuple(passed_over),
     )
 
@@ -137,6 +144,13 @@ def _passed_over(passed_over: list[tuple[str, float]], tolerance: float) -> str:
     return (f" Passed over, though their scores are within the tolerance: {names}; on paired bootstrap resamples "
             f"of the validation rows, their gap to the top could exceed the {tolerance:.1%} tolerance (one-sided 95 % "
             "bound).")
+
+
+def _left_out(trial_ids: tuple[str, ...]) -> str:
+    if not trial_ids:
+        return ""
+    return (f" Not candidates, though within the tolerance: {', '.join(map(candidate_name, trial_ids))}, networks over "
+            "more inputs than the others, taken only when they score best.")
 
 
 def _rank(candidates: pd.DataFrame, direction: str, latency_tie: float) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Greedy ensemble selection (Caruana et al. 2004, "Ensemble Selection from Libraries of Models"): start from
 nothing, and `ROUNDS` times add (with replacement) the trial whose addition makes the running mean of the
 members' validation outputs score best on the track's objective; keep the best prefix. A trial added twice
-weighs twice. The members are the `MEMBERS` best completed trials whose weights the search kept.
+weighs twice. The members are the `MEMBERS` best completed trials whose weights the search kept (a network of a
+kind the choice takes only when it scores best, `SearchSpace.chosen_only_when_best`, only when one does).
 
 Weights searched on the validation split fit its noise too, as a searched decision threshold does
 (`automl.selection.threshold`). So the ensemble becomes a candidate only when it beats the best single
@@ -28,7 +29,7 @@ from automl.errors import AutomlError
 from automl.hypermodels.ensemble import ensemble_model
 from automl.selection.measures import measure_model
 from automl.selection.scoring import Measure, model_outputs, objective_measure
-from automl.selection.trials import is_ensemble, sort_by_score
+from automl.selection.trials import is_ensemble, only_when_best, sort_by_score
 from automl.serving.models import load_trial_model
 from automl.store import ENSEMBLE_ID
 
@@ -151,6 +152,9 @@ def build_ensemble(run: Run, table: pd.DataFrame, data: Data, rows) -> dict[str,
         completed = completed[~completed["pruned"].fillna(False).astype(bool)]
     models, outputs = {}, {}
     ranked = sort_by_score(completed, track.direction)
+    # A network over more inputs joins only where it scores best, as the choice rule takes it on its own only then.
+    held_back = set(only_when_best(ranked, family)) - {str(ranked["trial_id"].iloc[0])} if len(ranked) else set()
+    ranked = ranked[~ranked["trial_id"].astype(str).isin(held_back)]
     for trial_id in ranked["trial_id"].head(track.search.ensemble):
         try:
             models[str(trial_id)] = load_trial_model(run, str(trial_id))

@@ -43,7 +43,7 @@ def explain(model, family: Family, schema: Schema, data: Data, *, objective: str
     importance = permutation_importance(model, family, schema, validation.x, validation.y,
                                         objective_measure(objective, schema.task), outputs=outputs)
     return Explanation(model=model_name, importance=importance,
-                       leaks=leaks(importance, validation.x, validation.y, schema.task),
+                       leaks=leaks(importance, validation.x, validation.y, schema.task, exempt=schema.images),
                        calibration=calibration({"validation": (validation.y, outputs),
                                                 "test": (data.test.y, test_outputs)}),
                        mistakes=mistakes(family, schema, data.test.x, data.test.y, test_outputs),

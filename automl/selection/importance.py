@@ -11,6 +11,7 @@ encodes it), which the model will not have in production.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,9 +101,11 @@ def negligible_columns(importance: Importance) -> list[str]:
     return importance.table.loc[importance.table["negligible"], "column"].tolist()
 
 
-def leaks(importance: Importance | None, x: pd.DataFrame, y: np.ndarray, task: str) -> list[Leak]:
+def leaks(importance: Importance | None, x: pd.DataFrame, y: np.ndarray, task: str,
+          exempt: Collection[str] = ()) -> list[Leak]:
     """Columns that look like the target in disguise: far more important than every other and alone
-    most of what the model knows, or alone a near-perfect predictor of the target on this split."""
+    most of what the model knows, or alone a near-perfect predictor of the target on this split. `exempt`: columns
+    that are the thing itself (image files, whose photo is what a model should learn from), never flagged."""
     if importance is None:
         return []
     found: dict[str, str] = {}
@@ -122,7 +125,7 @@ def leaks(importance: Importance | None, x: pd.DataFrame, y: np.ndarray, task: s
             what = "rank correlation" if task == "regression" else "AUC"
             alone = f"alone it has a {what} of {closeness:.3f} with the target on validation"
             found[column] = f"{found[column]}; {alone}" if column in found else alone
-    return [Leak(column, reason) for column, reason in found.items()]
+    return [Leak(column, reason) for column, reason in found.items() if column not in exempt]
 
 
 def _times(value: float, other: float) -> str:

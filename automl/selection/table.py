@@ -14,7 +14,7 @@ from automl.selection.ensemble import with_ensemble
 from automl.selection.measures import DAMAGED, measure_trials
 from automl.selection.paired import GapSpreads
 from automl.selection.scoring import objective_measure
-from automl.selection.trials import best_trial_id, sort_by_score, trials_table
+from automl.selection.trials import best_trial_id, only_when_best, sort_by_score, trials_table
 from automl.track.sections import Track
 
 FIRST_COLUMNS = ["trial_id", "status", "score", "chosen", "top_score", "within_tolerance", "diagnosis",
@@ -58,7 +58,8 @@ def report_table(run: Run, rows: Callable[[], Any], ensemble: dict[str, Any] | N
         table.loc[damaged.notna(), "message"] = damaged[damaged.notna()]
     table = with_ensemble(table, ensemble)
     choice = choose(table, track.direction, track.search.tolerance, objective=track.objective,
-                    spread=None if validation is None else gap_spreads(run, validation))
+                    spread=None if validation is None else gap_spreads(run, validation),
+                    only_when_best=only_when_best(table, run.family))
     table["chosen"] = table["trial_id"] == choice.trial_id
     table["top_score"] = table["trial_id"] == choice.top_trial_id
     table["within_tolerance"] = table["trial_id"].isin(choice.candidates)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from automl.context import Run
 from automl.errors import AutomlWarning, SearchFailed, last_line
+from automl.families.base import Family
 from automl.store import ENSEMBLE_ID, Store, TrialFile
 
 TUNER_COLUMNS = {  # Keras Tuner's reserved hyperparameters, under names a report reader understands
@@ -133,3 +134,12 @@ def sort_by_score(table: pd.DataFrame, direction: str) -> pd.DataFrame:
 def is_ensemble(table: pd.DataFrame) -> pd.Series:
     """Which rows of a report's table are the best trials' ensemble (a candidate, not a trial)."""
     return table["trial_id"].astype(str) == ENSEMBLE_ID
+
+
+def only_when_best(table: pd.DataFrame, family: Family) -> list[str]:
+    """The trials of the kinds of network the family's space lets the choice take only when one scores best
+    (`SearchSpace.chosen_only_when_best`: a network over more inputs than the others)."""
+    by, kinds = family.compared_by, family.chosen_only_when_best
+    if not kinds or not by or by not in table:
+        return []
+    return table.loc[table[by].isin(kinds), "trial_id"].astype(str).tolist()

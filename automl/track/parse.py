@@ -164,7 +164,7 @@ def _validate(path: Path, section: str | None, given: dict, fields: dict[str, tu
 def _check_columns(track: Track) -> None:
     """A column goes in one list of [data] at most, and the target in none."""
     data, where = track.data, str(track.source)
-    lists = {"categorical": data.categorical, "text": data.text, "drop": data.drop}
+    lists = {"categorical": data.categorical, "text": data.text, "images": data.images, "drop": data.drop}
     for key, columns in lists.items():
         if not all(isinstance(c, str) for c in columns):
             raise AutomlError(f"{where}: 'data.{key}' must be a list of column names (strings), got {columns!r}")

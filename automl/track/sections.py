@@ -58,6 +58,11 @@ class DataSection(Section):
     # splits are these rows instead of `split.validation` and `split.test` of `path`'s.
     validation_path: str = ""
     test_path: str = ""
+    # Columns of image file paths (relative to the CSV, or absolute): their images enter the model
+    # (family "combined", automl/families/combined.py).
+    images: list[str] = field(default_factory=list)
+    # A row whose image file is missing or cannot be decoded: "error" names it and stops; "drop" leaves the row out.
+    bad_images: str = "error"
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,9 @@ class ModelSection(Section):
     # Family "backbone": the pretrained networks to search (automl/hypermodels/pretrained.py); empty: all of them
     # whose weights are found.
     backbones: list[str] = field(default_factory=list)
+    # Family "combined": how its image columns are read, "cnn" (trained from scratch) or "backbone" (a pretrained
+    # network of `backbones`, trained in two phases).
+    image_encoder: str = "cnn"
     # Hyperparameters held at one value instead of searched (Keras Tuner's `hp.Fixed`), by name as the report's
     # columns show them: fixed = { numeric_encoding = "standardize", optimizer = "adam" }. The others are searched.
     fixed: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,158 @@
+"""The combined family: a table whose columns hold image file paths beside numbers, categories and text, read by one
+network over all of them (and, in the same search, by the table alone and the images alone, to compare).
+
+It reads a CSV as the MLP family does, plus its image columns (``data.images``): the paths are checked row by row
+and the images decoded once, at the training side, when the data is loaded (`automl.data.image_columns`); the
+model's input of an image column is those uint8 pixels, resized inside to what its encoder takes, so the saved
+model takes images of any size. Its space is `CombinedHyperModel`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tensorflow as tf
+
+from automl.data import image_folder
+from automl.data.image_columns import checked_rows, resolved
+from automl.data.image_folder import DecodedImages
+from automl.data.inference import OwnData
+from automl.data.schema import Data, Schema
+from automl.data.tabular import read_csv
+from automl.errors import AutomlError
+from automl.families.base import PredictInputs, ServingInput
+from automl.families.mlp import MLPFamily
+from automl.hypermodels import weights
+from automl.hypermodels.combined import ENCODERS, CombinedHyperModel
+from automl.hypermodels.pretrained import PRETRAINED
+from automl.track.sections import Track
+
+BAD_IMAGES = ("error", "drop")
+
+
+class CombinedFamily(MLPFamily):
+    name = "combined"
+    space = CombinedHyperModel
+    reads_images = True
+    refits = False  # a refit would decode and train the images again on training + validation: not on this clock
+    trains_on_the_clock = False
+    summary = "a table with columns of image files: one network over its columns and images"
+    settings_notes = {"image_encoder": "how images are read: cnn (from scratch) or backbone (pretrained)",
+                      "backbones": "pretrained networks whose ImageNet weights were found (docs/backbones.md)"}
+
+    def __init__(self) -> None:
+        self.decoded = DecodedImages()  # each image decoded once per process, however often its split is asked for
+
+    def fits(self, data: OwnData) -> dict[str, Any] | None:
+        """A table with image columns; its images read by a pretrained backbone when some backbone's weights are
+        found here, else by a CNN trained from scratch."""
+        if data.kind not in self.data_kinds or data.task not in self.tasks or not data.images:
+            return None
+        try:
+            return {"image_encoder": "backbone", "backbones": list(weights.available(PRETRAINED))}
+        except AutomlError:
+            return {"image_encoder": "cnn"}
+
+    def check(self, track: Track) -> None:
+        super().check(track)
+        where, model = track.source, track.model
+        if not track.data.images:
+            raise AutomlError(f"{where}: family \"combined\" reads a table with columns of image files; list them in "
+                              "'data.images' (e.g. images = [\"photo\"]), or use family = \"mlp\" for a table")
+        if track.data.bad_images not in BAD_IMAGES:
+            raise AutomlError(f"{where}: 'data.bad_images' is {track.data.bad_images!r}; use one of: "
+                              f"{', '.join(BAD_IMAGES)}")
+        if model.image_encoder not in ENCODERS:
+            raise AutomlError(f"{where}: 'model.image_encoder' is {model.image_encoder!r}; use one of: "
+                              f"{', '.join(ENCODERS)}")
+        if model.image_encoder == "backbone":
+            try:
+                weights.check_names(model.backbones)
+            except AutomlError as error:
+                raise AutomlError(f"{where}: 'model.backbones': {error}") from None
+        if model.image_size and model.image_size < image_folder.MIN_SIZE:
+            raise AutomlError(f"{where}: 'model.image_size' is {model.image_size}; use a side in pixels of "
+                              f"{image_folder.MIN_SIZE} or more (e.g. 128), or 0 to choose it from the images")
+
+    def load(self, track: Track, scratch: Path | None = None) -> Data:
+        """The table split as the MLP family splits it, with its image columns' paths made absolute and every image
+        decoded in memory at the training side (`image_side`); bad rows stop the load, or are left out
+        (``data.bad_images = "drop"``)."""
+        path = track.data_path()
+        frame = read_csv(path)
+        for column in track.data.images:
+            if column not in frame.columns:
+                raise AutomlError(f"{path.name}: image column '{column}' not found; the columns are: "
+                                  f"{', '.join(map(str, frame.columns))}")
+        side = self.image_side(track, frame, path.parent)
+        frame = checked_rows(frame, track.data.images, base=path.parent, size=side, decoded=self.decoded,
+                             where=path.name, drop=track.data.bad_images == "drop")
+        loaded = self.load_table(track, images=track.data.images, frame=frame)
+        loaded.schema.image_shape = [side, side, 3]
+        return loaded
+
+    def image_side(self, track: Track, frame: pd.DataFrame, base: Path) -> int:
+        """``model.image_size``, else what the images and the time limit afford
+        (`automl.data.image_folder.default_image_size`), at least a backbone's smallest input."""
+        if track.model.image_size:
+            return track.model.image_size
+        files = [Path(p) for column in track.data.images for p in resolved(frame[column], base).dropna()]
+        train = int(len(frame) * (1.0 - track.split.test - track.split.validation))
+        side = image_folder.default_image_size(image_folder.image_sizes(files), train, track.time_limit_seconds)[0]
+        if track.model.image_encoder == "backbone":
+            side = max(side, min(s for name in track.model.backbones or PRETRAINED for s in PRETRAINED[name].sizes))
+        return side
+
+    def space_options(self, track: Track) -> dict[str, Any]:
+        found = weights.available(track.model.backbones or PRETRAINED) if track.model.image_encoder == "backbone" \
+            else None
+        return {**super().space_options(track), "image_encoder": track.model.image_encoder, "weights": found}
+
+    def model_inputs(self, raw: Any, schema: Schema) -> dict:
+        """The MLP's inputs, and each image column's images (paths relative to the working folder, or absolute)."""
+        inputs = super().model_inputs(raw, schema)
+        side = schema.image_shape[0]
+        frame = checked_rows(raw[schema.images], schema.images, base=None, size=side, decoded=self.decoded,
+                             where="predict", row_name="row")
+        for column in schema.images:
+            inputs[column] = self.decoded.pixels(frame[column].tolist(), side)
+        return inputs
+
+    def read_inputs(self, paths: list[Path], schema: Schema, *, track_name: str,
+                    id_column: str | None = None) -> PredictInputs:
+        """The rows of one CSV, as the MLP family reads them, with the image paths taken from the CSV's folder."""
+        read = super().read_inputs(paths, schema, track_name=track_name, id_column=id_column)
+        read.raw = checked_rows(read.raw, schema.images, base=paths[0].parent, size=schema.image_shape[0],
+                                decoded=self.decoded, where=paths[0].name)
+        return read
+
+    def describe_data(self, track: Track, schema: Schema) -> str:
+        side = schema.image_shape[0]
+        return (f"{super().describe_data(track, schema)}; images from column {', '.join(schema.images)} at "
+                f"{side}x{side}")
+
+    def signature(self, schema: Schema) -> str:
+        side = schema.image_shape[0]
+        images = ", ".join(f"{c} string (batch,): encoded image bytes (JPEG, PNG, BMP or GIF), decoded and resized "
+                           f"to {side}x{side} inside" for c in schema.images)
+        return f"{super().signature(schema)}; and {images}"
+
+    def serving_input(self, schema: Schema) -> ServingInput:
+        """The raw columns as the model takes them, and each image column's encoded bytes, decoded inside as
+        training did (`decode_image`)."""
+        side = schema.image_shape[0]
+        dtypes = {**{c: tf.float32 for c in schema.numeric}, **{c: tf.string for c in schema.text},
+                  **{c: tf.int64 if s["dtype"] == "int" else tf.string for c, s in schema.categorical.items()}}
+        specs = {c: tf.TensorSpec((None, 1), dtype, name=c) for c, dtype in dtypes.items()}
+        specs.update({c: tf.TensorSpec((None,), tf.string, name=c) for c in schema.images})
+
+        def prepare(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            decode = lambda one: image_folder.decode_image(one, side)  # noqa: E731
+            return {**inputs, **{c: tf.map_fn(decode, inputs[c], fn_output_signature=tf.TensorSpec(
+                (side, side, 3), tf.uint8)) for c in schema.images}}
+
+        return ServingInput(specs, prepare)
+
+
+FAMILY = CombinedFamily()

@@ -1,0 +1,141 @@
+"""CombinedHyperModel: one network over a table's columns and its columns of images, joined late; and, in the same
+space, the network over the table alone and the one over the images alone, so that one Hyperband compares them.
+
+The ``inputs`` hyperparameter picks what a trial's network reads: ``table`` (the MLP's encodings and dense layers),
+``images`` (a CNN trained from scratch, or a pretrained backbone, per image column) or ``table+images``. Each
+part ends in a vector; the vectors are concatenated and go through the fusion's dense layer (its width and
+dropout searched) to the task's head: late fusion, as AutoGluon's multimodal fusion MLP does. Each part's
+hyperparameters are its own space's, under a name scope (``table/dropout``, ``images/filters``) and active only
+when the part is read, as in a search over several families (`automl.hypermodels.several`).
+
+Every network of the space takes every column (the unused ones are inputs it ignores), so the trials are
+interchangeable in production, and a network over more inputs is chosen only when it scores best
+(`chosen_only_when_best`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+from keras import layers
+
+from automl.data.schema import Schema
+from automl.hypermodels.backbone import BackboneHyperModel, fit_in_phases
+from automl.hypermodels.cnn import CNNHyperModel
+from automl.hypermodels.image_inputs import ImageSpace
+from automl.hypermodels.layers import column_layer_name
+from automl.hypermodels.mlp import MLPHyperModel
+from automl.hypermodels.training import make_optimizer
+
+INPUTS = ("table", "images", "table+images")
+TABLE, IMAGES = "table", "images"  # the name scopes of the parts' hyperparameters
+ENCODERS = {"cnn": CNNHyperModel, "backbone": BackboneHyperModel}
+
+
+class CombinedHyperModel(MLPHyperModel):
+    """The table's MLP, an image encoder per image column, or both joined, over raw rows whose image columns hold
+    uint8 images (any size: each is resized inside to what its encoder takes).
+
+    Parameters
+    ----------
+    Those of `MLPHyperModel`, and:
+
+    image_encoder : {"cnn", "backbone"}
+        How images are read: `CNNHyperModel`'s network, or `BackboneHyperModel`'s pretrained one (then trained in
+        its two phases, the head and then fine-tuning, within each trial).
+    weights : dict of str to Path
+        The backbones to search, with their weights files (``image_encoder="backbone"``).
+
+    Examples
+    --------
+    >>> hypermodel = CombinedHyperModel(schema, "val_accuracy", "max", batch_sizes=[32])
+    >>> model = hypermodel.build(keras_tuner.HyperParameters())
+    """
+
+    compared_by = "inputs"
+    # The choice rule takes a trial of these kinds only when it has the best score (`automl.selection.choice`):
+    # the joined network costs both parts' latency, and is worth it only where it beats each part alone.
+    chosen_only_when_best = ("table+images",)
+    main_hyperparameters = ("inputs", "fusion_units", "fusion_dropout", "table/num_layers", "table/units_0",
+                            "table/dropout", "images/backbone", "images/trainable_layers", "images/num_blocks",
+                            "images/filters", "images/dropout")
+
+    def __init__(self, schema: Schema, objective: str, direction: str, *, image_encoder: str = "cnn",
+                 weights: dict[str, Path] | None = None, batch_sizes: list[int] = (32, 64, 128),
+                 max_layers: int = 4, max_units: int = 512, patience: int = 8, seed: int = 42,
+                 name: str = "combined") -> None:
+        super().__init__(schema, objective, direction, batch_sizes=batch_sizes, max_layers=max_layers,
+                         max_units=max_units, patience=patience, seed=seed, name=name)
+        options = {"batch_sizes": batch_sizes, "patience": patience, "seed": seed}
+        if image_encoder == "backbone":
+            options["weights"] = weights
+        self.encoder: ImageSpace = ENCODERS[image_encoder](schema, objective, direction, **options)
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        uses = hp.Choice("inputs", list(INPUTS))
+        inputs = self.column_inputs()
+        for column in self.schema.images:
+            inputs[column] = keras.Input(shape=(None, None, 3), dtype="uint8", name=column)
+        features = []
+        with hp.conditional_scope("inputs", [TABLE, "table+images"]), hp.name_scope(TABLE):
+            if uses != IMAGES:
+                features.append(self.table_features(hp)[1])
+        with hp.conditional_scope("inputs", [IMAGES, "table+images"]), hp.name_scope(IMAGES):
+            if uses != TABLE:
+                features += [self._image_vector(hp, column, inputs[column]) for column in self.schema.images]
+                self._phases(hp)
+        x = features[0] if len(features) == 1 else layers.Concatenate(name="fusion")(features)
+        units = hp.Choice("fusion_units", [0, 64, 256])  # 0: the head sits on the joined vectors
+        if units:
+            x = layers.Dense(units, activation="relu", name="fusion_dense")(x)
+        dropout = hp.Float("fusion_dropout", 0.0, 0.5, step=0.25)
+        if dropout:
+            x = layers.Dropout(dropout, seed=self.seed + 20, name="fusion_dropout")(x)
+        return self.compiled(hp, inputs, x, name="combined")
+
+    def _image_vector(self, hp: kt.HyperParameters, column: str, image: keras.KerasTensor) -> keras.KerasTensor:
+        """One image column's vector: the images resized to what the encoder takes, then the encoder, a model of
+        its own (so that two columns' encoders, and the table's layers, keep their own layer names)."""
+        side = self.encoder.input_side(hp)
+        resized = layers.Resizing(side, side, name=column_layer_name(column, "resizing"))(image)
+        pixels = keras.Input(shape=(side, side, 3), name=column_layer_name(column, "pixels"))
+        vector = self.encoder.image_features(hp, pixels)
+        return keras.Model(pixels, vector, name=column_layer_name(column, "encoder"))(resized)
+
+    def _phases(self, hp: kt.HyperParameters) -> tuple[int, int | None, float | None]:
+        """A backbone's two phases (`BackboneHyperModel.phases`), in the images' scope; one phase otherwise."""
+        return self.encoder.phases(hp) if isinstance(self.encoder, BackboneHyperModel) else (0, None, None)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, *,
+            validation_data: tuple[Any, Any], callbacks: list | None = None, **kwargs: Any):
+        """The MLP's fit; a network that reads images with a backbone trains in its two phases (`fit_in_phases`):
+        the head and the other parts first, then the backbone's last layers too, at the fine-tuning rate."""
+        phases = (0, None, None)
+        if hp.get("inputs") != TABLE:
+            with hp.conditional_scope("inputs", [IMAGES, "table+images"]), hp.name_scope(IMAGES):
+                phases = self._phases(hp)
+
+        def fit(**more: Any):
+            return super(CombinedHyperModel, self).fit(hp, model, x, y, validation_data=validation_data,
+                                                       callbacks=callbacks, **more)
+
+        def recompile(model: keras.Model, learning_rate: float) -> None:  # the same loss, a fresh optimizer
+            config = model.get_compile_config()
+            config["optimizer"] = keras.optimizers.serialize(make_optimizer(hp.get("optimizer"), learning_rate))
+            model.compile_from_config(config)
+
+        return fit_in_phases(fit, model, phases, recompile, **kwargs)
+
+    @staticmethod
+    def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
+        """The trial's values, with the part it does not read blanked (None), and each part's own blanking."""
+        uses = values.get("inputs")
+        active = {k: v for k, v in values.items() if not k.startswith((f"{TABLE}/", f"{IMAGES}/"))}
+        for scope, used in ((TABLE, uses != IMAGES), (IMAGES, uses != TABLE)):
+            own = {k[len(scope) + 1:]: v for k, v in values.items() if k.startswith(f"{scope}/")}
+            space = MLPHyperModel if scope == TABLE else ENCODERS["backbone" if "backbone" in own else "cnn"]
+            own = space.active_hyperparameters(own) if used else dict.fromkeys(own)
+            active.update({f"{scope}/{k}": v for k, v in own.items()})
+        return active
