@@ -189,6 +189,7 @@ def trained(space, data, inputs: str, epochs: int = 25) -> tuple[float, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci
 def test_the_joined_network_learns_from_both_and_beats_each_part_alone(shop_track):
     run = Run.open(shop_track)
     data = run.data()
