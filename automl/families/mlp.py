@@ -13,7 +13,7 @@ from automl.data.tabular import load_tabular, model_inputs, read_csv
 from automl.errors import AutomlError
 from automl.families.base import Family, PredictInputs
 from automl.hypermodels.layers import serving_name
-from automl.hypermodels.mlp import MLPHyperModel, to_dataset
+from automl.hypermodels.mlp import MLPHyperModel, start_for, to_dataset
 from automl.hypermodels.text_inputs import learn_vocabularies
 from automl.track.sections import Track
 
@@ -45,7 +45,10 @@ class MLPFamily(Family):
         (the combined family's)."""
         if super().fits(data) is None or (data.text and not (data.numeric or data.categorical)) or data.images:
             return None
-        return {}
+        return {"start": start_for(data.task)}
+
+    settings_notes = {"start": "The search's first trial: a known-good network (automl/hypermodels/mlp.py, START). "
+                               "Hyperband then draws from the whole space."}
 
     def load(self, track: Track, scratch: Path | None = None) -> Data:
         return self.load_table(track)

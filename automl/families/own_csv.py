@@ -172,12 +172,17 @@ def family_lines(families: dict[str, dict[str, Any]], kind: str) -> list[str]:
 
 def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
     """The ``[model]`` settings the families want written (`Family.fits`), each with the family's note on it."""
-    lines = []
+    lines, tables = [], []
     for name, settings in families.items():
         notes = get_family(name).settings_notes
-        lines += [f"{key} = {as_toml(value):<24} # {notes[key]}" if key in notes else f"{key} = {as_toml(value)}"
-                  for key, value in settings.items()]
-    return lines
+        for key, value in settings.items():
+            if isinstance(value, dict):  # a table of its own, a key a line: [model.start]
+                tables += ["", *([f"# {notes[key]}"] if key in notes else []), f"[model.{key}]",
+                           *(f"{k} = {as_toml(v)}" for k, v in value.items())]
+            else:
+                lines.append(f"{key} = {as_toml(value):<24} # {notes[key]}" if key in notes
+                             else f"{key} = {as_toml(value)}")
+    return lines + tables
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path,
@@ -235,8 +240,8 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path,
     if inference.task != "regression":
         lines.append(f"class_weight = {as_toml(inference.class_weight):<22} # {inference.class_weight_reason}")
     settings = settings_lines(families)
-    if settings:
-        lines += ["", "[model]", *settings]
+    if settings:  # plain settings under [model]; tables only ([model.start]) need no [model] line
+        lines += ["", "[model]", *settings] if settings[0] else settings
     return toml_lines(lines)
 
 

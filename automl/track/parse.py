@@ -254,9 +254,14 @@ def _check_values(track: Track) -> None:
             f"{where}: 'search.objective' is '{track.objective}'; select on validation data, "
             f"e.g. 'val_{track.objective}'"
         )
-    for name, value in track.model.fixed.items():
-        if not isinstance(value, (str, int, float, bool)):
-            raise AutomlError(f"{where}: 'model.fixed.{name}' must be a string, number or boolean, got {value!r}")
+    for key in ("fixed", "start"):
+        for name, value in track.model[key].items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise AutomlError(f"{where}: 'model.{key}.{name}' must be a string, number or boolean, got {value!r}")
+    both = sorted(set(track.model.fixed) & set(track.model.start))
+    if both:
+        raise AutomlError(f"{where}: {', '.join(both)} in both model.fixed and model.start; a fixed value is every "
+                          "trial's: remove it from model.start")
     sizes = track.model.batch_sizes
     if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise AutomlError(f"{where}: 'model.batch_sizes' must be a list of positive integers, got {sizes!r}")

@@ -139,6 +139,10 @@ class ModelSection(Section):
     # Hyperparameters held at one value instead of searched (Keras Tuner's `hp.Fixed`), by name as the report's
     # columns show them: fixed = { numeric_encoding = "standardize", optimizer = "adam" }. The others are searched.
     fixed: dict[str, Any] = field(default_factory=dict)
+    # The search's first trial, by hyperparameter name: start = { num_layers = 3, units_0 = 256, ... }. A fresh
+    # search opens with these values (each other hyperparameter at its default), then draws from the whole space.
+    # A value outside its hyperparameter's range is an error when the search starts.
+    start: dict[str, Any] = field(default_factory=dict)
 
 
 SECTIONS: dict[str, type[Section]] = {

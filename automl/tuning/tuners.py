@@ -180,37 +180,90 @@ def _stop_reason(tuner: SearchLoopMixin) -> str | None:
 
 
 class RecipeFirstHyperbandOracle(kt.oracles.HyperbandOracle):
-    """Keras Tuner's Hyperband oracle, but a fresh search of a track with a recipe (``model.fixed``) opens with
-    the recipe's start: its fixed values, and each open hyperparameter's default. A search cut short (a
-    ``--time-limit`` of a minute) then still has the known-good configuration to choose and to retrain. The
-    trials after it draw the random values Keras Tuner would have drawn from the first (the seed's stream is
-    untouched), so a longer search tries the same configurations as before, and one more."""
+    """Keras Tuner's Hyperband oracle, but a fresh search of a track with a recipe (``model.fixed``) or a start
+    (``model.start``) opens with it: the fixed values, the start's values, and each other hyperparameter's default.
+    A search cut short (a ``--time-limit`` of a minute) then still has the known-good configuration to choose and
+    to retrain. The trials after it draw the random values Keras Tuner would have drawn from the first (the seed's
+    stream is untouched), so a longer search tries the same configurations as before, and one more."""
 
-    def __init__(self, *args, recipe: bool = False, **kwargs) -> None:
+    def __init__(self, *args, recipe: bool = False, start: dict | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.recipe = recipe  # whether the track fixes a recipe
+        self.start = dict(start or {})  # the track's model.start
 
     def _random_values(self):
-        if self.trials or not self.recipe:
+        if self.trials or not (self.recipe or self.start):
             return super()._random_values()
-        start = kt.HyperParameters()
-        for hp in self.hyperparameters.space:
-            start.merge([hp])
-            if start.is_active(hp):
-                start.values[hp.name] = hp.default
-        return start.values
+        return start_values(self.hyperparameters, self.start)
+
+
+def start_values(space: kt.HyperParameters, start: dict) -> dict:
+    """The first trial's values over `space`: each active hyperparameter at its `start` value, else its default."""
+    values = kt.HyperParameters()
+    for hp in space.space:
+        values.merge([hp])
+        if values.is_active(hp):
+            values.values[hp.name] = start.get(hp.name, hp.default)
+    return values.values
+
+
+def check_start(space: kt.HyperParameters, start: dict, where: str) -> None:
+    """A clear error for a ``model.start`` value that names no hyperparameter of the space or lies outside its
+    range, before a trial runs."""
+    known = {hp.name: hp for hp in space.space}
+    for name, value in start.items():
+        hp = known.get(name)
+        if hp is None:
+            raise AutomlError(f"{where}: 'model.start.{name}' is no hyperparameter of this search; its "
+                              f"hyperparameters are: {', '.join(sorted(known))}")
+        if not _in_range(hp, value):
+            raise AutomlError(f"{where}: 'model.start.{name}' is {value!r}, outside its range ({_range(hp)}); "
+                              "change or remove it")
+
+
+def _in_range(hp, value) -> bool:
+    if isinstance(hp, kt.engine.hyperparameters.Fixed):
+        return value == hp.value
+    if isinstance(hp, kt.engine.hyperparameters.Boolean):
+        return isinstance(value, bool)
+    if isinstance(hp, kt.engine.hyperparameters.Choice):
+        return value in hp.values and type(value) is not bool
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return hp.min_value <= value <= hp.max_value
+
+
+def _range(hp) -> str:
+    if isinstance(hp, kt.engine.hyperparameters.Choice):
+        return "one of " + ", ".join(map(repr, hp.values))
+    if isinstance(hp, kt.engine.hyperparameters.Boolean):
+        return "true or false"
+    if isinstance(hp, kt.engine.hyperparameters.Fixed):
+        return f"fixed at {hp.value!r}"
+    return f"{hp.min_value} to {hp.max_value}"
 
 
 class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
     def __init__(self, hypermodel, objective, *, max_epochs: int, factor: int, hyperband_iterations: int, seed,
                  hyperparameters=None, tune_new_entries: bool = True, max_consecutive_failed_trials: int,
-                 **kwargs):
+                 start: dict | None = None, **kwargs):
         # kt.Hyperband.__init__ with automl's oracle (Keras Tuner's own takes no other)
         oracle = RecipeFirstHyperbandOracle(
             objective, max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
             hyperparameters=hyperparameters, tune_new_entries=tune_new_entries,
-            max_consecutive_failed_trials=max_consecutive_failed_trials, recipe=hyperparameters is not None)
+            max_consecutive_failed_trials=max_consecutive_failed_trials, recipe=hyperparameters is not None,
+            start=start)
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+    def _populate_initial_space(self):
+        super()._populate_initial_space()
+        if self.oracle.start:
+            # The space as Keras Tuner finds it holds what the defaults build (one layer's units): build the start
+            # too, so that what its values use (the units of its three layers) is in the space to be set.
+            space = self.oracle.get_space()
+            space.values.update(self.oracle.start)
+            self.hypermodel.build(space)
+            self.oracle.update_space(space)
 
 
 class RandomTuner(SearchLoopMixin, kt.RandomSearch):
@@ -242,8 +295,9 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     if search.tuner == "hyperband":
         tuner = HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
-            hyperband_iterations=search.hyperband_iterations, **common,
+            hyperband_iterations=search.hyperband_iterations, start=track.model.start, **common,
         )
+        check_start(tuner.oracle.hyperparameters, track.model.start, str(track.source))
     else:
         tuner_class = RandomTuner if search.tuner == "random" else BayesianTuner
         tuner = tuner_class(max_trials=search.max_trials, **common)
