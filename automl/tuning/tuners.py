@@ -191,6 +191,15 @@ class RecipeFirstHyperbandOracle(kt.oracles.HyperbandOracle):
         self.recipe = recipe  # whether the track fixes a recipe
         self.start = dict(start or {})  # the track's model.start
 
+    def populate_space(self, trial_id):
+        first = not self.trials and bool(self.start)
+        result = super().populate_space(trial_id)
+        if first and result.get("status") == "RUNNING":
+            # The start trains to convergence (early stopping, or the time limit), not for its bracket's first few
+            # epochs: a search cut short has it trained, and Hyperband's first rungs are judged against it.
+            result["values"]["tuner/epochs"] = self.max_epochs
+        return result
+
     def _random_values(self):
         if self.trials or not (self.recipe or self.start):
             return super()._random_values()
