@@ -24,6 +24,8 @@ def searched(tmp_path_factory) -> tuple[Path, Path]:
     written = automl.track_from_csv(root / "shop.csv", "y", tracks_dir=root / "tracks")
     # A user may edit the track: here, a budget a test can afford.
     text = written.path.read_text().replace("max_epochs = 30", "max_epochs = 3").replace("patience = 8", "patience = 2")
+    # and a smaller start, inside the smaller space below (a start outside it is an error naming the values)
+    text = text.replace("num_layers = 3\n", "num_layers = 2\n").replace("units_2 = 256\n", "").replace("= 256\n", "= 32\n")
     written.path.write_text(text + "\n[model]\nbatch_sizes = [16]\nmax_units = 32\nmax_layers = 2\n")
     automl.search(str(written.path), results_dir=root / "results")
     return written.path, root / "results"

@@ -11,7 +11,7 @@ from automl.errors import AutomlError
 from automl.families.own_csv import track_from_csv
 from automl.hypermodels.mlp import START, start_for
 
-START_LINES = "[model.start]\nnum_layers = 2\nunits_0 = 24\nunits_1 = 8\noptimizer = \"adamw\"\nlearning_rate = 3e-3\n"
+START_LINES = "[model.start]\nnum_layers = 2\nunits_0 = 24\nunits_1 = 17\noptimizer = \"adamw\"\nlearning_rate = 3e-3\n"
 
 
 def _with_start(track_file, lines: str = START_LINES):
@@ -39,23 +39,27 @@ def test_a_search_opens_with_its_start_trained_to_max_epochs_then_draws_as_befor
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
     started = _with_start(write_track(tmp_path / "a", max_epochs=9))
-    assert load_track(started).model.start["units_1"] == 8
+    assert load_track(started).model.start["units_1"] == 17
     first, *after = _first_trials(started, tmp_path / "ra", 3)
     # the start's values, those of its second layer too (declared only when a trial has two), the rest at defaults
-    assert (first["num_layers"], first["units_0"], first["units_1"]) == (2, 24, 8)
+    assert (first["num_layers"], first["units_0"], first["units_1"]) == (2, 24, 17)
     assert first["optimizer"] == "adamw" and first["learning_rate"] == 3e-3 and first["dropout"] == 0.0
     # trained to convergence (early stopping, or the time limit), not for its bracket's first rung
     assert first["tuner/epochs"] == 9 and first["tuner/initial_epoch"] == 0
     assert all(t["tuner/epochs"] < 9 for t in after)
-    # the trials after it are the random draws of the same search without a start
-    plain = _first_trials(write_track(tmp_path / "b", max_epochs=9), tmp_path / "rb", 2)
-    assert [_searched(t) for t in after] == [_searched(t) for t in plain]
+    # the next trial is the first random draw of the same search without a start; the units the start declared
+    # early (its second layer's) are drawn too, so the draws after that one differ from such a search's
+    (plain,) = _first_trials(write_track(tmp_path / "b", max_epochs=9), tmp_path / "rb", 1)
+    assert {k: v for k, v in _searched(after[0]).items() if k in plain} == _searched(plain)
+    assert set(after[0]) - set(plain) == {"units_1"}
 
 
 @pytest.mark.parametrize(("lines", "message"), [
     ("[model.start]\nunits_0 = 4000\n", r"'model.start.units_0' is 4000, outside its range \(16 to 32\)"),
     ("[model.start]\noptimizer = \"lion\"\n", r"'model.start.optimizer' is 'lion', outside its range \(one of"),
-    ("[model.start]\nwidth = 3\n", r"'model.start.width' is no hyperparameter of this search; its hyperparameters"),
+    ("[model.start]\nwidth = 3\n", r"model.start.width is no hyperparameter of this search; its hyperparameters"),
+    ("[model.start]\nnum_layers = 3\nunits_0 = 64\n", r"'model.start.num_layers' is 3, outside its range \(1 to 2\); "
+     r"'model.start.units_0' is 64, outside its range \(16 to 32\); change or remove them$"),
 ])
 def test_a_start_outside_the_space_is_one_clear_error(tmp_path, lines, message):
     track = _with_start(write_track(tmp_path), lines)
@@ -95,4 +99,4 @@ def test_the_start_trial_is_trained_and_recorded_in_a_real_search(tmp_path, resu
     automl.search(str(track), results_dir=results_dir, time_limit="40s")
     first = json.loads((results_dir / "tiny" / "tuner" / "trial_0000" / "trial.json").read_text())
     values = first["hyperparameters"]["values"]
-    assert first["status"] == "COMPLETED" and values["units_1"] == 8 and values["tuner/epochs"] == 4
+    assert first["status"] == "COMPLETED" and values["units_1"] == 17 and values["tuner/epochs"] == 4

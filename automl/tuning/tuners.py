@@ -184,7 +184,9 @@ class RecipeFirstHyperbandOracle(kt.oracles.HyperbandOracle):
     (``model.start``) opens with it: the fixed values, the start's values, and each other hyperparameter's default.
     A search cut short (a ``--time-limit`` of a minute) then still has the known-good configuration to choose and
     to retrain. The trials after it draw the random values Keras Tuner would have drawn from the first (the seed's
-    stream is untouched), so a longer search tries the same configurations as before, and one more."""
+    stream is untouched), so a longer search tries the same configurations as before, and one more; a start that
+    declares hyperparameters the defaults do not (the units of its later layers) draws those too, which shifts the
+    draws after its first one. The start trains for ``max_epochs``, not its bracket's first rung."""
 
     def __init__(self, *args, recipe: bool = False, start: dict | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -216,18 +218,19 @@ def start_values(space: kt.HyperParameters, start: dict) -> dict:
     return values.values
 
 
-def check_start(space: kt.HyperParameters, start: dict, where: str) -> None:
-    """A clear error for a ``model.start`` value that names no hyperparameter of the space or lies outside its
-    range, before a trial runs."""
+def check_start(space: kt.HyperParameters, start: dict, where: str, *, every_name: bool = True) -> None:
+    """One clear error for the ``model.start`` values that lie outside their hyperparameter's range, or (with
+    `every_name`) name no hyperparameter of the space, before a trial runs."""
     known = {hp.name: hp for hp in space.space}
-    for name, value in start.items():
-        hp = known.get(name)
-        if hp is None:
-            raise AutomlError(f"{where}: 'model.start.{name}' is no hyperparameter of this search; its "
-                              f"hyperparameters are: {', '.join(sorted(known))}")
-        if not _in_range(hp, value):
-            raise AutomlError(f"{where}: 'model.start.{name}' is {value!r}, outside its range ({_range(hp)}); "
-                              "change or remove it")
+    unknown = [name for name in start if name not in known]
+    wrong = [f"'model.start.{name}' is {value!r}, outside its range ({_range(known[name])})"
+             for name, value in start.items() if name in known and not _in_range(known[name], value)]
+    if wrong:
+        raise AutomlError(f"{where}: {'; '.join(wrong)}; change or remove {'it' if len(wrong) == 1 else 'them'}")
+    if unknown and every_name:
+        raise AutomlError(f"{where}: {', '.join(f'model.start.{name}' for name in unknown)} "
+                          f"{'is no hyperparameter' if len(unknown) == 1 else 'are no hyperparameters'} of this "
+                          f"search; its hyperparameters are: {', '.join(sorted(known))}")
 
 
 def _in_range(hp, value) -> bool:
@@ -255,24 +258,29 @@ def _range(hp) -> str:
 class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
     def __init__(self, hypermodel, objective, *, max_epochs: int, factor: int, hyperband_iterations: int, seed,
                  hyperparameters=None, tune_new_entries: bool = True, max_consecutive_failed_trials: int,
-                 start: dict | None = None, **kwargs):
+                 start: dict | None = None, start_where: str = "model.start", **kwargs):
         # kt.Hyperband.__init__ with automl's oracle (Keras Tuner's own takes no other)
         oracle = RecipeFirstHyperbandOracle(
             objective, max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
             hyperparameters=hyperparameters, tune_new_entries=tune_new_entries,
             max_consecutive_failed_trials=max_consecutive_failed_trials, recipe=hyperparameters is not None,
             start=start)
+        self.start_where = start_where  # the track file, for a start's errors
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def _populate_initial_space(self):
-        super()._populate_initial_space()
-        if self.oracle.start:
+        super()._populate_initial_space()  # a fresh search only: a resumed one has its space, and its trials
+        start = self.oracle.start
+        if start:
             # The space as Keras Tuner finds it holds what the defaults build (one layer's units): build the start
-            # too, so that what its values use (the units of its three layers) is in the space to be set.
+            # too, so that what its values use (the units of its three layers) is in the space to be set; check
+            # first what the defaults' space can tell (a start's optimizer unknown to the model would stop the build).
+            check_start(self.oracle.hyperparameters, start, self.start_where, every_name=False)
             space = self.oracle.get_space()
-            space.values.update(self.oracle.start)
+            space.values.update(start)
             self.hypermodel.build(space)
             self.oracle.update_space(space)
+            check_start(self.oracle.hyperparameters, start, self.start_where)
 
 
 class RandomTuner(SearchLoopMixin, kt.RandomSearch):
@@ -304,9 +312,9 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     if search.tuner == "hyperband":
         tuner = HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
-            hyperband_iterations=search.hyperband_iterations, start=track.model.start, **common,
+            hyperband_iterations=search.hyperband_iterations, start=track.model.start,
+            start_where=str(track.source), **common,
         )
-        check_start(tuner.oracle.hyperparameters, track.model.start, str(track.source))
     else:
         tuner_class = RandomTuner if search.tuner == "random" else BayesianTuner
         tuner = tuner_class(max_trials=search.max_trials, **common)
