@@ -57,6 +57,22 @@ def search_track(track, *, results_dir=None, time_limit=None, **options):
     return search(Run.open(track, results_dir).started(time_limit, worker=worker), **options)
 
 
+def first_trials(track_file, results, count: int, *, recipe: bool | None = None) -> list[dict]:
+    """The values of the first `count` trials the track's Hyperband oracle hands out, without training them
+    (`recipe` overrides whether the oracle opens with a recipe's start)."""
+    from automl import load_track
+    from automl.families import family_of
+    from automl.store import Store
+    from automl.tuning.tuners import make_tuner
+
+    track = load_track(track_file)
+    family = family_of(track)
+    tuner = make_tuner(track, family.hypermodel(track, family.load(track).schema), Store(track.name, results))
+    if recipe is not None:
+        tuner.oracle.recipe = recipe
+    return [tuner.oracle.create_trial(f"tuner{i}").hyperparameters.values for i in range(count)]  # none finishes
+
+
 def trials_only(table: pd.DataFrame) -> pd.DataFrame:
     """A report's rows of trials: without the row of the best trials' ensemble, when it joined the choice."""
     return table[table["trial_id"].astype(str) != "ensemble"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import write_track
+from conftest import first_trials, write_track
 
 import automl
 from automl import load_track
@@ -39,18 +39,9 @@ def test_a_fixed_value_must_be_a_plain_value(tmp_path):
 
 
 def _first_trials(track_file, results, count: int, *, opens_with_start: bool | None = None) -> list[dict]:
-    """The values of the first `count` trials the track's Hyperband oracle hands out, without training them."""
-    from automl.families import family_of
-    from automl.store import Store
-    from automl.tuning.tuners import make_tuner
-
-    track = load_track(track_file)
-    family = family_of(track)
-    tuner = make_tuner(track, family.hypermodel(track, family.load(track).schema), Store(track.name, results))
-    if opens_with_start is not None:
-        tuner.oracle.recipe = opens_with_start
-    trials = [tuner.oracle.create_trial(f"tuner{i}") for i in range(count)]  # one each: none finishes
-    return [{k: v for k, v in t.hyperparameters.values.items() if not k.startswith("tuner/")} for t in trials]
+    """The values of the first `count` trials the track's Hyperband oracle hands out, without Hyperband's own."""
+    return [{k: v for k, v in values.items() if not k.startswith("tuner/")}
+            for values in first_trials(track_file, results, count, recipe=opens_with_start)]
 
 
 def test_a_recipes_search_opens_with_its_start_then_draws_what_keras_tuner_would_have(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_table, write_track
+from conftest import first_trials, make_table, write_track
 
 from automl import load_track
 from automl.errors import AutomlError
@@ -19,18 +19,6 @@ def _with_start(track_file, lines: str = START_LINES):
     return track_file
 
 
-def _first_trials(track_file, results, count: int) -> list[dict]:
-    """The first `count` trials' values as the track's Hyperband oracle hands them out, without training them."""
-    from automl.families import family_of
-    from automl.store import Store
-    from automl.tuning.tuners import make_tuner
-
-    track = load_track(track_file)
-    family = family_of(track)
-    tuner = make_tuner(track, family.hypermodel(track, family.load(track).schema), Store(track.name, results))
-    return [tuner.oracle.create_trial(f"tuner{i}").hyperparameters.values for i in range(count)]
-
-
 def _searched(values: dict) -> dict:
     return {k: v for k, v in values.items() if not k.startswith("tuner/")}
 
@@ -40,7 +28,7 @@ def test_a_search_opens_with_its_start_trained_to_max_epochs_then_draws_as_befor
         (tmp_path / folder).mkdir()
     started = _with_start(write_track(tmp_path / "a", max_epochs=9))
     assert load_track(started).model.start["units_1"] == 17
-    first, *after = _first_trials(started, tmp_path / "ra", 3)
+    first, *after = first_trials(started, tmp_path / "ra", 3)
     # the start's values, those of its second layer too (declared only when a trial has two), the rest at defaults
     assert (first["num_layers"], first["units_0"], first["units_1"]) == (2, 24, 17)
     assert first["optimizer"] == "adamw" and first["learning_rate"] == 3e-3 and first["dropout"] == 0.0
@@ -49,7 +37,7 @@ def test_a_search_opens_with_its_start_trained_to_max_epochs_then_draws_as_befor
     assert all(t["tuner/epochs"] < 9 for t in after)
     # the next trial is the first random draw of the same search without a start; the units the start declared
     # early (its second layer's) are drawn too, so the draws after that one differ from such a search's
-    (plain,) = _first_trials(write_track(tmp_path / "b", max_epochs=9), tmp_path / "rb", 1)
+    (plain,) = first_trials(write_track(tmp_path / "b", max_epochs=9), tmp_path / "rb", 1)
     assert {k: v for k, v in _searched(after[0]).items() if k in plain} == _searched(plain)
     assert set(after[0]) - set(plain) == {"units_1"}
 
@@ -64,7 +52,7 @@ def test_a_search_opens_with_its_start_trained_to_max_epochs_then_draws_as_befor
 def test_a_start_outside_the_space_is_one_clear_error(tmp_path, lines, message):
     track = _with_start(write_track(tmp_path), lines)
     with pytest.raises(AutomlError, match=message):
-        _first_trials(track, tmp_path / "results", 1)
+        first_trials(track, tmp_path / "results", 1)
 
 
 def test_a_start_value_must_be_plain_and_not_also_fixed(tmp_path):
@@ -87,7 +75,7 @@ def test_a_csvs_track_carries_the_start_and_runs_it_first(tmp_path, task):
     track = load_track(written.path)
     assert track.model.start == start_for(task)
     assert ("loss" in track.model.start) == (task == "regression")  # the objective is val_mae: its own loss
-    (first,) = _first_trials(written.path, tmp_path / "results", 1)
+    (first,) = first_trials(written.path, tmp_path / "results", 1)
     assert {k: first[k] for k in start_for(task)} == start_for(task)
     assert first["units_2"] == START["units_2"] == 256
 

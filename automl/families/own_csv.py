@@ -171,18 +171,27 @@ def family_lines(families: dict[str, dict[str, Any]], kind: str) -> list[str]:
 
 
 def settings_lines(families: dict[str, dict[str, Any]]) -> list[str]:
-    """The ``[model]`` settings the families want written (`Family.fits`), each with the family's note on it."""
-    lines, tables = [], []
+    """The plain ``[model]`` settings the families want written (`Family.fits`), each with the family's note on it;
+    a setting that is a table is `settings_tables`'."""
+    lines = []
     for name, settings in families.items():
         notes = get_family(name).settings_notes
-        for key, value in settings.items():
-            if isinstance(value, dict):  # a table of its own, a key a line: [model.start]
-                tables += ["", *([f"# {notes[key]}"] if key in notes else []), f"[model.{key}]",
-                           *(f"{k} = {as_toml(v)}" for k, v in value.items())]
-            else:
-                lines.append(f"{key} = {as_toml(value):<24} # {notes[key]}" if key in notes
-                             else f"{key} = {as_toml(value)}")
-    return lines + tables
+        lines += [f"{key} = {as_toml(value):<24} # {notes[key]}" if key in notes else f"{key} = {as_toml(value)}"
+                  for key, value in settings.items() if not isinstance(value, dict)]
+    return lines
+
+
+def settings_tables(families: dict[str, dict[str, Any]]) -> list[str]:
+    """The families' settings that are tables (``[model.start]``), after the ``[model]`` lines: each a table of its
+    own, a key a line, under the family's note on it."""
+    lines = []
+    for name, settings in families.items():
+        notes = get_family(name).settings_notes
+        for key, table in settings.items():
+            if isinstance(table, dict):
+                lines += ["", *([f"# {notes[key]}"] if key in notes else []), f"[model.{key}]",
+                          *(f"{k} = {as_toml(v)}" for k, v in table.items())]
+    return lines
 
 
 def render_track(name: str, csv: Path, inference: Inference, directory: Path,
@@ -240,9 +249,9 @@ def render_track(name: str, csv: Path, inference: Inference, directory: Path,
     if inference.task != "regression":
         lines.append(f"class_weight = {as_toml(inference.class_weight):<22} # {inference.class_weight_reason}")
     settings = settings_lines(families)
-    if settings:  # plain settings under [model]; tables only ([model.start]) need no [model] line
-        lines += ["", "[model]", *settings] if settings[0] else settings
-    return toml_lines(lines)
+    if settings:
+        lines += ["", "[model]", *settings]
+    return toml_lines(lines + settings_tables(families))
 
 
 def relative_path(csv: Path, directory: Path) -> str:

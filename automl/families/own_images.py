@@ -21,6 +21,7 @@ from automl.families.own_csv import (
     family_lines,
     relative_path,
     settings_lines,
+    settings_tables,
     split_lines,
     track_name,
     write_track,
@@ -143,4 +144,4 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
         f"image_size = {size:<24} # the side images are resized to for training: {why}",
     ]
     lines += settings_lines(families)
-    return toml_lines(lines)
+    return toml_lines(lines + settings_tables(families))
