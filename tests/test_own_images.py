@@ -14,6 +14,7 @@ from automl.cli import main
 from automl.errors import AutomlError, AutomlWarning
 from automl.families import get_family, own_images
 from automl.families.own_images import track_from_images
+from automl.hypermodels.cnn import start_for
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
@@ -71,7 +72,7 @@ def test_imbalanced_classes_get_balanced_class_weights(tmp_path):
 
 def test_several_default_families_are_written_as_a_toml_list(tmp_path, monkeypatch):
     monkeypatch.setattr(own_images, "image_families",
-                        lambda: {"cnn": {}, "backbone": {"backbones": ["mobilenet_v1_0.25"]}})
+                        lambda size: {"cnn": {}, "backbone": {"backbones": ["mobilenet_v1_0.25"]}})
     folder = own_images.list_folder(IMAGES)
     text = own_images.render_track("x", IMAGES, folder, tmp_path, size=32, why="", sizes="", time_limit="1m",
                                    class_weight=("none", ""))
@@ -86,10 +87,13 @@ def test_images_are_searched_with_every_backbone_whose_weights_are_found(tmp_pat
     monkeypatch.setattr(weights, "keras_download", lambda entry: (_ for _ in ()).throw(OSError("offline")))
     with pytest.warns(AutomlWarning, match=r"backbones mobilenet_v3_small, efficientnet_b0 skipped: no ImageNet "
                                            r"weights .* `automl weights import NAME FILE`"):
-        assert own_images.image_families() == {"cnn": {}, "backbone": {"backbones": ["mobilenet_v1_0.25"]}}
+        found = own_images.image_families(32)
+    # one start for the search, the CNN's, naming its family
+    assert found == {"cnn": {"start": {"family": "cnn", **start_for(32)}},
+                     "backbone": {"backbones": ["mobilenet_v1_0.25"]}}
     monkeypatch.setattr(weights, "find", lambda name: None)
     with pytest.warns(AutomlWarning, match=r"no pretrained backbone: .* the CNN alone is searched"):
-        assert own_images.image_families() == {"cnn": {}}
+        assert own_images.image_families(32) == {"cnn": {"start": start_for(32)}}
 
 
 def test_the_saved_model_signature_takes_encoded_image_bytes(tmp_path):

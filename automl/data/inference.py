@@ -67,6 +67,7 @@ class OwnData:
     categorical: tuple[str, ...] = ()
     text: tuple[str, ...] = ()
     images: tuple[str, ...] = ()  # columns of image file paths
+    image_size: int = 0  # the side a folder's images are resized to (``model.image_size``); 0 for a table
 
 
 @dataclass

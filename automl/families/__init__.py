@@ -54,14 +54,27 @@ def get_family(name: str) -> Family:
 
 def fitting(data: OwnData) -> dict[str, dict[str, Any]]:
     """The built-in families (`MODULES`, in its order) that fit a user's own `data`, each with the ``[model]``
-    settings it wants in the track (`Family.fits`): what ``automl search --csv`` and ``--images`` write. A family
-    registered at run time is searched when a track names it, and never volunteers for your data."""
+    settings it wants in the track (`Family.fits`), with one start between them (`_one_start`): what ``automl search
+    --csv`` and ``--images`` write. A family registered at run time is searched when a track names it, and never
+    volunteers for your data."""
     found = {}
     for name in MODULES:
         settings = get_family(name).fits(data)
         if settings is not None:
             found[name] = settings
-    return found
+    return _one_start(found)
+
+
+def _one_start(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A search opens with one start (``model.start``): the first family's that offers one. Over several families it
+    names its family (``family = "cnn"``, as `SearchSpace.start_in_space` reads it), and the others' are left out."""
+    offering = [name for name, settings in found.items() if "start" in settings]
+    if len(found) == 1 or not offering:
+        return found
+    first = offering[0]
+    kept = {name: {k: v for k, v in settings.items() if k != "start" or name == first} for name, settings in found.items()}
+    kept[first]["start"] = {"family": first, **found[first]["start"]}
+    return kept
 
 
 def family_of(track: Track) -> Family:

@@ -31,12 +31,12 @@ from automl.track.sections import SECTIONS
 from automl.track.toml_text import toml_lines
 
 
-def image_families() -> dict[str, dict[str, Any]]:
+def image_families(size: int) -> dict[str, dict[str, Any]]:
     """The families a folder of images is searched with, each with the settings it wants in the track: those of the
     registry that fit images (`automl.families.fitting`): the CNN, trained from scratch, and the pretrained backbones
     whose ImageNet weights are found (imported, in Keras' cache, or downloaded by Keras); a note names those left
-    out and how to add them."""
-    return fitting(OwnData("image_dir", "multiclass"))
+    out and how to add them. `size` is the side the images are resized to, which the CNN's start is sized by."""
+    return fitting(OwnData("image_dir", "multiclass", image_size=size))
 
 
 def track_from_images(
@@ -110,7 +110,7 @@ def render_track(name: str, root: Path, folder: ImageFolder, directory: Path, *,
                  time_limit: str, class_weight: tuple[str, str]) -> str:
     """The track as TOML, with comments saying what was found and chosen, and why."""
     search, split = SECTIONS["search"](), SECTIONS["split"]()
-    families = image_families()
+    families = image_families(size)
     if not families:
         raise AutomlError(f"no model family reads a folder of images here; {root} needs one (automl.families)")
     counts = ", ".join(f"{c} {n:,}" for c, n in folder.counts().items())

@@ -99,6 +99,12 @@ class SearchSpace(kt.HyperModel):
         """
         return dict(values)
 
+    @staticmethod
+    def start_in_space(start: dict[str, Any]) -> dict[str, Any]:
+        """A track's ``model.start`` (hyperparameters by their plain names) in this space's names: the same here;
+        a space over several families scopes them (`automl.hypermodels.several.SeveralSpaces`)."""
+        return dict(start)
+
 
 def fit_options(class_weight: dict[int, float] | None, **options: Any) -> dict[str, Any]:
     """`model.fit`'s extra arguments for a training pipeline: `options`, and Keras' own ``class_weight`` if any."""

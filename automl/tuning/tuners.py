@@ -312,7 +312,7 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     if search.tuner == "hyperband":
         tuner = HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
-            hyperband_iterations=search.hyperband_iterations, start=track.model.start,
+            hyperband_iterations=search.hyperband_iterations, start=hypermodel.start_in_space(track.model.start),
             start_where=str(track.source), **common,
         )
     else:
