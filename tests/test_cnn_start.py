@@ -5,8 +5,7 @@ import pytest
 from conftest import first_trials
 from test_image_folder import IMAGES
 
-from automl import load_track
-from automl import families
+from automl import families, load_track
 from automl.families import fitting, register_family
 from automl.families.cnn import CNNFamily
 from automl.families.own_images import track_from_images

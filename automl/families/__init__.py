@@ -72,7 +72,8 @@ def _one_start(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     if len(found) == 1 or not offering:
         return found
     first = offering[0]
-    kept = {name: {k: v for k, v in settings.items() if k != "start" or name == first} for name, settings in found.items()}
+    kept = {name: {key: value for key, value in settings.items() if key != "start" or name == first}
+            for name, settings in found.items()}
     kept[first]["start"] = {"family": first, **found[first]["start"]}
     return kept
 
