@@ -14,9 +14,11 @@ from automl.hypermodels.cnn import START, start_for
 from automl.hypermodels.several import SeveralSpaces
 
 
-@pytest.mark.parametrize(("side", "blocks"), [(32, 3), (48, 3), (64, 4), (96, 4), (256, 4)])
-def test_the_start_has_a_block_per_halving_that_leaves_4_pixels(side, blocks):
-    assert start_for(side) == {**START, "num_blocks": blocks}
+@pytest.mark.parametrize(("side", "blocks", "filters"), [(32, 3, 32), (48, 3, 32), (64, 4, 16), (96, 4, 16),
+                                                         (256, 4, 16)])
+def test_the_start_has_a_block_per_halving_that_leaves_4_pixels_and_fewer_filters_on_large_images(side, blocks,
+                                                                                                   filters):
+    assert start_for(side) == {**START, "num_blocks": blocks, "filters": filters}
 
 
 def test_a_folders_track_opens_with_the_start_trained_to_max_epochs(tmp_path):

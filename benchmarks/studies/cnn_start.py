@@ -11,6 +11,12 @@ validation). Each folder is searched over `--seeds` splits (``split.seed``: the 
     taskset -c 1 python -m benchmarks.studies.cnn_start run OUT --folders cifar3k --seconds 180
     python -m benchmarks.studies.cnn_start merge OUT            # → results/cnn_start.json
 
+and the start's width on larger images, one network trained as a trial would be (30 epochs, early stopping),
+on the clothing photos at 96 px (a track ``search --images ../shared/data/clothing/train`` writes, at 96 px):
+
+    taskset -c 0 python -m benchmarks.studies.cnn_start one OUT --track tracks/clothing.toml --filters 16
+    taskset -c 1 python -m benchmarks.studies.cnn_start one OUT --track tracks/clothing.toml --filters 32
+
 The folders: ``digits``, scikit-learn's bundled handwritten digits (1,797 8x8 grey images, 10 classes; UCI,
 CC BY 4.0); ``cifar3k``, 3,000 of CIFAR-10's training images drawn with seed 0 (32x32 colour, 10 classes;
 ../shared/data/cifar10). Each (folder, seed, variant) is a cached cell, so a run cut short goes on where it was.
@@ -118,6 +124,38 @@ def run(out: Path, folders: list[str], seconds: int, seeds: list[int]) -> None:
                 print(cell.name, found, flush=True)
 
 
+def one(out: Path, track_file: Path, filters: int, epochs: int) -> None:
+    """The start at `filters`, sized for the track's images, trained once as a trial would be, and tested."""
+    import keras_tuner as kt
+
+    from automl import load_track
+    from automl.families import get_family
+    from automl.hypermodels.cnn import CNNHyperModel, start_for
+
+    track = load_track(track_file)
+    data = get_family("cnn").load(track)
+    space = CNNHyperModel(data.schema, "val_accuracy", "max", patience=track.search.patience)
+    hp = kt.HyperParameters()
+    values = {**start_for(track.model.image_size), "filters": filters}
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    model = space.build(hp)
+    started = time.monotonic()
+    history = space.fit(hp, model, data.train.x, data.train.y, epochs=epochs, verbose=0,
+                        validation_data=(data.validation.x, data.validation.y))
+    seconds = time.monotonic() - started
+    predicted = model.predict(data.test.x, verbose=0).argmax(axis=1)
+    cell = out / "networks" / f"{track.name}_{track.model.image_size}px_{filters}filters.json"
+    cell.parent.mkdir(parents=True, exist_ok=True)
+    cell.write_text(json.dumps({
+        "track": track.name, "image_size": track.model.image_size, "filters": filters,
+        "val_accuracy": round(max(history.history["val_accuracy"]), 4),
+        "test_accuracy": round(float((predicted == data.test.y).mean()), 4),
+        "epochs": len(history.history["val_accuracy"]), "seconds": round(seconds, 1),
+        "parameters": model.count_params(), "train_images": len(data.train.y)}, indent=1), encoding="utf-8")
+    print(cell.read_text(encoding="utf-8"))
+
+
 def merge(out: Path) -> dict:
     cells = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "cells").glob("*.json"))]
     summary = {}
@@ -127,8 +165,9 @@ def merge(out: Path) -> dict:
             if found:
                 summary[f"{folder}/{variant}"] = {"mean": round(float(np.mean(found)), 4), "min": min(found),
                                                   "max": max(found), "splits": len(found)}
+    networks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "networks").glob("*.json"))]
     result = {"study": "cnn_start", "machine": "2 CPU cores; each run pinned to one (taskset)", "cells": cells,
-              "summary": summary}
+              "summary": summary, "networks": networks}
     path = RESULTS / "cnn_start.json"
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return result
@@ -136,14 +175,19 @@ def merge(out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("make-folders", "run", "merge"))
+    parser.add_argument("command", choices=("make-folders", "run", "one", "merge"))
     parser.add_argument("out", type=Path)
+    parser.add_argument("--track", type=Path, help="one: the track of the folder to train on")
+    parser.add_argument("--filters", type=int, default=16, help="one: the first block's filters")
+    parser.add_argument("--epochs", type=int, default=30, help="one: at most this many epochs")
     parser.add_argument("--folders", default="digits,cifar3k")
     parser.add_argument("--seconds", type=int, default=180)
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     args = parser.parse_args()
     if args.command == "make-folders":
         make_folders(args.out)
+    elif args.command == "one":
+        one(args.out, args.track, args.filters, args.epochs)
     elif args.command == "run":
         run(args.out, args.folders.split(","), args.seconds, [int(s) for s in args.seeds.split(",")])
     else:
