@@ -9,7 +9,7 @@ validation). Each folder is searched over `--seeds` splits (``split.seed``: the 
     python -m benchmarks.studies.cnn_start make-folders OUT      # the real folders below, as image files
     taskset -c 0 python -m benchmarks.studies.cnn_start run OUT --folders digits --seconds 180
     taskset -c 1 python -m benchmarks.studies.cnn_start run OUT --folders cifar3k --seconds 180
-    python -m benchmarks.studies.cnn_start merge OUT            # → results/cnn_start.json
+    python -m benchmarks.studies.cnn_start merge OUT --commit C # → results/cnn_start.json
 
 and the start's width on larger images, one network trained as a trial would be (30 epochs, early stopping),
 on the clothing photos at 96 px (a track ``search --images ../shared/data/clothing/train`` writes, at 96 px):
@@ -156,7 +156,7 @@ def one(out: Path, track_file: Path, filters: int, epochs: int) -> None:
     print(cell.read_text(encoding="utf-8"))
 
 
-def merge(out: Path) -> dict:
+def merge(out: Path, commit: str) -> dict:
     cells = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "cells").glob("*.json"))]
     summary = {}
     for folder in sorted({c["folder"] for c in cells}):
@@ -166,7 +166,8 @@ def merge(out: Path) -> dict:
                 summary[f"{folder}/{variant}"] = {"mean": round(float(np.mean(found)), 4), "min": min(found),
                                                   "max": max(found), "splits": len(found)}
     networks = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "networks").glob("*.json"))]
-    result = {"study": "cnn_start", "machine": "2 CPU cores; each run pinned to one (taskset)", "cells": cells,
+    result = {"study": "cnn_start", "commit": commit, "machine": "2 CPU cores; each run pinned to one (taskset)",
+              "cells": cells,
               "summary": summary, "networks": networks}
     path = RESULTS / "cnn_start.json"
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--track", type=Path, help="one: the track of the folder to train on")
     parser.add_argument("--filters", type=int, default=16, help="one: the first block's filters")
     parser.add_argument("--epochs", type=int, default=30, help="one: at most this many epochs")
+    parser.add_argument("--commit", default="", help="merge: the commit the cells ran at")
     parser.add_argument("--folders", default="digits,cifar3k")
     parser.add_argument("--seconds", type=int, default=180)
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
@@ -191,7 +193,7 @@ def main() -> None:
     elif args.command == "run":
         run(args.out, args.folders.split(","), args.seconds, [int(s) for s in args.seeds.split(",")])
     else:
-        print(json.dumps(merge(args.out)["summary"], indent=1))
+        print(json.dumps(merge(args.out, args.commit)["summary"], indent=1))
 
 
 if __name__ == "__main__":
