@@ -18,6 +18,7 @@ RESULTS = "search_results/benchmarks/results.json"
 QUALITY = "parts.quality.details"
 UNSEEN = "benchmarks/results/quality_boston_seeds_47_51.json"
 CIFAR10 = "search_results/cifar10/benchmark.json"
+CNN_START = "benchmarks/results/cnn_start.json"
 
 
 def ratio(top: str, bottom: str):
@@ -47,6 +48,20 @@ QUOTES = [
     ("README.md", "reached {:.4f} and {:.4f} test accuracy in two runs", CIFAR10,
      ["test_accuracy_runs.-2.test_accuracy", "test_accuracy_runs.-1.test_accuracy"]),
     ("README.md", "(plain Keras Tuner in the same hour: {:.4f};", CIFAR10, ["baseline_test_accuracy"]),
+    ("README.md", "reached a mean test accuracy of {:.3f} on 1,797 small digits (3 splits; a logistic regression on "
+     "their pixels {:.3f}) and {:.3f} on 3,000 CIFAR-10 images ({:.3f}), where they reached {:.3f} and {:.3f}",
+     CNN_START, ["summary.digits/start.mean", "summary.digits/linear.mean", "summary.cifar3k/start.mean",
+                 "summary.cifar3k/linear.mean", "summary.digits/no_start.mean", "summary.cifar3k/no_start.mean"]),
+    # docs/own-data.md: the CNN's start on two real folders of images
+    *[("docs/own-data.md", f"{words} | **{{:.3f}}** ({{:.3f}}–{{:.3f}}) | {{:.3f}} ({{:.3f}}–{{:.3f}}) | "
+       "{:.3f} ({:.3f}–{:.3f}) |", CNN_START,
+       [f"summary.{folder}/{variant}.{figure}" for variant in ("start", "no_start", "linear")
+        for figure in ("mean", "min", "max")])
+      for folder, words in (("digits", "10 classes"), ("cifar3k", "32x32, 10 classes"))],
+    ("docs/own-data.md", "as airbench and the CIFAR-10 track do: {:.3f} and {:.3f} in the same runs", CNN_START,
+     ["summary.digits/start_sgd.mean", "summary.cifar3k/start_sgd.mean"]),
+    ("docs/own-data.md", "it reached {:.3f} test accuracy (in {:.0f} s of one core)", CNN_START,
+     ["networks.0.test_accuracy", "networks.0.seconds"]),
     # docs/benchmarks.md: the table of the measured figures
     ("docs/benchmarks.md", "| **{:.3f}** ({:.3f} ± {:.3f} against {:.3f};", RESULTS,
      ["boston_mae_ratio_vs_gbm", f"{QUALITY}.boston.summary.automl.mae.mean",
