@@ -12,10 +12,11 @@ validation). Each folder is searched over `--seeds` splits (``split.seed``: the 
     python -m benchmarks.studies.cnn_start merge OUT --commit C # → results/cnn_start.json
 
 and the start's width on larger images, one network trained as a trial would be (30 epochs, early stopping),
-on the clothing photos at 96 px (a track ``search --images ../shared/data/clothing/train`` writes, at 96 px):
+on the clothing photos at 96 px (a track ``search --images ../shared/data/clothing/train`` writes, at 96 px, with
+``class_weight = "none"``), trained by SGD as the start was then:
 
-    taskset -c 0 python -m benchmarks.studies.cnn_start one OUT --track tracks/clothing.toml --filters 16
-    taskset -c 1 python -m benchmarks.studies.cnn_start one OUT --track tracks/clothing.toml --filters 32
+    taskset -c 0 python -m benchmarks.studies.cnn_start one OUT --track T --filters 16 --optimizer "sgd 0.05"
+    taskset -c 1 python -m benchmarks.studies.cnn_start one OUT --track T --filters 32 --optimizer "sgd 0.05"
 
 and the start's optimizer, with and without balanced class weights (the clothing classes are imbalanced, 795
 t-shirts to 112 skirts), on a track at 32 px (the same tracks with ``image_size = 32``):
@@ -136,46 +137,15 @@ def run(out: Path, folders: list[str], seconds: int, seeds: list[int]) -> None:
                 print(cell.name, found, flush=True)
 
 
-def one(out: Path, track_file: Path, filters: int, epochs: int) -> None:
-    """The start at `filters`, sized for the track's images, trained once as a trial would be, and tested."""
-    import keras_tuner as kt
-
-    from automl import load_track
-    from automl.families import get_family
-    from automl.hypermodels.cnn import CNNHyperModel, start_for
-
-    track = load_track(track_file)
-    data = get_family("cnn").load(track)
-    space = CNNHyperModel(data.schema, "val_accuracy", "max", patience=track.search.patience)
-    hp = kt.HyperParameters()
-    values = {**start_for(track.model.image_size), "filters": filters}
-    for name, value in values.items():
-        hp.Fixed(name, value)
-    model = space.build(hp)
-    started = time.monotonic()
-    history = space.fit(hp, model, data.train.x, data.train.y, epochs=epochs, verbose=0,
-                        validation_data=(data.validation.x, data.validation.y))
-    seconds = time.monotonic() - started
-    predicted = model.predict(data.test.x, verbose=0).argmax(axis=1)
-    cell = out / "networks" / f"{track.name}_{track.model.image_size}px_{filters}filters.json"
-    cell.parent.mkdir(parents=True, exist_ok=True)
-    cell.write_text(json.dumps({
-        "track": track.name, "image_size": track.model.image_size, "filters": filters,
-        "val_accuracy": round(max(history.history["val_accuracy"]), 4),
-        "test_accuracy": round(float((predicted == data.test.y).mean()), 4),
-        "epochs": len(history.history["val_accuracy"]), "seconds": round(seconds, 1),
-        "parameters": model.count_params(), "train_images": len(data.train.y)}, indent=1), encoding="utf-8")
-    print(cell.read_text(encoding="utf-8"))
-
-
 OPTIMIZERS = {"sgd 0.05": {"optimizer": "sgd", "sgd_learning_rate": 0.05},
               "sgd 0.02": {"optimizer": "sgd", "sgd_learning_rate": 0.02},
               "sgd 0.01": {"optimizer": "sgd", "sgd_learning_rate": 0.01},
               "adamw 2e-3": {"optimizer": "adamw", "learning_rate": 2e-3}}
 
 
-def optimizers(out: Path, track_file: Path, epochs: int) -> None:
-    """The start under each of `OPTIMIZERS`, without and with balanced class weights, trained as a trial would be."""
+def trained(track_file: Path, values: dict, epochs: int, *, balanced: bool = False, batch: int | None = None):
+    """The start of the track's image size, with `values` over it, trained once as a trial would be (early stopping,
+    patience 8), optionally with balanced class weights: its history, test accuracy, seconds and model."""
     import keras_tuner as kt
 
     from automl import load_track
@@ -185,25 +155,49 @@ def optimizers(out: Path, track_file: Path, epochs: int) -> None:
     track = load_track(track_file)
     data = get_family("cnn").load(track)
     counts = np.bincount(data.train.y)
-    balanced = {i: len(data.train.y) / (len(counts) * n) for i, n in enumerate(counts)}
+    weights = {i: len(data.train.y) / (len(counts) * n) for i, n in enumerate(counts)} if balanced else None
+    space = CNNHyperModel(data.schema, "val_accuracy", "max", patience=8,
+                          **({"batch_sizes": [batch]} if batch else {}))
+    hp = kt.HyperParameters()
+    for name, value in {**start_for(track.model.image_size), **values}.items():
+        hp.Fixed(name, value)
+    model = space.build(hp)
+    started = time.monotonic()
+    history = space.fit(hp, model, data.train.x, data.train.y, epochs=epochs, verbose=0, class_weight=weights,
+                        validation_data=(data.validation.x, data.validation.y))
+    seconds = time.monotonic() - started
+    accuracy = float((model.predict(data.test.x, verbose=0).argmax(axis=1) == data.test.y).mean())
+    return track, history.history, round(accuracy, 4), round(seconds, 1), model, len(data.train.y)
+
+
+def one(out: Path, track_file: Path, filters: int, epochs: int, optimizer: str) -> None:
+    """The start at `filters` under `optimizer` (of `OPTIMIZERS`), sized for the track's images, trained once as a
+    trial would be (batch 64), and tested."""
+    track, history, accuracy, seconds, model, train_images = trained(
+        track_file, {"filters": filters, **OPTIMIZERS[optimizer]}, epochs)
+    cell = out / "networks" / f"{track.name}_{track.model.image_size}px_{filters}filters.json"
+    _write(cell, {"track": track.name, "image_size": track.model.image_size, "filters": filters, "optimizer": optimizer,
+                  "val_accuracy": round(max(history["val_accuracy"]), 4), "test_accuracy": accuracy,
+                  "epochs": len(history["val_accuracy"]), "seconds": seconds, "parameters": model.count_params(),
+                  "train_images": train_images})
+
+
+def optimizers(out: Path, track_file: Path, epochs: int) -> None:
+    """The start under each of `OPTIMIZERS`, without and with balanced class weights, trained as a trial would be
+    (batch 32, a track's default first)."""
     for name, values in OPTIMIZERS.items():
         for weights in ("none", "balanced"):
-            space = CNNHyperModel(data.schema, "val_accuracy", "max", patience=8, batch_sizes=[32])
-            hp = kt.HyperParameters()
-            for key, value in {**start_for(track.model.image_size), **values}.items():
-                hp.Fixed(key, value)
-            model = space.build(hp)
-            history = space.fit(hp, model, data.train.x, data.train.y, epochs=epochs, verbose=0,
-                                validation_data=(data.validation.x, data.validation.y),
-                                class_weight=balanced if weights == "balanced" else None)
-            predicted = model.predict(data.test.x, verbose=0).argmax(axis=1)
-            cell = out / "optimizers" / f"{track.name}_{name.replace(' ', '_')}_{weights}.json"
-            cell.parent.mkdir(parents=True, exist_ok=True)
-            cell.write_text(json.dumps({
-                "track": track.name, "image_size": track.model.image_size, "optimizer": name,
-                "class_weight": weights, "val_accuracy": [round(v, 4) for v in history.history["val_accuracy"]],
-                "test_accuracy": round(float((predicted == data.test.y).mean()), 4)}, indent=1), encoding="utf-8")
-            print(cell.read_text(encoding="utf-8"), flush=True)
+            track, history, accuracy, *_ = trained(track_file, values, epochs, balanced=weights == "balanced",
+                                                   batch=32)
+            _write(out / "optimizers" / f"{track.name}_{name.replace(' ', '_')}_{weights}.json", {
+                "track": track.name, "image_size": track.model.image_size, "optimizer": name, "class_weight": weights,
+                "val_accuracy": [round(v, 4) for v in history["val_accuracy"]], "test_accuracy": accuracy})
+
+
+def _write(cell: Path, figures: dict) -> None:
+    cell.parent.mkdir(parents=True, exist_ok=True)
+    cell.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    print(cell.read_text(encoding="utf-8"), flush=True)
 
 
 def merge(out: Path, commit: str) -> dict:
@@ -232,6 +226,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--track", type=Path, help="one: the track of the folder to train on")
     parser.add_argument("--filters", type=int, default=16, help="one: the first block's filters")
+    parser.add_argument("--optimizer", default="adamw 2e-3", choices=list(OPTIMIZERS), help="one: how it trains")
     parser.add_argument("--epochs", type=int, default=30, help="one: at most this many epochs")
     parser.add_argument("--commit", default="", help="merge: the commit the cells ran at")
     parser.add_argument("--folders", default="digits,cifar3k")
@@ -243,7 +238,7 @@ def main() -> None:
     elif args.command == "optimizers":
         optimizers(args.out, args.track, args.epochs)
     elif args.command == "one":
-        one(args.out, args.track, args.filters, args.epochs)
+        one(args.out, args.track, args.filters, args.epochs, args.optimizer)
     elif args.command == "run":
         run(args.out, args.folders.split(","), args.seconds, [int(s) for s in args.seeds.split(",")])
     else:
