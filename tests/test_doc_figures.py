@@ -49,8 +49,9 @@ QUOTES = [
       f"{QUALITY}.used_cars.summary.automl.mae.std", f"{QUALITY}.used_cars.summary.gbm.mae.mean"]),
     ("README.md", "test ROC AUC {:.3f} against {:.3f} for TF-IDF", RESULTS,
      ["told_br_test_roc_auc", "told_br_tfidf_test_roc_auc"]),
-    ("README.md", "a pretrained MobileNet reached test accuracy {:.2f}, a CNN from scratch {:.2f}",
-     "search_results/clothing/test_metrics.json", ["compared.backbone.accuracy", "compared.cnn.accuracy"]),
+    ("README.md", "a CNN from scratch, the search's start, reached test accuracy {:.2f}, a pretrained MobileNet "
+     "{:.2f}, the ensemble of both, chosen, {:.2f};", "search_results/clothing/test_metrics.json",
+     ["compared.cnn.accuracy", "compared.backbone.accuracy", "accuracy"]),
     ("README.md", "reached {:.4f} and {:.4f} test accuracy in two runs", CIFAR10,
      ["test_accuracy_runs.-2.test_accuracy", "test_accuracy_runs.-1.test_accuracy"]),
     ("README.md", "(plain Keras Tuner in the same hour: {:.4f};", CIFAR10, ["baseline_test_accuracy"]),
@@ -64,6 +65,10 @@ QUOTES = [
        [f"summary.{folder}/{variant}.{figure}" for variant in ("start", "no_start", "linear")
         for figure in ("mean", "min", "max")])
       for folder, words in (("digits", "10 classes"), ("cifar3k", "32x32, 10 classes"))],
+    ("docs/own-data.md", "10 imbalanced classes | **{:.3f}** ({:.3f}–{:.3f}) | {:.3f} ({:.3f}–{:.3f}; 2 splits) | "
+     "{:.3f} ({:.3f}–{:.3f}; 2 splits) |", CNN_START,
+     [f"summary.clothing/{variant}.{figure}" for variant in ("start", "no_start", "linear")
+      for figure in ("mean", "min", "max")]),
     ("docs/own-data.md", "as airbench and the CIFAR-10 track do: {:.3f} and {:.3f} in the same runs", CNN_START,
      ["summary.digits/start_sgd.mean", "summary.cifar3k/start_sgd.mean"]),
     ("docs/own-data.md", "it reached {:.3f} test accuracy (in {:.0f} s of one core)", CNN_START,

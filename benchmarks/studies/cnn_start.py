@@ -9,6 +9,7 @@ validation). Each folder is searched over `--seeds` splits (``split.seed``: the 
     python -m benchmarks.studies.cnn_start make-folders OUT      # the real folders below, as image files
     taskset -c 0 python -m benchmarks.studies.cnn_start run OUT --folders digits --seconds 180
     taskset -c 1 python -m benchmarks.studies.cnn_start run OUT --folders cifar3k --seconds 180
+    taskset -c 1 python -m benchmarks.studies.cnn_start run OUT --folders clothing/train --seconds 180
     python -m benchmarks.studies.cnn_start merge OUT --commit C # → results/cnn_start.json
 
 and the start's width on larger images, one network trained as a trial would be (30 epochs, early stopping),
