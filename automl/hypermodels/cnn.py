@@ -39,10 +39,10 @@ MAX_FILTERS = 128
 # first epochs (0.49 validation accuracy at epoch 8 at 32 px, AdamW 0.59), and in a 30-minute search at 96 px its
 # start stopped early at 0.18 after 9 epochs, where AdamW's reached 0.80. Over 20 epochs at 32 px the optimizers
 # ended within 0.04 of each other. All in benchmarks/studies/cnn_start.py (results/cnn_start.json).
-START = {"whitening": True, "num_blocks": 3, "filters": 32, "convs_per_block": 2, "downsample": "early",
-         "kernel_size": 3, "batch_norm": True, "dropout": 0.0, "l2": 5e-4, "pooling": "global_max", "dense_units": 0,
-         "label_smoothing": 0.2, "flip_average": False, "rotation": 0.0, "zoom": 0.0, "optimizer": "adamw",
-         "learning_rate": 2e-3}
+# Its blocks and filters are `start_for`'s, from the images' side.
+START = {"whitening": True, "convs_per_block": 2, "downsample": "early", "kernel_size": 3, "batch_norm": True,
+         "dropout": 0.0, "l2": 5e-4, "pooling": "global_max", "dense_units": 0, "label_smoothing": 0.2,
+         "flip_average": False, "rotation": 0.0, "zoom": 0.0, "optimizer": "adamw", "learning_rate": 2e-3}
 
 
 def start_for(side: int) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def start_for(side: int) -> dict[str, Any]:
     blocks = 2
     while blocks < 4 and side // 2 ** (blocks + 1) >= 4:
         blocks += 1
-    return {**START, "num_blocks": blocks, "filters": 32 if side <= 48 else 16}
+    return {"whitening": START["whitening"], "num_blocks": blocks, "filters": 32 if side <= 48 else 16, **START}
 
 
 class CNNHyperModel(ImageSpace):
