@@ -47,12 +47,15 @@ def test_the_start_of_a_search_over_several_families_names_its_family(tmp_path, 
 
 
 def test_a_start_in_a_space_is_scoped_by_family_and_only_there():
-    assert SearchSpace.start_in_space({"filters": 32}) == {"filters": 32}
+    space = SearchSpace.__new__(SearchSpace)
+    assert space.starts_in_space({"filters": 32}) == [{"filters": 32}]
+    assert space.starts_in_space({}) == []
     spaces = SeveralSpaces.__new__(SeveralSpaces)
     spaces.spaces = {"cnn": None, "backbone": None}
-    assert spaces.start_in_space({"filters": 32}) == {"family": "cnn", "cnn/filters": 32}
-    assert spaces.start_in_space({"family": "backbone", "dropout": 0.2}) == {"family": "backbone",
-                                                                            "backbone/dropout": 0.2}
+    assert spaces.starts_in_space({"filters": 32}) == [{"family": "cnn", "cnn/filters": 32}]
+    assert spaces.starts_in_space({"family": "backbone", "dropout": 0.2}) == [{"family": "backbone",
+                                                                              "backbone/dropout": 0.2}]
+    assert spaces.starts_in_space({}) == []  # no start: the search opens as Keras Tuner's does
 
 
 def test_one_start_between_families_the_first_that_offers_one(monkeypatch):

@@ -200,6 +200,68 @@ def test_the_joined_network_learns_from_both_and_beats_each_part_alone(shop_trac
         assert joined[split] >= max(table[split], images[split]) + 0.2, (table, images, joined)
 
 
+# The start: each kind of input opens the search with the known-good parts
+
+def test_the_search_opens_with_the_known_good_parts_over_each_kind_of_input(shop_track, tmp_path):
+    from conftest import first_trials
+
+    from automl.hypermodels import cnn, mlp
+
+    text = shop_track.read_text()
+    assert '[model.start]\noptimizer = "adamw"\nlearning_rate = 0.002\n"table/num_layers" = 3\n' in text
+    opening = first_trials(shop_track, tmp_path / "results", 4)
+    assert [trial["inputs"] for trial in opening[:3]] == ["table", "table+images", "images"]
+    table, joined, images = opening[:3]
+    for trial in opening[:3]:
+        assert trial["tuner/epochs"] == 30 and trial["optimizer"] == "adamw" and trial["learning_rate"] == 2e-3
+    assert {k: table[f"table/{k}"] for k in ("num_layers", "units_0", "numeric_encoding", "batch_norm")} == \
+        {k: mlp.START[k] for k in ("num_layers", "units_0", "numeric_encoding", "batch_norm")}
+    side = Run.open(shop_track).data().schema.image_shape[0]
+    sized = cnn.start_for(side)
+    for trial in (joined, images):
+        assert {k: trial[f"images/{k}"] for k in ("whitening", "num_blocks", "filters", "convs_per_block", "l2")} \
+            == {k: sized[k] for k in ("whitening", "num_blocks", "filters", "convs_per_block", "l2")}
+    assert joined["fusion_units"] == 0 and not any(k.startswith("images/") for k in table)
+    assert opening[3]["tuner/epochs"] < 30  # then Hyperband draws, from its first rung
+
+
+# Images too many for memory: decoded into memory-mapped files and read a batch at a time
+
+def test_past_the_memory_limit_a_table_s_images_stream_from_disk(shop_track, monkeypatch):
+    from automl.data import image_folder
+    from automl.hypermodels.mlp import to_dataset
+
+    run = Run.open(shop_track)
+    family = run.family
+    data = run.data()
+    in_memory = family.model_inputs(data.train.x, data.schema)
+    monkeypatch.setattr(image_folder, "memory_limit", lambda: 0)
+    data = run.data()
+    on_disk = family.model_inputs(data.train.x, data.schema)
+    assert isinstance(on_disk["photo"], np.memmap) and not isinstance(in_memory["photo"], np.memmap)
+    assert family.model_inputs(data.train.x, data.schema)["photo"] is on_disk["photo"]  # one file per split
+    assert not list(run.store.images_cache.iterdir())  # unlinked at once: the mapping holds the pixels
+    np.testing.assert_array_equal(on_disk["photo"], in_memory["photo"])
+    # the pipeline gathers the other columns and reads each batch's images from the file, in the batch's order
+    streamed = list(to_dataset(on_disk, data.train.y, 16, shuffle_seed=3).as_numpy_iterator())
+    held = list(to_dataset(in_memory, data.train.y, 16, shuffle_seed=3).as_numpy_iterator())
+    for (x_disk, y_disk), (x_held, y_held) in zip(streamed, held, strict=True):
+        np.testing.assert_array_equal(y_disk, y_held)
+        for column in x_held:
+            np.testing.assert_array_equal(x_disk[column], x_held[column])
+    monkeypatch.undo()
+    assert not isinstance(family.model_inputs(run.data().train.x, data.schema)["photo"], np.memmap)
+
+
+def test_the_worst_mistakes_show_the_rows_photos(shop_track):
+    run = Run.open(shop_track)
+    data = run.data()
+    pictures = run.family.pictures(data.test.x, [2, 0], data.schema)
+    photos = run.family.model_inputs(data.test.x, data.schema)["photo"]
+    np.testing.assert_array_equal(pictures, photos[[2, 0]])
+    assert pictures.dtype == np.uint8 and pictures.shape[1:] == tuple(data.schema.image_shape)
+
+
 # A search end to end: the report compares the three, predict and export take raw rows with image paths
 
 @pytest.mark.slow
@@ -212,6 +274,7 @@ def test_a_search_compares_the_three_and_its_model_serves_rows_with_image_paths(
     for kind in ("| table |", "| images |", "| table+images |"):
         assert kind in compared
     assert "test_accuracy" in compared
+    assert (results / "shop" / "plots" / "worst_mistakes.png").is_file()  # the photos the model got most wrong
 
     # predict: a CSV elsewhere whose paths are relative to it, and a DataFrame whose paths are relative to here
     elsewhere = tmp_path / "new"
@@ -228,11 +291,21 @@ def test_a_search_compares_the_three_and_its_model_serves_rows_with_image_paths(
     # the .keras file loads with safe_mode=True and takes the raw columns and uint8 images of any size
     path = searched.export(tmp_path / "export")
     model = keras.models.load_model(path, safe_mode=True)
-    photos = [np.asarray(Image.open(tmp_path / p).convert("RGB")) for p in frame["photo"]]
-    one_by_one = [model.predict({"x": frame[["x"]].to_numpy("float32")[i:i + 1],
-                                 "noise": frame[["noise"]].to_numpy("float32")[i:i + 1],
-                                 "photo": photos[i][None]}, verbose=0)[0] for i in range(len(frame))]
-    np.testing.assert_allclose(np.stack(one_by_one), from_api, rtol=1e-4, atol=1e-5)
+    def one_by_one(photos: list[np.ndarray]) -> np.ndarray:
+        return np.stack([model.predict({"x": frame[["x"]].to_numpy("float32")[i:i + 1],
+                                        "noise": frame[["noise"]].to_numpy("float32")[i:i + 1],
+                                        "photo": photos[i][None]}, verbose=0)[0] for i in range(len(frame))])
+
+    side = searched.run.schema().image_shape[0]
+    decoded = [tf.io.decode_png(tf.io.read_file(str(tmp_path / p)), channels=3) for p in frame["photo"]]
+    as_trained = [tf.cast(tf.round(tf.image.resize(d, (side, side), antialias=True)), tf.uint8).numpy()
+                  for d in decoded]
+    np.testing.assert_allclose(one_by_one(as_trained), from_api, rtol=1e-4, atol=1e-5)
+    # photos as they are (16 to 24 px): resized inside without decode_image's rounding to uint8, so the
+    # probabilities move a little, never the class
+    as_they_are = one_by_one([np.asarray(Image.open(tmp_path / p).convert("RGB")) for p in frame["photo"]])
+    np.testing.assert_array_equal(as_they_are.argmax(axis=1), from_api.argmax(axis=1))
+    np.testing.assert_allclose(as_they_are, from_api, atol=0.05)
 
     # the SavedModel takes the raw columns and each photo's encoded bytes
     served = searched.export(tmp_path / "serving" / "1", format="savedmodel")

@@ -206,26 +206,65 @@ def read_images(paths: list[Path], size: int, *, on_disk: Path | None = None) ->
 
 
 class DecodedImages:
-    """Decoded images by file and side, each decoded once (tf.data, `read_images`) and then read from memory."""
+    """Decoded images by file and side, each decoded once (tf.data, `read_images`) and then read from memory, or,
+    after `spill_to` (images too many for `memory_limit`), from memory-mapped files on disk.
+
+    On disk, a large request (`pixels` of a split) is one memory-mapped array of its own, in the order asked,
+    that training reads a batch at a time (`automl.hypermodels.mlp.to_dataset`); the last `KEPT_ON_DISK` such
+    arrays are kept, as a search asks for the same splits again and again.
+    """
+
+    KEPT_ON_DISK = 8
 
     def __init__(self) -> None:
         self._images: dict[tuple[str, int], np.ndarray] = {}
+        self._folder: Path | None = None
+        self._arrays: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}  # on disk, by side and files
+        self._written = 0
+
+    def spill_to(self, folder: Path | None) -> None:
+        """Decode into memory-mapped files in `folder` from now on (None: into memory)."""
+        self._folder = folder
+
+    def _file(self, what: str) -> Path | None:
+        if self._folder is None:
+            return None
+        self._written += 1
+        return self._folder / f"{what}_{os.getpid()}_{self._written}.npy"
 
     def undecodable(self, files: list[str], size: int) -> list[int]:
         """Decode the `files` not decoded yet; the positions of those that cannot be."""
         new = list(dict.fromkeys(f for f in files if (f, size) not in self._images))
         if new:
-            images, bad = read_images([Path(f) for f in new], size)
+            images, bad = read_images([Path(f) for f in new], size, on_disk=self._file("decoded"))
             failed = set(bad)
             for file, image in zip([f for i, f in enumerate(new) if i not in failed], images, strict=True):
                 self._images[(file, size)] = image
         return [i for i, f in enumerate(files) if (f, size) not in self._images]
 
     def pixels(self, files: list[str], size: int) -> np.ndarray:
-        """The images of `files` (all decodable: see `undecodable`), uint8 (N, size, size, 3)."""
+        """The images of `files` (all decodable: see `undecodable`), uint8 (N, size, size, 3): in memory, or a
+        memory-mapped array on disk for more than `DECODE_BATCH` images once spilled."""
         if not files:
             return np.zeros((0, size, size, 3), dtype=np.uint8)
-        return np.stack([self._images[(f, size)] for f in files])
+        if self._folder is None or len(files) <= DECODE_BATCH:
+            return np.stack([self._images[(f, size)] for f in files])
+        key = (size, tuple(files))
+        if key not in self._arrays:
+            path = self._file("pixels")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(len(files), size, size, 3))
+            try:
+                path.unlink()  # the mapping keeps the file until the array is freed
+            except OSError:
+                pass
+            for start in range(0, len(files), DECODE_BATCH):  # a batch at a time: never all of them in memory
+                chosen = files[start:start + DECODE_BATCH]
+                array[start:start + len(chosen)] = np.stack([self._images[(f, size)] for f in chosen])
+            while len(self._arrays) >= self.KEPT_ON_DISK:
+                self._arrays.pop(next(iter(self._arrays)))
+            self._arrays[key] = array
+        return self._arrays[key]
 
 
 def image_sizes(paths: list[Path]) -> np.ndarray:

@@ -67,7 +67,7 @@ def fitting(data: OwnData) -> dict[str, dict[str, Any]]:
 
 def _one_start(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """A search opens with one start (``model.start``): the first family's that offers one. Over several families it
-    names its family (``family = "cnn"``, as `SearchSpace.start_in_space` reads it), and the others' are left out."""
+    names its family (``family = "cnn"``, as `SearchSpace.starts_in_space` reads it), and the others' are left out."""
     offering = [name for name, settings in found.items() if "start" in settings]
     if len(found) == 1 or not offering:
         return found

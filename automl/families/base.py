@@ -150,7 +150,7 @@ class Family:
         (permutation importance) and shown beside a row's error. None for inputs that are not columns."""
         return []
 
-    def pictures(self, raw: Any, indices: Any) -> Any:
+    def pictures(self, raw: Any, indices: Any, schema: Schema) -> Any:
         """The raw inputs at `indices` as uint8 pictures to show (worst mistakes), or None for inputs that
         are not pictures."""
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
@@ -20,11 +21,13 @@ from automl.data.image_folder import DecodedImages
 from automl.data.inference import OwnData
 from automl.data.schema import Data, Schema
 from automl.data.tabular import read_csv
+from automl.data.whitening import SAMPLE as WHITENING_SAMPLE
+from automl.data.whitening import patch_whitening
 from automl.errors import AutomlError
 from automl.families.base import PredictInputs, ServingInput
 from automl.families.mlp import MLPFamily
 from automl.hypermodels import weights
-from automl.hypermodels.combined import ENCODERS, CombinedHyperModel
+from automl.hypermodels.combined import ENCODERS, CombinedHyperModel, start_for
 from automl.hypermodels.pretrained import PRETRAINED
 from automl.track.sections import Track
 
@@ -39,20 +42,24 @@ class CombinedFamily(MLPFamily):
     trains_on_the_clock = False
     summary = "a table with columns of image files: one network over its columns and images"
     settings_notes = {"image_encoder": "how images are read: cnn (from scratch) or backbone (pretrained)",
-                      "backbones": "pretrained networks whose ImageNet weights were found (docs/backbones.md)"}
+                      "backbones": "pretrained networks whose ImageNet weights were found (docs/backbones.md)",
+                      "start": "The search's first trials: the table's and the images' known-good networks "
+                               "(automl/hypermodels/combined.py, start_for), over the table alone, the table and "
+                               "images joined, and the images alone. Hyperband then draws from the whole space."}
 
     def __init__(self) -> None:
         self.decoded = DecodedImages()  # each image decoded once per process, however often its split is asked for
 
     def fits(self, data: OwnData) -> dict[str, Any] | None:
         """A table with image columns; its images read by a pretrained backbone when some backbone's weights are
-        found here, else by a CNN trained from scratch."""
+        found here, else by a CNN trained from scratch; the search opens with the known-good parts (`start_for`)."""
         if data.kind not in self.data_kinds or data.task not in self.tasks or not data.images:
             return None
         try:
-            return {"image_encoder": "backbone", "backbones": list(weights.available(PRETRAINED))}
+            settings = {"image_encoder": "backbone", "backbones": list(weights.available(PRETRAINED))}
         except AutomlError:
-            return {"image_encoder": "cnn"}
+            settings = {"image_encoder": "cnn"}
+        return {**settings, "start": start_for(data.task, settings["image_encoder"])}
 
     def check(self, track: Track) -> None:
         super().check(track)
@@ -77,8 +84,8 @@ class CombinedFamily(MLPFamily):
 
     def load(self, track: Track, scratch: Path | None = None) -> Data:
         """The table split as the MLP family splits it, with its image columns' paths made absolute and every image
-        decoded in memory at the training side (`image_side`); bad rows stop the load, or are left out
-        (``data.bad_images = "drop"``)."""
+        decoded at the training side (`image_side`), in memory or, past `image_folder.memory_limit`, memory-mapped
+        in `scratch`; bad rows stop the load, or are left out (``data.bad_images = "drop"``)."""
         path = track.data_path()
         frame = read_csv(path)
         for column in track.data.images:
@@ -86,10 +93,19 @@ class CombinedFamily(MLPFamily):
                 raise AutomlError(f"{path.name}: image column '{column}' not found; the columns are: "
                                   f"{', '.join(map(str, frame.columns))}")
         side = self.image_side(track, frame, path.parent)
+        images = int(frame[track.data.images].notna().sum().sum())
+        # Past the memory's share for images, they are decoded into memory-mapped files in the run's scratch
+        # folder and trained on a batch at a time, as a folder of images is (`image_folder.load_image_folder`).
+        self.decoded.spill_to(scratch if scratch is not None and images * side * side * 3 >
+                              image_folder.memory_limit() else None)
         frame = checked_rows(frame, track.data.images, base=path.parent, size=side, decoded=self.decoded,
                              where=path.name, drop=track.data.bad_images == "drop")
         loaded = self.load_table(track, images=track.data.images, frame=frame)
         loaded.schema.image_shape = [side, side, 3]
+        if track.model.image_encoder == "cnn":  # the CNN's first layer, from the training images (as a folder's)
+            first = loaded.schema.images[0]
+            loaded.schema.whitening = patch_whitening(self.decoded.pixels(
+                loaded.train.x[first].tolist()[:WHITENING_SAMPLE], side), seed=track.split.seed)
         return loaded
 
     def image_side(self, track: Track, frame: pd.DataFrame, base: Path) -> int:
@@ -118,6 +134,12 @@ class CombinedFamily(MLPFamily):
         for column in schema.images:
             inputs[column] = self.decoded.pixels(frame[column].tolist(), side)
         return inputs
+
+    def pictures(self, raw: pd.DataFrame, indices: Any, schema: Schema) -> np.ndarray:
+        """The first image column's images of the rows at `indices`, as the model saw them (the report's worst
+        mistakes)."""
+        files = raw[schema.images[0]].iloc[np.asarray(indices, dtype="int64")].tolist()
+        return self.decoded.pixels(files, schema.image_shape[0])
 
     def read_inputs(self, paths: list[Path], schema: Schema, *, track_name: str,
                     id_column: str | None = None) -> PredictInputs:

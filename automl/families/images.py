@@ -88,7 +88,7 @@ class ImageFamily(Family):
                               "or an .npz with x_test") from None
         return PredictInputs(images.image_inputs(arrays, schema))
 
-    def pictures(self, raw: np.ndarray, indices: Any) -> np.ndarray:
+    def pictures(self, raw: np.ndarray, indices: Any, schema: Schema) -> np.ndarray:
         return raw[np.asarray(indices, dtype="int64")]
 
     def describe_data(self, track: Track, schema: Schema) -> str:

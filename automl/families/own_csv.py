@@ -16,7 +16,7 @@ from automl.families import MODULES, family_of, fitting, get_family
 from automl.store import write_atomic
 from automl.track.parse import known_tracks, parse_track
 from automl.track.sections import SECTIONS
-from automl.track.toml_text import toml_lines, toml_value
+from automl.track.toml_text import toml_key, toml_lines, toml_value
 
 OBJECTIVES = {"regression": "val_mae", "binary": "val_auc", "multiclass": "val_accuracy"}
 SPLIT_NOTES = {"group": "each of its values on one side of the split only (not a feature)",
@@ -190,7 +190,7 @@ def settings_tables(families: dict[str, dict[str, Any]]) -> list[str]:
         for key, table in settings.items():
             if isinstance(table, dict):
                 lines += ["", *([f"# {notes[key]}"] if key in notes else []), f"[model.{key}]",
-                          *(f"{k} = {as_toml(v)}" for k, v in table.items())]
+                          *(f"{toml_key(k)} = {as_toml(v)}" for k, v in table.items())]
     return lines
 
 

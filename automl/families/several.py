@@ -80,8 +80,8 @@ class SeveralFamilies(Family):
     def columns(self, schema: Schema) -> list[str]:
         return self.first.columns(schema)
 
-    def pictures(self, raw: Any, indices: Any) -> Any:
-        return self.first.pictures(raw, indices)
+    def pictures(self, raw: Any, indices: Any, schema: Schema) -> Any:
+        return self.first.pictures(raw, indices, schema)
 
     def describe_data(self, track: Track, schema: Schema) -> str:
         return self.first.describe_data(track, schema)

@@ -99,11 +99,12 @@ class SearchSpace(kt.HyperModel):
         """
         return dict(values)
 
-    @staticmethod
-    def start_in_space(start: dict[str, Any]) -> dict[str, Any]:
-        """A track's ``model.start`` (hyperparameters by their plain names) in this space's names: the same here;
-        a space over several families scopes them (`automl.hypermodels.several.SeveralSpaces`)."""
-        return dict(start)
+    def starts_in_space(self, start: dict[str, Any]) -> list[dict[str, Any]]:
+        """The trials a track's ``model.start`` (hyperparameters by their plain names) opens the search with, in this
+        space's names: itself here (none without a start); a space over several families scopes it
+        (`automl.hypermodels.several.SeveralSpaces`), and one over a table's columns and its images opens with each
+        kind of network (`automl.hypermodels.combined.CombinedHyperModel`)."""
+        return [dict(start)] if start else []
 
 
 def fit_options(class_weight: dict[int, float] | None, **options: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import keras_tuner as kt
 from keras import layers
 
 from automl.data.schema import Schema
+from automl.hypermodels import cnn, mlp
 from automl.hypermodels.backbone import BackboneHyperModel, fit_in_phases
 from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_inputs import ImageSpace
@@ -32,6 +33,24 @@ from automl.hypermodels.training import make_optimizer
 INPUTS = ("table", "images", "table+images")
 TABLE, IMAGES = "table", "images"  # the name scopes of the parts' hyperparameters
 ENCODERS = {"cnn": CNNHyperModel, "backbone": BackboneHyperModel}
+# What the CNN's start sets that is not its image part's here: the joined network is compiled as the table's MLP is.
+CNN_ONLY = ("label_smoothing", "flip_average", "optimizer", "learning_rate")
+SHARED = ("optimizer", "learning_rate", "loss")  # the table's start's training settings: every part's here
+
+
+def start_for(task: str, image_encoder: str) -> dict[str, Any]:
+    """The known-good parts joined (``model.start`` of a table with image columns): the table's MLP start
+    (`automl.hypermodels.mlp.START`, its AdamW at 2e-3 for the whole network), and with images read from scratch
+    the CNN's start (`automl.hypermodels.cnn.START`; its blocks and filters come from the images' side when the
+    search begins, `CombinedHyperModel.starts_in_space`), joined with no fusion layer. A pretrained backbone keeps
+    its own defaults. The search opens with it over each kind of input, so the comparison starts each kind from the
+    same parts."""
+    table = mlp.start_for(task)
+    start = {key: table[key] for key in SHARED if key in table}
+    start.update({f"{TABLE}/{key}": value for key, value in table.items() if key not in SHARED})
+    if image_encoder == "cnn":
+        start.update({f"{IMAGES}/{key}": value for key, value in cnn.START.items() if key not in CNN_ONLY})
+    return {**start, "fusion_units": 0, "fusion_dropout": 0.0}
 
 
 class CombinedHyperModel(MLPHyperModel):
@@ -127,6 +146,18 @@ class CombinedHyperModel(MLPHyperModel):
             model.compile_from_config(config)
 
         return fit_in_phases(fit, model, phases, recompile, **kwargs)
+
+    def starts_in_space(self, start: dict[str, Any]) -> list[dict[str, Any]]:
+        """The start over each kind of input (the table alone, the table and images joined, the images alone, in
+        that order: the cheapest first, then the network the track is for), unless it names its ``inputs``; a CNN
+        part sized by the images' side (`automl.hypermodels.cnn.start_for`) where the start does not size it."""
+        if not start:
+            return []
+        if isinstance(self.encoder, CNNHyperModel) and any(key.startswith(f"{IMAGES}/") for key in start):
+            sized = cnn.start_for(self.schema.image_shape[0])
+            start = {**{f"{IMAGES}/{key}": sized[key] for key in ("num_blocks", "filters")}, **start}
+        kinds = [start["inputs"]] if "inputs" in start else [TABLE, "table+images", IMAGES]
+        return [{**start, "inputs": kind} for kind in kinds]
 
     @staticmethod
     def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:

@@ -322,7 +322,7 @@ def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int
     with it, 6.3 to 7.2 s without (benchmarks/studies/pipeline_speed.py).
     """
     structure = x if y is None else (x, y) if sample_weight is None else (x, y, sample_weight)
-    columns = tf.nest.map_structure(tf.convert_to_tensor, structure)
+    columns = tf.nest.map_structure(_held, structure)
     rows = int(tf.nest.flatten(columns)[0].shape[0])
     numbers = tf.data.Dataset.range(rows)
     if shuffle_seed is not None:
@@ -330,8 +330,24 @@ def to_dataset(x: dict, y: np.ndarray | None, batch_size: int, shuffle_seed: int
 
     @tf.autograph.experimental.do_not_convert
     def gather(batch: tf.Tensor):
-        return tf.nest.map_structure(lambda column: tf.gather(column, batch), columns)
+        return tf.nest.map_structure(lambda column: _gathered(column, batch), columns)
 
     options = tf.data.Options()
     options.autotune.enabled = False
     return numbers.batch(batch_size).map(gather).with_options(options)
+
+
+def _held(column: Any) -> Any:
+    """A column as the pipeline holds it: a tensor in memory, or, for images memory-mapped from disk (a table's
+    image column too large for memory, `automl.data.image_folder.DecodedImages`), the mapped array itself."""
+    return column if isinstance(column, np.memmap) else tf.convert_to_tensor(column)
+
+
+def _gathered(column: Any, batch: tf.Tensor) -> tf.Tensor:
+    """A batch's rows of a column: gathered from the tensor, or read from the mapped file, that batch only."""
+    if not isinstance(column, np.memmap):
+        return tf.gather(column, batch)
+    rows = tf.numpy_function(lambda chosen: np.asarray(column[chosen]), [batch], tf.as_dtype(column.dtype),
+                             stateful=False)
+    rows.set_shape((None, *column.shape[1:]))
+    return rows

@@ -62,11 +62,13 @@ class SeveralSpaces(SearchSpace):
     def active_hyperparameters(self, values: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         return plain_values(values, self.spaces)
 
-    def start_in_space(self, start: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+    def starts_in_space(self, start: dict[str, Any]) -> list[dict[str, Any]]:
         """A track's ``model.start`` in this space's names: its ``family`` (the first family when it names none),
         and the rest under that family's scope (``filters`` -> ``cnn/filters``), as `plain_values` undoes."""
+        if not start:
+            return []
         name = start.get(FAMILY, next(iter(self.spaces)))
-        return {FAMILY: name, **{f"{name}/{key}": value for key, value in start.items() if key != FAMILY}}
+        return [{FAMILY: name, **{f"{name}/{key}": value for key, value in start.items() if key != FAMILY}}]
 
 
 def main_of(spaces: Iterable[Any]) -> tuple[str, ...]:

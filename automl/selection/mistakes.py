@@ -63,7 +63,7 @@ def classification_mistakes(family: Family, schema: Schema, x: Any, y: np.ndarra
                               "share of the true class": n / totals[t]} for (t, p), n in pairs.items()])
     confidence = probabilities[wrong, predicted[wrong]]
     worst = wrong[np.argsort(-confidence, kind="stable")][:WORST_PICTURES]
-    pictures = family.pictures(x, worst) if len(worst) else None
+    pictures = family.pictures(x, worst, schema) if len(worst) else None
     captions = tuple(f"true {classes[y[i]]}\npredicted {classes[predicted[i]]} ({probabilities[i, predicted[i]]:.2f})"
                      for i in worst) if pictures is not None else ()
     return Mistakes(target=schema.target, confused=confused, pictures=pictures, captions=captions)

@@ -182,19 +182,21 @@ def _stop_reason(tuner: SearchLoopMixin) -> str | None:
 class RecipeFirstHyperbandOracle(kt.oracles.HyperbandOracle):
     """Keras Tuner's Hyperband oracle, but a fresh search of a track with a recipe (``model.fixed``) or a start
     (``model.start``) opens with it: the fixed values, the start's values, and each other hyperparameter's default.
+    A start may open several trials (`SearchSpace.starts_in_space`: a table with images opens with each kind of
+    network), one after the other.
     A search cut short (a ``--time-limit`` of a minute) then still has the known-good configuration to choose and
     to retrain. The trials after it draw the random values Keras Tuner would have drawn from the first (the seed's
     stream is untouched), so a longer search tries the same configurations as before, and one more; a start that
     declares hyperparameters the defaults do not (the units of its later layers) draws those too, which shifts the
     draws after its first one. The start trains for ``max_epochs``, not its bracket's first rung."""
 
-    def __init__(self, *args, recipe: bool = False, start: dict | None = None, **kwargs) -> None:
+    def __init__(self, *args, recipe: bool = False, starts: list[dict] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.recipe = recipe  # whether the track fixes a recipe
-        self.start = dict(start or {})  # the track's model.start
+        self.starts = [dict(start) for start in starts or []]  # the track's model.start, in the space's names
 
     def populate_space(self, trial_id):
-        first = not self.trials and bool(self.start)
+        first = len(self.trials) < len(self.starts)
         result = super().populate_space(trial_id)
         if first and result.get("status") == "RUNNING":
             # The start trains to convergence (early stopping, or the time limit), not for its bracket's first few
@@ -203,9 +205,11 @@ class RecipeFirstHyperbandOracle(kt.oracles.HyperbandOracle):
         return result
 
     def _random_values(self):
-        if self.trials or not (self.recipe or self.start):
+        if len(self.trials) < len(self.starts):
+            return start_values(self.hyperparameters, self.starts[len(self.trials)])
+        if self.trials or not self.recipe:
             return super()._random_values()
-        return start_values(self.hyperparameters, self.start)
+        return start_values(self.hyperparameters, {})
 
 
 def start_values(space: kt.HyperParameters, start: dict) -> dict:
@@ -258,20 +262,19 @@ def _range(hp) -> str:
 class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
     def __init__(self, hypermodel, objective, *, max_epochs: int, factor: int, hyperband_iterations: int, seed,
                  hyperparameters=None, tune_new_entries: bool = True, max_consecutive_failed_trials: int,
-                 start: dict | None = None, start_where: str = "model.start", **kwargs):
+                 starts: list[dict] | None = None, start_where: str = "model.start", **kwargs):
         # kt.Hyperband.__init__ with automl's oracle (Keras Tuner's own takes no other)
         oracle = RecipeFirstHyperbandOracle(
             objective, max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
             hyperparameters=hyperparameters, tune_new_entries=tune_new_entries,
             max_consecutive_failed_trials=max_consecutive_failed_trials, recipe=hyperparameters is not None,
-            start=start)
+            starts=starts)
         self.start_where = start_where  # the track file, for a start's errors
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def _populate_initial_space(self):
         super()._populate_initial_space()  # a fresh search only: a resumed one has its space, and its trials
-        start = self.oracle.start
-        if start:
+        for start in self.oracle.starts:
             # The space as Keras Tuner finds it holds what the defaults build (one layer's units): build the start
             # too, so that what its values use (the units of its three layers) is in the space to be set; check
             # first what the defaults' space can tell (a start's optimizer unknown to the model would stop the build).
@@ -280,6 +283,7 @@ class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
             space.values.update(start)
             self.hypermodel.build(space)
             self.oracle.update_space(space)
+        for start in self.oracle.starts:  # every name known once each start has been built
             check_start(self.oracle.hyperparameters, start, self.start_where)
 
 
@@ -312,7 +316,7 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     if search.tuner == "hyperband":
         tuner = HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
-            hyperband_iterations=search.hyperband_iterations, start=hypermodel.start_in_space(track.model.start),
+            hyperband_iterations=search.hyperband_iterations, starts=hypermodel.starts_in_space(track.model.start),
             start_where=str(track.source), **common,
         )
     else:
