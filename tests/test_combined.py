@@ -225,6 +225,18 @@ def test_the_search_opens_with_the_known_good_parts_over_each_kind_of_input(shop
     assert opening[3]["tuner/epochs"] < 30  # then Hyperband draws, from its first rung
 
 
+def test_a_table_of_nothing_but_image_paths_searches_the_images_alone(tmp_path):
+    from conftest import first_trials
+
+    csv = shop(tmp_path / "data", rows=60)
+    pd.read_csv(csv)[["photo", "label"]].to_csv(tmp_path / "data" / "bare.csv", index=False)
+    written = track_from_csv(tmp_path / "data" / "bare.csv", "label", tracks_dir=tmp_path / "tracks").path
+    opening = first_trials(written, tmp_path / "results", 3)
+    assert [trial["inputs"] for trial in opening] == ["images"] * 3  # one start: the images alone
+    assert opening[0]["tuner/epochs"] == 30 > opening[1]["tuner/epochs"]
+    assert not any(name.startswith("table/") for trial in opening for name in trial)
+
+
 # Images too many for memory: decoded into memory-mapped files and read a batch at a time
 
 def test_past_the_memory_limit_a_table_s_images_stream_from_disk(shop_track, monkeypatch):

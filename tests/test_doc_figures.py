@@ -149,6 +149,17 @@ QUOTES = [
      "search_results/clothing/test_metrics.json", ["accuracy", "balanced_accuracy", "rows", "compared.cnn.accuracy"]),
     ("docs/benchmarks.md", "| accuracy {:.4f} ({:,} images;", "search_results/cifar10/test_metrics.json",
      ["accuracy", "rows"]),
+    # docs/image-columns.md: the clothing table, split by sender and at random
+    *[("docs/image-columns.md", f"| {row} | {{:.4f}} |", f"search_results/{run}/test_metrics.json",
+       [f"compared.{kind}.accuracy"])
+      for run, kind, row in (("clothing_table", "images", "images alone (0002, the start; chosen) | 0.6035"),
+                             ("clothing_table", "table+images", "table + images (0001, the start) | 0.5808"),
+                             ("clothing_table", "table", "table alone (0008) | 0.2273"),
+                             ("clothing_table_random", "table+images", "table + images (0001, the start) | 0.7026"),
+                             ("clothing_table_random", "images", "images alone (0002, the start) | 0.6682"),
+                             ("clothing_table_random", "table", "table alone (0010) | 0.1600"))],
+    ("docs/image-columns.md", "| chosen: the ensemble of the best trials | 0.7062 | {:.4f} |",
+     "search_results/clothing_table_random/test_metrics.json", ["accuracy"]),
     # docs/tracks.md: the used-cars recipe over the benchmark's seeds, and the CIFAR-10 recipe's runs
     ("docs/tracks.md", "test MAE £{:,.0f} ± {:.0f} against the GBM's £{:,.0f}: **{:.3f}×**", RESULTS,
      [f"{QUALITY}.used_cars.summary.automl.mae.mean", f"{QUALITY}.used_cars.summary.automl.mae.std",

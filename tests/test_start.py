@@ -80,6 +80,17 @@ def test_a_csvs_track_carries_the_start_and_runs_it_first(tmp_path, task):
     assert first["units_2"] == START["units_2"] == 256
 
 
+def test_a_table_without_numbers_opens_with_the_start_less_its_numeric_encoding(tmp_path):
+    csv = tmp_path / "words.csv"
+    table = make_table("binary", rows=80)
+    table[["colour", "y"]].to_csv(csv, index=False)  # a category and the target: nothing numeric to encode
+    written = track_from_csv(csv, "y", tracks_dir=tmp_path / "tracks")
+    track = load_track(written.path)
+    assert track.model.start == start_for("binary", numeric=False) and "numeric_encoding" not in track.model.start
+    (first,) = first_trials(written.path, tmp_path / "results", 1)
+    assert {k: first[k] for k in track.model.start} == track.model.start
+
+
 def test_the_start_trial_is_trained_and_recorded_in_a_real_search(tmp_path, results_dir):
     import automl
 

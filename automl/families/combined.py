@@ -59,7 +59,7 @@ class CombinedFamily(MLPFamily):
             settings = {"image_encoder": "backbone", "backbones": list(weights.available(PRETRAINED))}
         except AutomlError:
             settings = {"image_encoder": "cnn"}
-        return {**settings, "start": start_for(data.task, settings["image_encoder"])}
+        return {**settings, "start": start_for(data.task, settings["image_encoder"], bool(data.numeric))}
 
     def check(self, track: Track) -> None:
         super().check(track)

@@ -45,7 +45,7 @@ class MLPFamily(Family):
         (the combined family's)."""
         if super().fits(data) is None or (data.text and not (data.numeric or data.categorical)) or data.images:
             return None
-        return {"start": start_for(data.task)}
+        return {"start": start_for(data.task, bool(data.numeric))}
 
     settings_notes = {"start": "The search's first trial: a known-good network (automl/hypermodels/mlp.py, START). "
                                "Hyperband then draws from the whole space."}

@@ -38,14 +38,14 @@ CNN_ONLY = ("label_smoothing", "flip_average", "optimizer", "learning_rate")
 SHARED = ("optimizer", "learning_rate", "loss")  # the table's start's training settings: every part's here
 
 
-def start_for(task: str, image_encoder: str) -> dict[str, Any]:
+def start_for(task: str, image_encoder: str, numeric: bool = True) -> dict[str, Any]:
     """The known-good parts joined (``model.start`` of a table with image columns): the table's MLP start
     (`automl.hypermodels.mlp.START`, its AdamW at 2e-3 for the whole network), and with images read from scratch
     the CNN's start (`automl.hypermodels.cnn.START`; its blocks and filters come from the images' side when the
     search begins, `CombinedHyperModel.starts_in_space`), joined with no fusion layer. A pretrained backbone keeps
     its own defaults. The search opens with it over each kind of input, so the comparison starts each kind from the
     same parts."""
-    table = mlp.start_for(task)
+    table = mlp.start_for(task, numeric)
     start = {key: table[key] for key in SHARED if key in table}
     start.update({f"{TABLE}/{key}": value for key, value in table.items() if key not in SHARED})
     if image_encoder == "cnn":
@@ -91,16 +91,19 @@ class CombinedHyperModel(MLPHyperModel):
         if image_encoder == "backbone":
             options["weights"] = weights
         self.encoder: ImageSpace = ENCODERS[image_encoder](schema, objective, direction, **options)
+        # A table of nothing but image columns has no table part: its networks read the images alone.
+        self.kinds = INPUTS if schema.numeric or schema.categorical or schema.text else (IMAGES,)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        uses = hp.Choice("inputs", list(INPUTS))
+        uses = hp.Choice("inputs", list(self.kinds))
         inputs = self.column_inputs()
         for column in self.schema.images:
             inputs[column] = keras.Input(shape=(None, None, 3), dtype="uint8", name=column)
         features = []
-        with hp.conditional_scope("inputs", [TABLE, "table+images"]), hp.name_scope(TABLE):
-            if uses != IMAGES:
-                features.append(self.table_features(hp)[1])
+        if TABLE in self.kinds:
+            with hp.conditional_scope("inputs", [TABLE, "table+images"]), hp.name_scope(TABLE):
+                if uses != IMAGES:
+                    features.append(self.table_features(hp)[1])
         with hp.conditional_scope("inputs", [IMAGES, "table+images"]), hp.name_scope(IMAGES):
             if uses != TABLE:
                 features += [self._image_vector(hp, column, inputs[column]) for column in self.schema.images]
@@ -156,8 +159,11 @@ class CombinedHyperModel(MLPHyperModel):
         if isinstance(self.encoder, CNNHyperModel) and any(key.startswith(f"{IMAGES}/") for key in start):
             sized = cnn.start_for(self.schema.image_shape[0])
             start = {**{f"{IMAGES}/{key}": sized[key] for key in ("num_blocks", "filters")}, **start}
-        kinds = [start["inputs"]] if "inputs" in start else [TABLE, "table+images", IMAGES]
-        return [{**start, "inputs": kind} for kind in kinds]
+        kinds = [start["inputs"]] if "inputs" in start else [k for k in (TABLE, "table+images", IMAGES)
+                                                             if k in self.kinds]
+        read = {scope for kind in kinds for scope in (TABLE, IMAGES) if scope in kind}
+        return [{key: value for key, value in {**start, "inputs": kind}.items()
+                 if "/" not in key or key.split("/")[0] in read} for kind in kinds]
 
     @staticmethod
     def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:

@@ -41,9 +41,11 @@ START = {"num_layers": 3, "units_0": 256, "units_1": 256, "units_2": 256, "numer
          "learning_rate": 2e-3}
 
 
-def start_for(task: str) -> dict[str, Any]:
-    """`START` for a table of `task`: regression adds its loss, the absolute error (the objective is val_mae)."""
-    return {**START, "loss": "mae"} if task == "regression" else dict(START)
+def start_for(task: str, numeric: bool = True) -> dict[str, Any]:
+    """`START` for a table of `task`: regression adds its loss, the absolute error (the objective is val_mae); a table
+    without `numeric` columns has no numeric encoding to set."""
+    start = {key: value for key, value in START.items() if numeric or key != "numeric_encoding"}
+    return {**start, "loss": "mae"} if task == "regression" else start
 
 
 class MLPHyperModel(SearchSpace):
