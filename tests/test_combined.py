@@ -237,6 +237,29 @@ def test_a_table_of_nothing_but_image_paths_searches_the_images_alone(tmp_path):
     assert not any(name.startswith("table/") for trial in opening for name in trial)
 
 
+def test_a_text_column_beside_images_is_read_by_the_text_family_s_searched_encoder(tmp_path):
+    csv = shop(tmp_path / "data", rows=80)
+    frame = pd.read_csv(csv)
+    words = [f"word{i}" for i in range(60)]
+    rng = np.random.default_rng(0)
+    frame["title"] = [" ".join(rng.choice(words, 8)) for _ in range(len(frame))]
+    frame.to_csv(csv, index=False)
+    written = track_from_csv(csv, "label", tracks_dir=tmp_path / "tracks").path
+    assert 'text = ["title"]' in written.read_text()
+    run = Run.open(written)
+    data = run.data()
+    space = run.family.hypermodel(run.track, data.schema)
+    rows = run.family.dataset(run.family.model_inputs(data.validation.x[:4], data.schema))
+    for encoder, layer in (("bag", "tf_idf"), ("embedding", "embedding"), ("cnn", "conv")):
+        hp = kt.HyperParameters()
+        hp.Fixed("inputs", "table+images")
+        hp.Fixed("table/text_encoder", encoder)
+        model = space.build(hp)
+        assert any(layer in sub.name for sub in model.layers if "title" in sub.name), (encoder, model.layers)
+        assert model.predict(rows, verbose=0).shape == (4, len(CLASSES))
+    assert space.active_hyperparameters({"inputs": "images", "table/text_encoder": "bag"})["table/text_encoder"] is None
+
+
 # Images too many for memory: decoded into memory-mapped files and read a batch at a time
 
 def test_past_the_memory_limit_a_table_s_images_stream_from_disk(shop_track, monkeypatch):

@@ -1,10 +1,11 @@
 """CombinedHyperModel: one network over a table's columns and its columns of images, joined late; and, in the same
 space, the network over the table alone and the one over the images alone, so that one Hyperband compares them.
 
-The ``inputs`` hyperparameter picks what a trial's network reads: ``table`` (the MLP's encodings and dense layers),
-``images`` (a CNN trained from scratch, or a pretrained backbone, per image column) or ``table+images``. Each
-part ends in a vector; the vectors are concatenated and go through the fusion's dense layer (its width and
-dropout searched) to the task's head: late fusion, as AutoGluon's multimodal fusion MLP does. Each part's
+The ``inputs`` hyperparameter picks what a trial's network reads: ``table`` (the MLP's encodings and dense layers,
+its text columns read by the text family's searched encoder), ``images`` (a CNN trained from scratch, or a
+pretrained backbone, per image column) or ``table+images``. Each part ends in a vector; the vectors are
+concatenated and go through the fusion's dense layer (its width and dropout searched) to the task's head: late
+fusion, as AutoGluon's multimodal fusion MLP does. Each part's
 hyperparameters are its own space's, under a name scope (``table/dropout``, ``images/filters``) and active only
 when the part is read, as in a search over several families (`automl.hypermodels.several`).
 
@@ -28,6 +29,7 @@ from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_inputs import VALIDATION_BATCH, ImageSpace
 from automl.hypermodels.layers import column_layer_name
 from automl.hypermodels.mlp import MLPHyperModel
+from automl.hypermodels.text import TextHyperModel, searched_text_features
 from automl.hypermodels.training import make_optimizer
 
 INPUTS = ("table", "images", "table+images")
@@ -78,8 +80,8 @@ class CombinedHyperModel(MLPHyperModel):
     # the joined network costs both parts' latency, and is worth it only where it beats each part alone.
     chosen_only_when_best = ("table+images",)
     main_hyperparameters = ("inputs", "fusion_units", "fusion_dropout", "table/num_layers", "table/units_0",
-                            "table/dropout", "images/backbone", "images/trainable_layers", "images/num_blocks",
-                            "images/filters", "images/dropout")
+                            "table/dropout", "table/text_encoder", "images/backbone", "images/trainable_layers",
+                            "images/num_blocks", "images/filters", "images/dropout")
 
     def __init__(self, schema: Schema, objective: str, direction: str, *, image_encoder: str = "cnn",
                  weights: dict[str, Path] | None = None, batch_sizes: list[int] = (32, 64, 128),
@@ -116,6 +118,11 @@ class CombinedHyperModel(MLPHyperModel):
         if dropout:
             x = layers.Dropout(dropout, seed=self.seed + 20, name="fusion_dropout")(x)
         return self.compiled(hp, inputs, x, name="combined")
+
+    def text_features(self, hp: kt.HyperParameters, texts: dict[str, keras.KerasTensor]) -> list:
+        """The table's text columns, read as the text family reads them: its encoder searched (a bag of words, word
+        embeddings or a 1-D convolution, `automl.hypermodels.text`), in the table's scope."""
+        return searched_text_features(hp, self.schema, texts) if texts else []
 
     def _image_vector(self, hp: kt.HyperParameters, column: str, image: keras.KerasTensor) -> keras.KerasTensor:
         """One image column's vector: the images resized to what the encoder takes, then the encoder, a model of
@@ -177,7 +184,7 @@ class CombinedHyperModel(MLPHyperModel):
         active = {k: v for k, v in values.items() if not k.startswith((f"{TABLE}/", f"{IMAGES}/"))}
         for scope, used in ((TABLE, uses != IMAGES), (IMAGES, uses != TABLE)):
             own = {k[len(scope) + 1:]: v for k, v in values.items() if k.startswith(f"{scope}/")}
-            space = MLPHyperModel if scope == TABLE else ENCODERS["backbone" if "backbone" in own else "cnn"]
+            space = TextHyperModel if scope == TABLE else ENCODERS["backbone" if "backbone" in own else "cnn"]
             own = space.active_hyperparameters(own) if used else dict.fromkeys(own)
             active.update({f"{scope}/{k}": v for k, v in own.items()})
         return active

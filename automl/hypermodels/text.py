@@ -7,6 +7,7 @@ import keras
 import keras_tuner as kt
 from keras import layers
 
+from automl.data.schema import Schema
 from automl.data.text import SEQUENCE_COVERAGES
 from automl.hypermodels.layers import column_layer_name
 from automl.hypermodels.mlp import MLPHyperModel
@@ -46,31 +47,7 @@ class TextHyperModel(MLPHyperModel):
                             "dropout")
 
     def text_features(self, hp: kt.HyperParameters, texts: dict[str, keras.KerasTensor]) -> list:
-        schema = self.schema
-        encoder = hp.Choice("text_encoder", list(ENCODERS))
-        if encoder == "bag":
-            tokens = hp.Choice("bag_tokens", vocabulary_sizes(schema, "bag_vocabulary", BAG_CUTS))
-            return [bag_of_words(column, schema.text[column], text, tokens) for column, text in texts.items()]
-        tokens = hp.Choice("vocabulary_size", vocabulary_sizes(schema, "vocabulary", WORD_CUTS))
-        coverage = hp.Choice("sequence_coverage", list(SEQUENCE_COVERAGES))
-        dim = hp.Choice("embedding_dim", [32, 64, 128])
-        pooling = hp.Choice("pooling", ["mean", "max"]) if encoder == "embedding" else "max"
-        if encoder == "cnn":
-            filters, kernel = hp.Choice("filters", [64, 128]), hp.Choice("kernel_size", [3, 5])
-        features = []
-        for column, text in texts.items():
-            spec = schema.text[column]
-            ids = word_ids(column, spec, text, tokens, spec["sequence_lengths"][str(coverage)])
-            size = min(tokens, len(spec["vocabulary"])) + 2  # + padding and the unknown word
-            # The mean leaves the padding out (mask_zero); max pooling and convolutions take no mask.
-            x = layers.Embedding(size, dim, mask_zero=pooling == "mean",
-                                 name=column_layer_name(column, "embedding"))(ids)
-            if encoder == "cnn":
-                x = layers.Conv1D(filters, kernel, padding="same", activation="relu",
-                                  name=column_layer_name(column, "conv"))(x)
-            pool = layers.GlobalAveragePooling1D if pooling == "mean" else layers.GlobalMaxPooling1D
-            features.append(pool(name=column_layer_name(column, pooling))(x))
-        return features
+        return searched_text_features(hp, self.schema, texts)
 
     @staticmethod
     def active_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
@@ -79,3 +56,32 @@ class TextHyperModel(MLPHyperModel):
         used = _USES.get(active.get("text_encoder"), set())
         unused = set().union(*_USES.values()) - used
         return {name: None if name in unused else value for name, value in active.items()}
+
+
+def searched_text_features(hp: kt.HyperParameters, schema: Schema, texts: dict[str, keras.KerasTensor]) -> list:
+    """Each text column (a named string input) as a vector, by the searched encoder: what the text family and the
+    text of a table beside images (`automl.hypermodels.combined`) read text with."""
+    encoder = hp.Choice("text_encoder", list(ENCODERS))
+    if encoder == "bag":
+        tokens = hp.Choice("bag_tokens", vocabulary_sizes(schema, "bag_vocabulary", BAG_CUTS))
+        return [bag_of_words(column, schema.text[column], text, tokens) for column, text in texts.items()]
+    tokens = hp.Choice("vocabulary_size", vocabulary_sizes(schema, "vocabulary", WORD_CUTS))
+    coverage = hp.Choice("sequence_coverage", list(SEQUENCE_COVERAGES))
+    dim = hp.Choice("embedding_dim", [32, 64, 128])
+    pooling = hp.Choice("pooling", ["mean", "max"]) if encoder == "embedding" else "max"
+    if encoder == "cnn":
+        filters, kernel = hp.Choice("filters", [64, 128]), hp.Choice("kernel_size", [3, 5])
+    features = []
+    for column, text in texts.items():
+        spec = schema.text[column]
+        ids = word_ids(column, spec, text, tokens, spec["sequence_lengths"][str(coverage)])
+        size = min(tokens, len(spec["vocabulary"])) + 2  # + padding and the unknown word
+        # The mean leaves the padding out (mask_zero); max pooling and convolutions take no mask.
+        x = layers.Embedding(size, dim, mask_zero=pooling == "mean",
+                             name=column_layer_name(column, "embedding"))(ids)
+        if encoder == "cnn":
+            x = layers.Conv1D(filters, kernel, padding="same", activation="relu",
+                              name=column_layer_name(column, "conv"))(x)
+        pool = layers.GlobalAveragePooling1D if pooling == "mean" else layers.GlobalMaxPooling1D
+        features.append(pool(name=column_layer_name(column, pooling))(x))
+    return features
