@@ -294,3 +294,21 @@ def test_a_search_of_mobilenet_on_a_tiny_npz_exports_a_model_of_raw_uint8(mobile
     model = automl.best_model(str(track), results_dir=results)
     assert model.inputs[0].dtype == "uint8"
     assert set(automl.predict(str(track), images(4)[0], results_dir=results)) <= {0, 1, 2}
+
+
+def test_a_table_with_images_read_by_a_backbone_opens_with_its_start_over_each_kind(mobilenet_file, tmp_path):
+    """With weights found, the combined family reads the images with the backbone, left at its defaults by the
+    start: the joined start's backbone settings are the defaults, not missing (the search stopped there)."""
+    from conftest import first_trials
+    from test_combined import shop
+
+    from automl.families.own_csv import track_from_csv
+
+    weights.import_weights(MOBILENET, mobilenet_file)
+    written = track_from_csv(shop(tmp_path / "data", rows=60), "label", tracks_dir=tmp_path / "tracks").path
+    assert 'image_encoder = "backbone"' in written.read_text()
+    opening = first_trials(written, tmp_path / "results", 3)
+    assert [trial["inputs"] for trial in opening] == ["table", "table+images", "images"]
+    for trial in opening[1:]:
+        assert trial["images/backbone"] == MOBILENET and trial["images/trainable_layers"] == 0
+        assert trial["tuner/epochs"] == 30

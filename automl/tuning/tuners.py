@@ -280,6 +280,9 @@ class HyperbandTuner(SearchLoopMixin, kt.Hyperband):
             # first what the defaults' space can tell (a start's optimizer unknown to the model would stop the build).
             check_start(self.oracle.hyperparameters, start, self.start_where, every_name=False)
             space = self.oracle.get_space()
+            # every hyperparameter the start makes active at its default (a joined network's backbone, which the
+            # start leaves to its defaults), then the start's own values, those not in the space yet too
+            space.values.update(start_values(space, start))
             space.values.update(start)
             self.hypermodel.build(space)
             self.oracle.update_space(space)
