@@ -117,6 +117,15 @@ def test_an_empty_image_column_is_an_error(shop_track):
         Run.open(shop_track).data()
 
 
+def test_a_row_to_predict_with_a_bad_image_is_an_error_whose_fix_is_the_path_or_the_row(shop_track, tmp_path):
+    run = Run.open(shop_track)
+    schema = run.data().schema
+    rows = with_rows(tmp_path / "data" / "shop.csv", r2="pics/nope.png")
+    with pytest.raises(AutomlError, match=r"line 4, image column 'photo': .*nope.png does not exist; fix the path, "
+                                          r"or remove the row: every row given is predicted$"):
+        run.family.read_inputs([rows], schema, track_name="shop")
+
+
 def test_rows_with_bad_images_are_left_out_when_the_track_says_drop(tmp_path):
     csv = with_rows(shop(tmp_path / "data", rows=60), r0="pics/gone.png", r7="pics")
     track = track_from_csv(csv, "label", tracks_dir=tmp_path / "tracks", drop_bad_images=True).path

@@ -65,12 +65,13 @@ def problem(path: str | None) -> str | None:
 
 
 def checked_rows(frame: pd.DataFrame, columns: list[str], *, base: Path | None, size: int, decoded: Any,
-                 where: str, drop: bool = False, row_name: str = "line") -> pd.DataFrame:
+                 where: str, drop: bool = False, row_name: str = "line", training: bool = True) -> pd.DataFrame:
     """`frame` with its image `columns` as absolute paths, every image decoded into `decoded` (an
     `automl.data.image_folder.DecodedImages`); a row whose image is
     missing, not an image, a folder or undecodable is an error naming the row and the path, or left out with a note
     when `drop`. An image column with no path at all is an error. Rows are named by their line in the file
-    (`row_name` "line": the index + 2, after the header) or their label in the DataFrame's index ("row")."""
+    (`row_name` "line": the index + 2, after the header) or their label in the DataFrame's index ("row"). Rows to
+    predict (not `training`) are never left out: the error's fix is the path, or the row."""
     frame = frame.copy()
     bad: dict[object, str] = {}
     for column in columns:
@@ -91,6 +92,8 @@ def checked_rows(frame: pd.DataFrame, columns: list[str], *, base: Path | None, 
     label = (lambda index: f"line {index + 2}") if row_name == "line" else (lambda index: f"row {index}")
     shown = "; ".join(f"{label(index)}, {reason}" for index, reason in list(bad.items())[:SHOWN])
     more = f" (and {len(bad) - SHOWN} more rows)" if len(bad) > SHOWN else ""
+    if not training:
+        raise AutomlError(f"{where}: {shown}{more}; fix the path, or remove the row: every row given is predicted")
     if not drop:
         raise AutomlError(f"{where}: {shown}{more}; fix the path, or leave such rows out with "
                           'bad_images = "drop" in the track\'s [data] (--drop-bad-images)')

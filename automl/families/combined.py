@@ -131,7 +131,7 @@ class CombinedFamily(MLPFamily):
         inputs = super().model_inputs(raw, schema)
         side = schema.image_shape[0]
         frame = checked_rows(raw[schema.images], schema.images, base=None, size=side, decoded=self.decoded,
-                             where="predict", row_name="row")
+                             where="predict", row_name="row", training=False)
         for column in schema.images:
             inputs[column] = self.decoded.pixels(frame[column].tolist(), side)
         return inputs
@@ -153,7 +153,7 @@ class CombinedFamily(MLPFamily):
         """The rows of one CSV, as the MLP family reads them, with the image paths taken from the CSV's folder."""
         read = super().read_inputs(paths, schema, track_name=track_name, id_column=id_column)
         read.raw = checked_rows(read.raw, schema.images, base=paths[0].parent, size=schema.image_shape[0],
-                                decoded=self.decoded, where=paths[0].name)
+                                decoded=self.decoded, where=paths[0].name, training=False)
         return read
 
     def describe_data(self, track: Track, schema: Schema) -> str:
