@@ -5,9 +5,9 @@ The ``inputs`` hyperparameter picks what a trial's network reads: ``table`` (the
 its text columns read by the text family's searched encoder), ``images`` (a CNN trained from scratch, or a
 pretrained backbone, per image column) or ``table+images``. Each part ends in a vector; the vectors are
 concatenated and go through the fusion's dense layer (its width and dropout searched) to the task's head: late
-fusion, as AutoGluon's multimodal fusion MLP does. Each part's
-hyperparameters are its own space's, under a name scope (``table/dropout``, ``images/filters``) and active only
-when the part is read, as in a search over several families (`automl.hypermodels.several`).
+fusion, as AutoGluon's multimodal fusion MLP does. Each part's hyperparameters are its own space's, under a name
+scope (``table/dropout``, ``images/filters``) and active only when the part is read, as in a search over several
+families (`automl.hypermodels.several`). The search opens with known-good parts over each kind (`start_for`).
 
 Every network of the space takes every column (the unused ones are inputs it ignores), so the trials are
 interchangeable in production, and a network over more inputs is chosen only when it scores best
