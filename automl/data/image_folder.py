@@ -44,6 +44,24 @@ def memory_limit() -> int:
     return min(total // 4, MEMORY_CAP_BYTES)
 
 
+def past_memory(images: int, size: int) -> bool:
+    """Whether `images` decoded at `size` x `size` take more than `memory_limit()`: then they go to disk."""
+    return images * size * size * 3 > memory_limit()
+
+
+def mapped(path: Path, shape: tuple[int, ...]) -> np.memmap:
+    """A new uint8 array of `shape` memory-mapped from a .npy file at `path`, the file removed from its folder at once
+    where the system allows (the mapping keeps it until the array is freed; Windows keeps a mapped file, which is
+    overwritten next time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return array
+
+
 @dataclass
 class ImageFolder:
     """The image files of a folder: their classes (the subfolder names, sorted) and the split each came in."""
@@ -180,15 +198,7 @@ def read_images(paths: list[Path], size: int, *, on_disk: Path | None = None) ->
     where the system allows: the mapping keeps it until the array is freed).
     """
     shape = (len(paths), size, size, 3)
-    if on_disk is None:
-        images = np.empty(shape, dtype=np.uint8)
-    else:
-        on_disk.parent.mkdir(parents=True, exist_ok=True)
-        images = np.lib.format.open_memmap(on_disk, mode="w+", dtype=np.uint8, shape=shape)
-        try:
-            on_disk.unlink()
-        except OSError:
-            pass  # Windows keeps a mapped file; it is overwritten next time
+    images = np.empty(shape, dtype=np.uint8) if on_disk is None else mapped(on_disk, shape)
     # Each image keeps its position; a file that cannot be read or decoded is dropped by `ignore_errors`, and
     # the positions missing at the end are the bad files. No Python loop touches a pixel.
     dataset = tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), [str(p) for p in paths]))
@@ -248,23 +258,20 @@ class DecodedImages:
         if not files:
             return np.zeros((0, size, size, 3), dtype=np.uint8)
         if self._folder is None or len(files) <= DECODE_BATCH:
-            return np.stack([self._images[(f, size)] for f in files])
+            return self._stacked(files, size)
         key = (size, tuple(files))
         if key not in self._arrays:
-            path = self._file("pixels")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(len(files), size, size, 3))
-            try:
-                path.unlink()  # the mapping keeps the file until the array is freed
-            except OSError:
-                pass
+            array = mapped(self._file("pixels"), (len(files), size, size, 3))
             for start in range(0, len(files), DECODE_BATCH):  # a batch at a time: never all of them in memory
                 chosen = files[start:start + DECODE_BATCH]
-                array[start:start + len(chosen)] = np.stack([self._images[(f, size)] for f in chosen])
+                array[start:start + len(chosen)] = self._stacked(chosen, size)
             while len(self._arrays) >= self.KEPT_ON_DISK:
                 self._arrays.pop(next(iter(self._arrays)))
             self._arrays[key] = array
         return self._arrays[key]
+
+    def _stacked(self, files: list[str], size: int) -> np.ndarray:
+        return np.stack([self._images[(f, size)] for f in files])
 
 
 def image_sizes(paths: list[Path]) -> np.ndarray:
@@ -331,7 +338,7 @@ def load_image_folder(root: str | os.PathLike, *, size: int, validation: float, 
     """
     folder = list_folder(root)
     indices = split_folder(folder, validation=validation, test=test, seed=seed)
-    on_disk = len(folder.paths) * size * size * 3 > memory_limit() and cache_dir is not None
+    on_disk = past_memory(len(folder.paths), size) and cache_dir is not None
     splits, bad = {}, []
     for part, chosen in indices.items():
         images, failed = read_images([folder.paths[i] for i in chosen], size,

@@ -97,8 +97,7 @@ class CombinedFamily(MLPFamily):
         images = int(frame[track.data.images].notna().sum().sum())
         # Past the memory's share for images, they are decoded into memory-mapped files in the run's scratch
         # folder and trained on a batch at a time, as a folder of images is (`image_folder.load_image_folder`).
-        self.decoded.spill_to(scratch if scratch is not None and images * side * side * 3 >
-                              image_folder.memory_limit() else None)
+        self.decoded.spill_to(scratch if scratch is not None and image_folder.past_memory(images, side) else None)
         frame = checked_rows(frame, track.data.images, base=path.parent, size=side, decoded=self.decoded,
                              where=path.name, drop=track.data.bad_images == "drop")
         loaded = self.load_table(track, images=track.data.images, frame=frame)
