@@ -4,8 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from automl.data.inference import OwnData
+from automl.errors import AutomlError
 from automl.families.images import ImageFamily
-from automl.hypermodels.cnn import CNNHyperModel, start_for
+from automl.hypermodels.cnn import LEVERS, CNNHyperModel, start_for
+from automl.track.sections import Track
 
 
 class CNNFamily(ImageFamily):
@@ -13,6 +15,16 @@ class CNNFamily(ImageFamily):
     space = CNNHyperModel
     trains_on_the_clock = True
     summary = "a network trained from scratch on these images"
+
+    def check(self, track: Track) -> None:
+        super().check(track)
+        unknown = [lever for lever in track.model.levers if lever not in LEVERS]
+        if unknown:
+            raise AutomlError(f"{track.source}: 'model.levers' has {', '.join(map(repr, unknown))}, which the cnn "
+                              f"family does not know; use some of {', '.join(LEVERS)}")
+
+    def space_options(self, track: Track) -> dict[str, Any]:
+        return {**super().space_options(track), "levers": list(track.model.levers)}
 
     def fits(self, data: OwnData) -> dict[str, Any] | None:
         """A folder of images, searched from a known-good network sized by the side they are resized to."""

@@ -1,6 +1,8 @@
 """CNNHyperModel: the search space for small images, with rescaling and augmentation inside the model."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import keras
@@ -16,10 +18,11 @@ from automl.hypermodels.image_inputs import (
     image_input,
     steps_per_epoch,
 )
-from automl.hypermodels.image_layers import FlipAverage, PatchWhitening, SmoothedSparseCrossentropy
+from automl.hypermodels.image_layers import Dirac, FastBias, FlipAverage, PatchWhitening, SmoothedSparseCrossentropy
 from automl.hypermodels.training import (
     FINAL_FIT_MAX_EPOCHS,
     OPTIMIZERS,
+    Lookahead,
     TimeBudgetSchedule,
     make_optimizer,
 )
@@ -43,6 +46,28 @@ MAX_FILTERS = 128
 START = {"whitening": True, "convs_per_block": 2, "downsample": "early", "kernel_size": 3, "batch_norm": True,
          "dropout": 0.0, "l2": 5e-4, "pooling": "global_max", "dense_units": 0, "label_smoothing": 0.2,
          "flip_average": False, "rotation": 0.0, "zoom": 0.0, "optimizer": "adamw", "learning_rate": 2e-3}
+
+
+# airbench's levers (Keller Jordan, github KellerJordan/cifar10-airbench, arXiv 2404.00498), each a name a track
+# lists in `model.levers` (tracks/cifar10.toml; what each gave: benchmarks/studies/cifar10_levers.py):
+LEVERS = {
+    "airbench_net": "airbench's network: blocks 4 times as wide after the first (64, 256, 256), GELU, logits "
+                    "without bias scaled by 1/9, 2-pixel shifts, Nesterov SGD at momentum 0.85 with decoupled "
+                    "weight decay",
+    "frozen_scale_bn": "batch normalization with its scale frozen at 1, momentum 0.6 (PyTorch's sense) and its bias "
+                       "learned 64 times faster",
+    "dirac": "convolutions initialised to pass their input channels through",
+    "alternating_flip": "each image mirrored in every other pass, in place of a coin per pass",
+    "lookahead": "the final fit's weights pulled back to their running average every 5 steps",
+    "tta_shifts": "the test-time average over 1-pixel shifts as well as mirror images",
+    "bfloat16": "bfloat16 arithmetic (float32 weights), on CPUs with AVX512-BF16 or AMX",
+}
+AIRBENCH_WIDEST = 256
+AIRBENCH_MOMENTUM = 0.85
+# airbench's weight decay 0.0153 per 1,024 images over its "kilostep scale" 1024 x (1 + 1 / (1 - 0.85)), as Keras'
+# decoupled decay per unit of learning rate: each step shrinks a weight by learning rate x this, as airbench's does.
+AIRBENCH_DECAY = 0.0153 / (1 + 1 / (1 - AIRBENCH_MOMENTUM)) / 1024
+VALIDATE_EVERY = 4  # passes between the final fit's validations when the test-time average costs 6 passes an image
 
 
 def start_for(side: int) -> dict[str, Any]:
@@ -94,11 +119,24 @@ class CNNHyperModel(ImageSpace):
         patience: int = 5,
         seed: int = 42,
         name: str = "cnn",
+        levers: list[str] = (),
     ) -> None:
         super().__init__(schema, objective, direction, batch_sizes=batch_sizes, images_per_epoch=images_per_epoch,
                          patience=patience, seed=seed, name=name)
+        unknown = sorted(set(levers) - set(LEVERS))
+        if unknown:
+            raise ValueError(f"unknown levers {unknown}; use some of {sorted(LEVERS)}")
+        self.levers = frozenset(levers)
+        self.alternating_flip = "alternating_flip" in self.levers
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        with self._precision():
+            return self._compiled(hp)
+
+    def _precision(self):
+        return _policy("mixed_bfloat16") if "bfloat16" in self.levers else nullcontext()
+
+    def _compiled(self, hp: kt.HyperParameters) -> keras.Model:
         inputs, x = image_input(self.schema)
         x = self.augmented(hp, x)
 
@@ -108,10 +146,14 @@ class CNNHyperModel(ImageSpace):
         network_input = keras.Input(shape=x.shape[1:], name="augmented") if flip_average else x
         outputs = self._network(hp, network_input)
         if flip_average:
-            outputs = FlipAverage(keras.Model(network_input, outputs, name="network"), name="flip_average")(x)
+            network = keras.Model(network_input, outputs, name="network")
+            outputs = FlipAverage(network, shifts="tta_shifts" in self.levers, name="flip_average")(x)
 
         model = keras.Model(inputs, outputs, name="cnn")
         optimizer = make_optimizer(hp.Choice("optimizer", list(OPTIMIZERS)), learning_rate(hp))
+        if "airbench_net" in self.levers and isinstance(optimizer, keras.optimizers.SGD):
+            optimizer = keras.optimizers.SGD(learning_rate(hp), momentum=AIRBENCH_MOMENTUM, nesterov=True,
+                                             weight_decay=AIRBENCH_DECAY)
         # Label smoothing: the recipes that train CIFAR-10 in few passes use 0.2 (airbench) or 0.1.
         smoothing = hp.Choice("label_smoothing", [0.0, 0.1, 0.2])
         loss = SmoothedSparseCrossentropy(smoothing) if smoothing else "sparse_categorical_crossentropy"
@@ -127,8 +169,14 @@ class CNNHyperModel(ImageSpace):
         """Images scaled to 0-1 and augmented (in training only)."""
         x = layers.Rescaling(1.0 / 255, name="rescaling")(x)
         # Augmentation: active in training only; cheap geometric changes that keep the label.
-        x = layers.RandomFlip("horizontal", seed=self.seed, name="flip")(x)
-        x = layers.RandomTranslation(0.1, 0.1, seed=self.seed + 1, name="translation")(x)
+        if not self.alternating_flip:  # else the training pipeline mirrors the images (`image_dataset`)
+            x = layers.RandomFlip("horizontal", seed=self.seed, name="flip")(x)
+        if "airbench_net" in self.levers:  # whole pixels, up to 2, as airbench's crops of reflected edges
+            shift = 2.0 / x.shape[1]
+            x = layers.RandomTranslation(shift, shift, interpolation="nearest", seed=self.seed + 1,
+                                         name="translation")(x)
+        else:
+            x = layers.RandomTranslation(0.1, 0.1, seed=self.seed + 1, name="translation")(x)
         rotation = hp.Choice("rotation", [0.0, 0.05])
         if rotation:
             x = layers.RandomRotation(rotation, seed=self.seed + 2, name="rotation")(x)
@@ -139,14 +187,22 @@ class CNNHyperModel(ImageSpace):
 
     def _network(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
         """The convolutional blocks and the classifier, on augmented images scaled to 0-1."""
-        return layers.Dense(len(self.schema.classes), activation="softmax", name="probabilities")(self._features(hp, x))
+        x = self._features(hp, x)
+        classes = len(self.schema.classes)
+        if "airbench_net" in self.levers:
+            x = layers.Dense(classes, use_bias=False, name="logits")(x)
+            x = layers.Rescaling(1.0 / 9.0, name="logit_scale")(x)
+            return layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+        return layers.Dense(classes, activation="softmax", dtype="float32", name="probabilities")(x)
 
     def _features(self, hp: kt.HyperParameters, x: keras.KerasTensor) -> keras.KerasTensor:
         """The convolutional blocks, pooled (and a dense layer, if searched), on augmented images scaled to 0-1."""
+        airbench = "airbench_net" in self.levers
+        activation = "gelu" if airbench else "relu"
         if self.schema.whitening and hp.Boolean("whitening"):
             # The first layer fixed to the whitening of the training split's 2x2 patches (airbench).
             x = PatchWhitening(self.schema.whitening["kernel"], self.schema.whitening["mean"], name="whitening")(x)
-            x = layers.Activation("relu", name="whitening_relu")(x)
+            x = layers.Activation(activation, name="whitening_relu")(x)
         num_blocks = hp.Int("num_blocks", 2, 4)
         filters = hp.Choice("filters", [16, 32, 48, 64])  # of the first block; each next block doubles it
         convs_per_block = hp.Int("convs_per_block", 1, 2)
@@ -162,18 +218,24 @@ class CNNHyperModel(ImageSpace):
         l2 = hp.Choice("l2", [0.0, 1e-5, 1e-4, 5e-4])
         regularizer = keras.regularizers.L2(l2) if l2 else None
         for block in range(num_blocks):
-            width = min(filters * 2**block, MAX_FILTERS)
+            width = min(filters * 4, AIRBENCH_WIDEST) if airbench and block else min(filters * 2**block, MAX_FILTERS)
             for conv in range(convs_per_block):
                 kernel = kernel_size if block == conv == 0 else 3
-                x = layers.Conv2D(width, kernel, padding="same", use_bias=not batch_norm,
+                dirac = Dirac(seed=self.seed + 20 + 2 * block + conv) if "dirac" in self.levers else "glorot_uniform"
+                x = layers.Conv2D(width, kernel, padding="same", use_bias=not batch_norm, kernel_initializer=dirac,
                                   kernel_regularizer=regularizer, name=f"conv{block}_{conv}")(x)
                 if downsample == "early" and conv == 0:
                     x = layers.MaxPooling2D(name=f"pool{block}")(x)
-                if batch_norm:
+                if batch_norm and "frozen_scale_bn" in self.levers:
+                    # airbench: no scale, PyTorch's momentum 0.6 (Keras counts the other way), a fast bias
+                    x = layers.BatchNormalization(momentum=0.4, epsilon=1e-5, center=False, scale=False,
+                                                  name=f"bn{block}_{conv}")(x)
+                    x = FastBias(name=f"bias{block}_{conv}")(x)
+                elif batch_norm:
                     # Momentum 0.9, not Keras' 0.99: a first-rung trial takes 35-70 steps, after which 0.99's
                     # moving statistics are still mostly their initial values and validation sees chance level.
                     x = layers.BatchNormalization(momentum=0.9, name=f"bn{block}_{conv}")(x)
-                x = layers.Activation("relu", name=f"relu{block}_{conv}")(x)
+                x = layers.Activation(activation, name=f"relu{block}_{conv}")(x)
             if downsample == "end":
                 x = layers.MaxPooling2D(name=f"pool{block}")(x)
             if dropout:
@@ -198,11 +260,31 @@ class CNNHyperModel(ImageSpace):
         Early stopping and ReduceLROnPlateau are left out: the schedule anneals, and the time is the budget.
         """
         batch_size = hp.get("batch_size")
-        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed)
+        train = image_dataset(x, y, batch_size, shuffle_seed=self.seed, alternating_flip=self.alternating_flip)
         validation = image_dataset(*validation_data, batch_size=VALIDATION_BATCH)
         callbacks = [TimeBudgetSchedule(seconds, peak=learning_rate(hp)), keras.callbacks.TerminateOnNaN()]
-        return model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), epochs=FINAL_FIT_MAX_EPOCHS,
-                         validation_data=validation, callbacks=callbacks, shuffle=False, verbose=verbose, **kwargs)
+        if "lookahead" in self.levers:
+            callbacks.append(Lookahead(seconds))
+        # Six passes of the network per validation image with the shifts: validated every few passes, and at the end.
+        every = VALIDATE_EVERY if "tta_shifts" in self.levers and hp.get("flip_average") else 1
+        history = model.fit(train, steps_per_epoch=steps_per_epoch(len(y), batch_size), epochs=FINAL_FIT_MAX_EPOCHS,
+                            validation_data=validation, validation_freq=every, callbacks=callbacks, shuffle=False,
+                            verbose=verbose, **kwargs)
+        if len(history.history.get("loss", [])) % every:  # the last pass was not validated: its figures end the list
+            for name, value in model.evaluate(validation, verbose=0, return_dict=True).items():
+                history.history.setdefault(f"val_{name}", []).append(value)
+        return history
+
+
+@contextmanager
+def _policy(name: str) -> Iterator[None]:
+    """Layers made inside compute under Keras' dtype policy `name` (their weights' dtype is the policy's own)."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def learning_rate(hp: kt.HyperParameters) -> float:

@@ -1,6 +1,7 @@
 """The fast-training recipe's pieces for image networks, registered so that `.keras` files load with
-``safe_mode=True``: a fixed patch-whitening first layer, the horizontal-flip average of test-time
-augmentation, and cross-entropy on smoothed labels for integer class labels.
+``safe_mode=True``: a fixed patch-whitening first layer, the test-time average over mirror images (and
+1-pixel shifts), cross-entropy on smoothed labels for integer class labels, and airbench's identity
+initialisation and fast-learning bias after a batch normalization whose scale is frozen at 1.
 
 What each is for, after airbench (Keller Jordan, github KellerJordan/cifar10-airbench) and Page's ResNet-9:
 whitening lets the first blocks start from decorrelated edges and colours; label smoothing keeps the
@@ -59,16 +60,83 @@ class FlipAverage(layers.Wrapper):
     """Test-time augmentation: outside training, the mean of the wrapped network's outputs on the images and
     on their horizontal mirror images; in training, the network on the images alone (augmentation already
     flips them at random), so that training costs what it did.
+
+    With `shifts` (airbench's second level), that mean weighs one half, and the other half is the same mean
+    over the images moved by one pixel up and left and by one pixel down and right (the edge reflected):
+    six passes of the network per image.
     """
+
+    def __init__(self, layer, shifts: bool = False, **kwargs) -> None:
+        super().__init__(layer, **kwargs)
+        self.shifts = bool(shifts)
 
     def call(self, inputs, training=None):
         if training:
             return self.layer(inputs, training=True)
-        mirrored = ops.flip(inputs, axis=-2)  # (batch, height, width, channels): width is the axis before last
-        return (self.layer(inputs, training=False) + self.layer(mirrored, training=False)) / 2.0
+        mirrored = self._mirrored(inputs)
+        if not self.shifts:
+            return mirrored
+        padded = ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        shifted = (self._mirrored(padded[:, :-2, :-2, :]) + self._mirrored(padded[:, 2:, 2:, :])) / 2.0
+        return (mirrored + shifted) / 2.0
+
+    def _mirrored(self, images):
+        mirrored = ops.flip(images, axis=-2)  # (batch, height, width, channels): width is the axis before last
+        return (self.layer(images, training=False) + self.layer(mirrored, training=False)) / 2.0
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "shifts": self.shifts}
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class Dirac(keras.initializers.Initializer):
+    """airbench's convolution kernels: PyTorch's default uniform draw (bound 1 / sqrt(fan in)), with the first
+    min(in, out) filters set to the identity (each passes its own input channel through, at the kernel's
+    centre), so that a deep stack starts close to passing its input on."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+
+    def __call__(self, shape, dtype=None):
+        height, width, inputs, outputs = shape
+        kernel = keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform", seed=self.seed)(shape, dtype)
+        identity = np.zeros(shape, dtype="float32")
+        kept = np.ones(shape, dtype="float32")
+        for channel in range(min(inputs, outputs)):
+            kept[:, :, :, channel] = 0.0
+            identity[height // 2, width // 2, channel, channel] = 1.0
+        return kernel * ops.convert_to_tensor(kept, dtype) + ops.convert_to_tensor(identity, dtype)
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="automl")
+class FastBias(layers.Layer):
+    """A learned bias per channel that learns `gain`² times faster than the other weights under SGD: the layer
+    adds `gain` x its weight, so the weight's gradient and each step's change to the bias both grow by `gain`.
+    After a `BatchNormalization(scale=False, center=False)` it is airbench's batch normalization, whose scale is
+    frozen at 1 and whose bias alone is learned, at 64 times the rate (gain 8). Decoupled weight decay shrinks the
+    bias at the others' rate, as airbench's decay divided by the same 64 does."""
+
+    def __init__(self, gain: float = 8.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.gain = float(gain)
+
+    def build(self, input_shape) -> None:
+        self.bias = self.add_weight(name="bias", shape=(int(input_shape[-1]),), initializer="zeros")
+
+    def call(self, inputs):
+        return inputs + ops.cast(self.bias * self.gain, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "gain": self.gain}
 
 
 @keras.saving.register_keras_serializable(package="automl")

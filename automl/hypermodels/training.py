@@ -140,3 +140,45 @@ class TimeBudgetSchedule(keras.callbacks.Callback):
         else:
             scale = (1.0 - share) / (1.0 - self.warmup)
         return self.peak * max(scale, self.floor)
+
+
+class Lookahead(keras.callbacks.Callback):
+    """airbench's Lookahead: every `every` steps, an average of the weights takes a step towards the network's
+    (decay d: average = d x average + (1 - d) x weights), and the network goes back to the average. `d` grows
+    as the cube of the share of `seconds` gone, up to `top`: early training runs free, the end is averaged over
+    its last steps. At the end the network keeps the average. Every float weight is averaged, batch
+    normalization's moving statistics too, as airbench averages its whole state.
+
+    On the clock, as `TimeBudgetSchedule` is: the schedule needs no count of the steps that fit the time.
+    """
+
+    def __init__(self, seconds: float, every: int = 5, top: float = 0.95 ** 5) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.every = every
+        self.top = top
+        self.started = math.nan
+        self.average: list = []
+        self.steps = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+        self.average = [keras.Variable(w, trainable=False) for w in self._weights()]
+        self.steps = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.steps += 1
+        if self.steps % self.every == 0:
+            share = min(max((time.monotonic() - self.started) / self.seconds, 0.0), 1.0)
+            self.step(self.top * share ** 3)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.step(1.0)
+
+    def step(self, decay: float) -> None:
+        for average, weight in zip(self.average, self._weights(), strict=True):
+            average.assign(decay * average + (1.0 - decay) * weight)
+            weight.assign(average)
+
+    def _weights(self) -> list:
+        return [w for w in self.model.weights if "float" in str(w.dtype)]

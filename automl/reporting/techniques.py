@@ -31,6 +31,8 @@ def techniques_lines(run: Run, table: pd.DataFrame, choice: Choice, tested: Held
         elif values:
             parts.append(f"{words} " + ", ".join(f"{value} ({_share(count, len(members))})"
                                                  for value, count in Counter(values).most_common()))
+    if run.track.model.levers:  # the CNN's, every trial's (tracks/cifar10.toml)
+        parts.append("airbench's levers " + ", ".join(run.track.model.levers))
     if chosen_ensemble:
         weights = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, ensemble["weights"], strict=True))
         parts.append(f"the weighted mean of {len(members)} trials (weights: {weights})")

@@ -127,6 +127,9 @@ class ModelSection(Section):
     target_transform: str = "standardize"
     # Image tracks: training images per Hyperband epoch, drawn from a shuffled stream (0: one full pass).
     images_per_epoch: int = 0
+    # Family "cnn": airbench's levers to pull, by name (automl/hypermodels/cnn.py, LEVERS): levers = ["dirac", ...].
+    # None by default; the CIFAR-10 track pulls them all.
+    levers: list[str] = field(default_factory=list)
     # A folder of images (data.kind = "image_dir"): the side, in pixels, they are resized to for training;
     # 0 chooses it from the images and the time limit (automl/data/image_folder.py, default_image_size).
     image_size: int = 0
