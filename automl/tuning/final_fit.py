@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+import numpy as np
 
 from automl.context import Run
 from automl.data.schema import Data
@@ -37,6 +38,7 @@ from automl.tuning.loop import fit_arguments
 REPORT_RESERVE_SECONDS = 45.0
 MIN_SECONDS = 10.0  # below this, no final fit is tried
 MIN_MEMBER_SECONDS = 120.0  # the least time each of several networks gets; fewer are trained on less
+SCORED_SAMPLE = 256  # validation images or rows timed to foresee what scoring the splits will take
 
 
 @dataclass
@@ -56,6 +58,7 @@ class FinalFit:
     unit: str = "images"  # what `images` counts: "images", or "rows" of a table
     members: int = 1  # networks trained and averaged (search.final_fit_members); `history` is the first one's
     member_scores: list[float] | None = None  # each network's own validation score, when there are several
+    scoring_reserve: float = 0.0  # seconds kept from training for scoring the splits (`scoring_seconds`)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -133,13 +136,16 @@ def train(run: Run, network: TrialNetwork, trial_score: float, data: Data, secon
     (x, y), kwargs = fit_arguments(track, run.family, data)  # the model's inputs, as the search's trials took them
     members = members_for(track, seconds)
     started = time.monotonic()
-    models, histories, images = [], [], 0
+    models, histories, images, reserve = [], [], 0, 0.0
     batch_size = hypermodel.active_hyperparameters(trial.hyperparameters.values)["batch_size"]
     first_seed = hypermodel.seed
     try:
         for i in range(members):
             hypermodel.seed = first_seed + i  # its own order of the rows (and seeded layers); the weights draw anew
             model = hypermodel.build(trial.hyperparameters)
+            if i == 0:  # the time its scoring will take comes off the training
+                reserve = scoring_seconds(run, model, data)
+                seconds -= reserve
             share = (started + seconds - time.monotonic()) / (members - i)
             histories.append(hypermodel.fit_final(trial.hyperparameters, model, x, y,
                                                   validation_data=kwargs["validation_data"], seconds=share,
@@ -173,7 +179,23 @@ def train(run: Run, network: TrialNetwork, trial_score: float, data: Data, secon
         unit=track.examples,
         members=members,
         member_scores=member_scores,
+        scoring_reserve=round(reserve, 1),
     )
+
+
+def scoring_seconds(run: Run, model: keras.Model, data: Data) -> float:
+    """The time scoring the validation and test splits twice will take with `model` (the final fit's last validation,
+    and the report's predictions), from a timed prediction of `SCORED_SAMPLE` validation images or rows after one
+    that compiles: a test-time average of six passes an image makes it minutes on a CPU, past the report's reserve.
+    Nothing for inputs that are not one array."""
+    x = data.validation.x
+    if not isinstance(x, np.ndarray) or not len(x):
+        return 0.0
+    sample = x[:SCORED_SAMPLE]
+    model_outputs(model, run.family, data.schema, sample)
+    began = time.perf_counter()
+    model_outputs(model, run.family, data.schema, sample)
+    return (time.perf_counter() - began) / len(sample) * 2 * (len(data.validation.y) + len(data.test.y))
 
 
 def ensemble_validation(run: Run, model: keras.Model, data: Data) -> dict[str, float]:
