@@ -10,7 +10,12 @@
 
 Writes search_results/cifar10/benchmark.json and search_results/cifar10/plots/accuracy_vs_time.png.
 
-Usage: python -m benchmarks.suite.cifar10 [--quick] [--data PATH] [--results-dir DIR]
+With `--time-limit 20m`, the anytime figure: `python -m automl search --track cifar10 --time-limit 20m` (in a
+scratch results folder, so the hour's reports stay), without the baseline, into
+search_results/cifar10/benchmark_20m.json. Each file keeps every full run's test accuracy (`runs_so_far`); a
+--restart of the hour keeps the others' files.
+
+Usage: python -m benchmarks.suite.cifar10 [--quick] [--data PATH] [--results-dir DIR] [--time-limit LIMIT]
 `--quick` runs both on the 500 images of tests/data/cifar10_tiny.npz for a minute each (a smoke run).
 """
 from __future__ import annotations
@@ -44,14 +49,22 @@ def main() -> int:
     parser.add_argument("--out", help="where --phase baseline writes its figures (JSON)")
     parser.add_argument("--baseline-from", metavar="JSON",
                         help="take the baseline's figures from an earlier `--phase baseline` run instead of running it")
+    parser.add_argument("--time-limit", help="the anytime figure: the track with this --time-limit (e.g. 20m), "
+                                             "no baseline, into benchmark_<limit>.json")
     args = parser.parse_args()
     if args.phase == "baseline":
         return run_baseline(args)
+    if args.time_limit:
+        return run_anytime(args)
     results = Path(args.results_dir)
     track = track_file(args, Path(tempfile.mkdtemp(prefix="automl-cifar10-")))
-    earlier = earlier_runs(results / ("cifar10_quick" if args.quick else "cifar10") / "benchmark.json")
+    folder = results / ("cifar10_quick" if args.quick else "cifar10")
+    earlier = earlier_runs(folder / "benchmark.json")
+    kept = {path.name: path.read_bytes() for path in folder.glob("benchmark_*.json")}  # the anytime figures
     commit, recipe = _commit(), recipe_commit()  # what runs, read now: commits made during the hour do not count
     automl = run_automl(track, results)  # --restart: clears the track's results, benchmark.json too
+    for name, content in kept.items():
+        (folder / name).write_bytes(content)
     if args.baseline_from:
         baseline = json.loads(Path(args.baseline_from).read_text(encoding="utf-8"))
         baseline["run"] = ("separately: python -m benchmarks.suite.cifar10 --phase baseline "
@@ -64,6 +77,23 @@ def main() -> int:
     report.update(runs_so_far(earlier, report, recipe, commit))
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     plot_accuracy_vs_time(report, results / report["track"] / "plots" / "accuracy_vs_time.png")
+    print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))}, indent=2))
+    return 0
+
+
+def run_anytime(args: argparse.Namespace) -> int:
+    """The track searched with `--time-limit` in a scratch results folder; its figures, without a baseline, in
+    <results-dir>/cifar10/benchmark_<limit>.json beside every earlier run's."""
+    out = Path(args.results_dir) / "cifar10" / f"benchmark_{args.time_limit}.json"
+    earlier = earlier_runs(out)
+    commit, recipe = _commit(), recipe_commit()
+    with tempfile.TemporaryDirectory(prefix="automl-cifar10-") as scratch:
+        automl = run_automl("cifar10", Path(scratch), time_limit=args.time_limit)
+        report = summarize("cifar10", Path(scratch), automl, None, quick=False)
+    report["time_limit"] = args.time_limit
+    report.update(runs_so_far(earlier, report, recipe, commit))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))}, indent=2))
     return 0
 
@@ -85,14 +115,15 @@ def track_file(args: argparse.Namespace, directory: Path) -> str:
     return str(path)
 
 
-def run_automl(track: str, results: Path) -> dict:
-    command = [sys.executable, "-m", "automl", "search", "--track", track, "--restart", "--quiet",
+def run_automl(track: str, results: Path, time_limit: str | None = None) -> dict:
+    limit = ["--time-limit", time_limit] if time_limit else []
+    command = [sys.executable, "-m", "automl", "search", "--track", track, *limit, "--restart", "--quiet",
                "--results-dir", str(results)]
     started = time.monotonic()
     subprocess.run(command, check=True)
     seconds = time.monotonic() - started
     return {"search_seconds": round(seconds, 1), "peak_rss_mb": peak_rss_mb_of_children(),
-            "command": ("python -m automl search --track cifar10 --restart" if track == "cifar10"
+            "command": (" ".join(["python -m automl search --track cifar10", *limit, "--restart"]) if track == "cifar10"
                         else " ".join(command[1:]))}
 
 
@@ -165,8 +196,8 @@ def run_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, quick: bool) -> dict:
-    """benchmark.json: automl's test accuracy, time, speed and trials beside the baseline's."""
+def summarize(track: str, results: Path, automl_run: dict, baseline: dict | None, *, quick: bool) -> dict:
+    """benchmark.json: automl's test accuracy, time, speed and trials beside the baseline's (if any)."""
     from automl.track import load_track
 
     name = load_track(track).name
@@ -195,7 +226,7 @@ def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, qu
     return {
         "track": name,
         "date": time.strftime("%Y-%m-%d"),
-        "machine": (f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+        "machine": (f"{os.cpu_count()} CPU cores, {cpu_name()}, "
                     f"Python {platform.python_version()}"),
         "quick": quick,
         "command": automl_run["command"],
@@ -209,16 +240,31 @@ def summarize(track: str, results: Path, automl_run: dict, baseline: dict, *, qu
         "chosen_trial": metrics["trial_id"],
         "top_trial_test_accuracy": round(metrics["top"]["accuracy"], 4),
         "peak_rss_mb": automl_run["peak_rss_mb"],
-        "baseline_test_accuracy": baseline["test_accuracy"],
-        "baseline_val_accuracy": baseline["val_accuracy"],
-        "baseline_trials": baseline["trials"],
-        "baseline_seconds": baseline["seconds"],
-        "baseline_peak_rss_mb": baseline["peak_rss_mb"],
-        "baseline_best_hyperparameters": baseline["best_hyperparameters"],
-        "baseline_run": baseline["run"],
+        **({} if baseline is None else {
+            "baseline_test_accuracy": baseline["test_accuracy"],
+            "baseline_val_accuracy": baseline["val_accuracy"],
+            "baseline_trials": baseline["trials"],
+            "baseline_seconds": baseline["seconds"],
+            "baseline_peak_rss_mb": baseline["peak_rss_mb"],
+            "baseline_best_hyperparameters": baseline["best_hyperparameters"],
+            "baseline_run": baseline["run"]}),
         "search_curve": curve,  # [seconds of training so far, best validation accuracy so far], per trial
         "final_fit_curve": final_curve,  # [seconds, validation accuracy], per pass of the final fit
     }
+
+
+def cpu_name() -> str:
+    """The CPU's model name and its bfloat16 instructions (the `bfloat16` lever pays only with them), from
+    /proc/cpuinfo where there is one."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                platform.machine())
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    bf16 = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    return f"{name} ({', '.join(bf16) if bf16 else 'no bfloat16 instructions'})"
 
 
 def earlier_runs(path: Path) -> list[dict]:
