@@ -54,7 +54,7 @@ LEVERS = {
     "airbench_net": "airbench's network: blocks 4 times as wide after the first (64, 256, 256), GELU, logits "
                     "without bias scaled by 1/9, 2-pixel shifts, Nesterov SGD at momentum 0.85 with decoupled "
                     "weight decay",
-    "frozen_scale_bn": "batch normalization with its scale frozen at 1, momentum 0.6 (PyTorch's sense) and its bias "
+    "frozen_scale_bn": "batch normalization with its scale frozen at 1, momentum 0.4 (Keras' sense) and its bias "
                        "learned 64 times faster",
     "dirac": "convolutions initialised to pass their input channels through",
     "alternating_flip": "each image mirrored in every other pass, in place of a coin per pass",
@@ -227,7 +227,8 @@ class CNNHyperModel(ImageSpace):
                 if downsample == "early" and conv == 0:
                     x = layers.MaxPooling2D(name=f"pool{block}")(x)
                 if batch_norm and "frozen_scale_bn" in self.levers:
-                    # airbench: no scale, PyTorch's momentum 0.6 (Keras counts the other way), a fast bias
+                    # airbench: no scale, a fast bias; momentum 0.4 in Keras' sense, where airbench's running statistics
+                    # keep 60 % a step (docs/tracks.md: a lead for the hour that failed)
                     x = layers.BatchNormalization(momentum=0.4, epsilon=1e-5, center=False, scale=False,
                                                   name=f"bn{block}_{conv}")(x)
                     x = FastBias(name=f"bias{block}_{conv}")(x)
