@@ -5,6 +5,7 @@ import os
 import re
 from pathlib import Path
 
+import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,6 +110,25 @@ def write_track(directory: Path, *, name: str = "tiny", task: str = "regression"
         tuner=tuner, data_extra=data_extra, search_extra=search_extra,
     ))
     return track
+
+
+TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md
+
+
+def fixed(values: dict) -> kt.HyperParameters:
+    """Hyperparameters held at `values` (Keras Tuner's `hp.Fixed`), for building one network of a space."""
+    hp = kt.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+@pytest.fixture(scope="module")
+def tiny_cifar10():
+    """The 400 real CIFAR-10 images of tests/data, split 240 / 60 / 100."""
+    from automl.data.images import CIFAR10_CLASSES, load_images, read_npz
+
+    return load_images(read_npz(TINY_CIFAR10), "multiclass", classes=CIFAR10_CLASSES, validation=0.2, seed=0)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import TINY_CIFAR10, fixed
 
 import automl
 from automl.data.images import CIFAR10_CLASSES
@@ -15,16 +16,8 @@ from automl.data.schema import Schema
 from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_inputs import image_dataset, steps_per_epoch
 
-TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md
 SCHEMA = Schema(task="multiclass", target="label", classes=CIFAR10_CLASSES, kind="images", image_shape=[32, 32, 3])
 LIGHTEST = {"num_blocks": 2, "filters": 16, "convs_per_block": 1, "kernel_size": 3, "dense_units": 0}
-
-
-def fixed(values: dict) -> kt.HyperParameters:
-    hp = kt.HyperParameters()
-    for name, value in values.items():
-        hp.Fixed(name, value)
-    return hp
 
 
 def images(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

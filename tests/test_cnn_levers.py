@@ -4,21 +4,18 @@ the Lookahead average and bfloat16."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import keras
-import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import fixed
 
-from automl.data.images import CIFAR10_CLASSES, load_images, read_npz
 from automl.errors import AutomlError
 from automl.hypermodels.cnn import LEVERS, CNNHyperModel
 from automl.hypermodels.image_inputs import image_dataset
 from automl.hypermodels.image_layers import Dirac, FastBias, FlipAverage
 from automl.hypermodels.training import Lookahead
 
-TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md
 LIGHT = {"num_blocks": 2, "filters": 8, "convs_per_block": 2, "downsample": "early", "kernel_size": 3,
          "whitening": True, "batch_norm": True, "pooling": "global_max", "dense_units": 0, "dropout": 0.0, "l2": 0.0,
          "rotation": 0.0, "zoom": 0.0, "label_smoothing": 0.2, "optimizer": "sgd", "sgd_learning_rate": 0.2,
@@ -26,15 +23,8 @@ LIGHT = {"num_blocks": 2, "filters": 8, "convs_per_block": 2, "downsample": "ear
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return load_images(read_npz(TINY_CIFAR10), "multiclass", classes=CIFAR10_CLASSES, validation=0.2, seed=0)
-
-
-def fixed(values: dict) -> kt.HyperParameters:
-    hp = kt.HyperParameters()
-    for name, value in values.items():
-        hp.Fixed(name, value)
-    return hp
+def tiny(tiny_cifar10):
+    return tiny_cifar10
 
 
 @pytest.mark.parametrize("levers", [sorted(LEVERS), ["frozen_scale_bn"], ["tta_shifts"], ["lookahead", "dirac"]],

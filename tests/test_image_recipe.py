@@ -4,31 +4,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-import keras_tuner as kt
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import fixed
 
-from automl.data.images import CIFAR10_CLASSES, load_images, read_npz
 from automl.data.whitening import patch_whitening
 from automl.hypermodels.cnn import CNNHyperModel
 from automl.hypermodels.image_layers import FlipAverage, PatchWhitening, SmoothedSparseCrossentropy
 from automl.serving.export import save_serving
 
-TINY_CIFAR10 = Path(__file__).parent / "data" / "cifar10_tiny.npz"  # 300 + 100 real images; see data/README.md
 LIGHT = {"num_blocks": 2, "filters": 16, "convs_per_block": 1, "kernel_size": 3, "dense_units": 0}
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return load_images(read_npz(TINY_CIFAR10), "multiclass", classes=CIFAR10_CLASSES, validation=0.2, seed=0)
-
-
-def fixed(values: dict) -> kt.HyperParameters:
-    hp = kt.HyperParameters()
-    for name, value in values.items():
-        hp.Fixed(name, value)
-    return hp
+def tiny(tiny_cifar10):
+    return tiny_cifar10
 
 
 def patches(images: np.ndarray) -> np.ndarray:
