@@ -63,8 +63,7 @@ def _streamed(x: np.memmap, y: np.ndarray | None, batch_size: int, shuffle_seed:
     labels = None if y is None else tf.constant(y)
 
     def read(batch: tf.Tensor):
-        images = tf.numpy_function(lambda chosen: x[chosen], [batch], tf.uint8, stateful=False)
-        images.set_shape((None, *x.shape[1:]))
+        images = _rows_on_disk(x, batch)
         return images if labels is None else (images, tf.gather(labels, batch))
 
     return positions.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -81,11 +80,7 @@ def _alternating(x: np.ndarray, y: np.ndarray | None, batch_size: int, seed: int
     positions = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
 
     def read(order: tf.Tensor, batch: tf.Tensor):
-        if held is None:
-            images = tf.numpy_function(lambda chosen: x[chosen], [batch], tf.uint8, stateful=False)
-            images.set_shape((None, *x.shape[1:]))
-        else:
-            images = tf.gather(held, batch)
+        images = _rows_on_disk(x, batch) if held is None else tf.gather(held, batch)
         odd_pass = tf.equal((order // count) % 2, 1)
         flip = tf.not_equal(tf.gather(first, batch), odd_pass)
         images = tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
@@ -93,6 +88,13 @@ def _alternating(x: np.ndarray, y: np.ndarray | None, batch_size: int, seed: int
 
     batches = positions.enumerate().batch(batch_size)
     return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _rows_on_disk(x: np.memmap, batch: tf.Tensor) -> tf.Tensor:
+    """The images at positions `batch` of a memory-mapped array, read inside the pipeline."""
+    images = tf.numpy_function(lambda chosen: x[chosen], [batch], tf.uint8, stateful=False)
+    images.set_shape((None, *x.shape[1:]))
+    return images
 
 
 def steps_per_epoch(images: int, batch_size: int) -> int:

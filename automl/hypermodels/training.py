@@ -134,7 +134,7 @@ class TimeBudgetSchedule(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def rate(self, elapsed: float) -> float:
-        share = min(max(elapsed / self.seconds, 0.0), 1.0)
+        share = share_of(elapsed, self.seconds)
         if share < self.warmup:
             scale = share / self.warmup
         else:
@@ -169,8 +169,7 @@ class Lookahead(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.steps += 1
         if self.steps % self.every == 0:
-            share = min(max((time.monotonic() - self.started) / self.seconds, 0.0), 1.0)
-            self.step(self.top * share ** 3)
+            self.step(self.top * share_of(time.monotonic() - self.started, self.seconds) ** 3)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self.step(1.0)
@@ -182,3 +181,8 @@ class Lookahead(keras.callbacks.Callback):
 
     def _weights(self) -> list:
         return [w for w in self.model.weights if "float" in str(w.dtype)]
+
+
+def share_of(elapsed: float, seconds: float) -> float:
+    """The share of a budget of `seconds` that `elapsed` is, within 0 and 1: where a schedule on the clock stands."""
+    return min(max(elapsed / seconds, 0.0), 1.0)
