@@ -54,7 +54,7 @@ def test_the_levers_build_airbench_s_network(tiny):
     assert all(isinstance(layer.kernel_initializer, Dirac) for layer in convolutions)
     assert all(layer.compute_dtype == "bfloat16" and layer.variable_dtype == "float32" for layer in convolutions)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    assert norms and all(not n.scale and not n.center and n.momentum == pytest.approx(0.4) for n in norms)
+    assert norms and all(not n.scale and not n.center and n.momentum == pytest.approx(0.6) for n in norms)
     assert len([layer for layer in model.layers if isinstance(layer, FastBias)]) == len(norms)
     assert "flip" not in {layer.name for layer in model.layers}  # the pipeline flips the images
     assert model.get_layer("logits").use_bias is False

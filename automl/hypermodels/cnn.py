@@ -54,7 +54,7 @@ LEVERS = {
     "airbench_net": "airbench's network: blocks 4 times as wide after the first (64, 256, 256), GELU, logits "
                     "without bias scaled by 1/9, 2-pixel shifts, Nesterov SGD at momentum 0.85 with decoupled "
                     "weight decay",
-    "frozen_scale_bn": "batch normalization with its scale frozen at 1, momentum 0.4 (Keras' sense) and its bias "
+    "frozen_scale_bn": "batch normalization with its scale frozen at 1, momentum 0.6 and its bias "
                        "learned 64 times faster",
     "dirac": "convolutions initialised to pass their input channels through",
     "alternating_flip": "each image mirrored in every other pass, in place of a coin per pass",
@@ -64,9 +64,14 @@ LEVERS = {
 }
 AIRBENCH_WIDEST = 256
 AIRBENCH_MOMENTUM = 0.85
-# airbench's weight decay 0.0153 per 1,024 images over its "kilostep scale" 1024 x (1 + 1 / (1 - 0.85)), as Keras'
-# decoupled decay per unit of learning rate: each step shrinks a weight by learning rate x this, as airbench's does.
-AIRBENCH_DECAY = 0.0153 / (1 + 1 / (1 - AIRBENCH_MOMENTUM)) / 1024
+AIRBENCH_RATE = 11.5  # airbench's learning rate per 1,024 images, over its kilostep scale 1024 x (1 + 1 / (1 - 0.85))
+# airbench's weight decay, 0.0153 per 1,024 images, as Keras' decoupled decay. airbench adds 0.0153 x batch / kilostep
+# scale x (the schedule's share) of each weight to its gradient, and momentum carries that into 1 / (1 - 0.85) steps;
+# Keras shrinks each weight by learning rate x decay a step, its rate being 11.5 x batch / kilostep scale x (the same
+# share). Equal when decay = 0.0153 / (11.5 x (1 - 0.85)) = 0.0089, whatever the batch.
+AIRBENCH_DECAY = 0.0153 / (AIRBENCH_RATE * (1 - AIRBENCH_MOMENTUM))
+# airbench's batch normalization keeps 60 % of its running statistics a step (PyTorch's momentum 0.4): Keras' 0.6.
+AIRBENCH_BN_MOMENTUM = 0.6
 VALIDATE_EVERY = 4  # passes between the final fit's validations when the test-time average costs 6 passes an image
 
 
@@ -227,9 +232,8 @@ class CNNHyperModel(ImageSpace):
                 if downsample == "early" and conv == 0:
                     x = layers.MaxPooling2D(name=f"pool{block}")(x)
                 if batch_norm and "frozen_scale_bn" in self.levers:
-                    # airbench: no scale, a fast bias; momentum 0.4 in Keras' sense, where airbench's running statistics
-                    # keep 60 % a step (docs/tracks.md: a lead for the hour that failed)
-                    x = layers.BatchNormalization(momentum=0.4, epsilon=1e-5, center=False, scale=False,
+                    # airbench: no scale, a fast bias
+                    x = layers.BatchNormalization(momentum=AIRBENCH_BN_MOMENTUM, epsilon=1e-5, center=False, scale=False,
                                                   name=f"bn{block}_{conv}")(x)
                     x = FastBias(name=f"bias{block}_{conv}")(x)
                 elif batch_norm:
