@@ -70,7 +70,8 @@ def test_an_image_models_switches_read_on_or_off_and_its_final_fit_is_named(tmp_
                           "flip_average": [False]})
     (line, _) = techniques_lines(run, table, _choice("0001"), _tested(final_fit={"used": True}))
     assert line == ("Techniques in the chosen model: patch whitening on; label smoothing 0.1; flip averaging off; "
-                    "final fit on the training split.")
+                    "airbench's levers airbench_net, frozen_scale_bn, dirac, alternating_flip, lookahead, tta_shifts, "
+                    "bfloat16; final fit on the training split.")
 
 
 def test_without_any_technique_to_tell_there_is_no_line(tmp_path):
