@@ -233,8 +233,8 @@ class CNNHyperModel(ImageSpace):
                     x = layers.MaxPooling2D(name=f"pool{block}")(x)
                 if batch_norm and "frozen_scale_bn" in self.levers:
                     # airbench: no scale, a fast bias
-                    x = layers.BatchNormalization(momentum=AIRBENCH_BN_MOMENTUM, epsilon=1e-5, center=False, scale=False,
-                                                  name=f"bn{block}_{conv}")(x)
+                    x = layers.BatchNormalization(momentum=AIRBENCH_BN_MOMENTUM, epsilon=1e-5, center=False,
+                                                  scale=False, name=f"bn{block}_{conv}")(x)
                     x = FastBias(name=f"bias{block}_{conv}")(x)
                 elif batch_norm:
                     # Momentum 0.9, not Keras' 0.99: a first-rung trial takes 35-70 steps, after which 0.99's
