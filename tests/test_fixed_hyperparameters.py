@@ -10,7 +10,9 @@ import automl
 from automl import load_track
 from automl.errors import AutomlError
 
-FIXED = 'fixed = { optimizer = "adam", numeric_encoding = "periodic", num_layers = 1 }\n'
+# periodic_sigma is asked for only under numeric_encoding == "periodic" (a conditional scope), and 0.3 is not its
+# default: a Fixed made outside that scope would lose to the oracle's draw for the scoped one.
+FIXED = 'fixed = { optimizer = "adam", numeric_encoding = "periodic", periodic_sigma = 0.3, num_layers = 1 }\n'
 
 
 def _with_model_lines(track_file, lines: str):
@@ -21,13 +23,14 @@ def _with_model_lines(track_file, lines: str):
 
 def test_every_trial_keeps_the_fixed_values_and_the_others_are_searched(tmp_path, results_dir):
     track = _with_model_lines(write_track(tmp_path, search_extra="ensemble = 0\nrefit = 0.0\n"), FIXED)
-    assert load_track(track).model.fixed == {"optimizer": "adam", "numeric_encoding": "periodic", "num_layers": 1}
+    assert load_track(track).model.fixed == {"optimizer": "adam", "numeric_encoding": "periodic", "periodic_sigma": 0.3,
+                                        "num_layers": 1}
     automl.search(str(track), results_dir=results_dir)
     values = [json.loads(p.read_text())["hyperparameters"]["values"]
               for p in (results_dir / "tiny" / "tuner").glob("trial_*/trial.json")]
     assert len(values) >= 3
     assert all(v["optimizer"] == "adam" and v["numeric_encoding"] == "periodic" and v["num_layers"] == 1
-               for v in values)
+               and v["periodic_sigma"] == 0.3 for v in values)
     assert len({v["learning_rate"] for v in values}) > 1  # the rest is still searched
 
 

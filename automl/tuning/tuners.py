@@ -312,10 +312,7 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
     }
     if track.model.fixed:
         # Held at the track's values; every other hyperparameter is searched as usual (tune_new_entries).
-        fixed = kt.HyperParameters()
-        for name, value in track.model.fixed.items():
-            fixed.Fixed(name, value)
-        common.update(hyperparameters=fixed, tune_new_entries=True)
+        common.update(hyperparameters=held(hypermodel, track.model.fixed), tune_new_entries=True)
     if search.tuner == "hyperband":
         tuner = HyperbandTuner(
             max_epochs=search.max_epochs, factor=search.factor,
@@ -327,6 +324,28 @@ def _new_tuner(track: Track, hypermodel: kt.HyperModel, store: Store) -> kt.Tune
         tuner = tuner_class(max_trials=search.max_trials, **common)
     tuner.search_seed = search.seed
     return tuner
+
+
+def held(hypermodel: kt.HyperModel, values: dict) -> kt.HyperParameters:
+    """The track's `model.fixed` as Keras Tuner's Fixed hyperparameters, each also under every condition the
+    space asks for its name.
+
+    A Fixed hyperparameter made outside a conditional scope does not hold one the model asks for inside it (SGD's
+    rate, asked for only when `optimizer` is "sgd"): Keras Tuner keeps both, and the oracle's draw for the scoped
+    one, or its default (the low end of its range) in the first trial, replaces the fixed value. So the space is
+    built once with the values fixed, and each name it asks for under conditions is fixed again under them.
+    """
+    space = kt.HyperParameters()
+    for name, value in values.items():
+        space.Fixed(name, value)
+    hypermodel.build(space)
+    fixed = kt.HyperParameters()
+    for name, value in values.items():
+        fixed.Fixed(name, value)
+    for hp in space.space:
+        if hp.name in values and hp.conditions:
+            fixed.merge([kt.engine.hyperparameters.Fixed(hp.name, values[hp.name], conditions=hp.conditions)])
+    return fixed
 
 
 def distribution_strategy(setting: str):
