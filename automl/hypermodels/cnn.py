@@ -26,6 +26,7 @@ from automl.hypermodels.training import (
     TimeBudgetSchedule,
     make_optimizer,
 )
+from automl.machine import bfloat16_pays
 
 # The widest block. Measured on this 2-core CPU (benchmarks/studies/cnn_speed.py): 5x5 convolutions everywhere and
 # blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a
@@ -60,7 +61,7 @@ LEVERS = {
     "alternating_flip": "each image mirrored in every other pass, in place of a coin per pass",
     "lookahead": "the final fit's weights pulled back to their running average every 5 steps",
     "tta_shifts": "the test-time average over 1-pixel shifts as well as mirror images",
-    "bfloat16": "bfloat16 arithmetic (float32 weights), on CPUs with AVX512-BF16 or AMX",
+    "bfloat16": "bfloat16 arithmetic (float32 weights) on a GPU or a CPU with AVX512-BF16 or AMX; float32 elsewhere",
 }
 AIRBENCH_WIDEST = 256
 AIRBENCH_MOMENTUM = 0.85
@@ -139,7 +140,8 @@ class CNNHyperModel(ImageSpace):
             return self._compiled(hp)
 
     def _precision(self):
-        return _policy("mixed_bfloat16") if "bfloat16" in self.levers else nullcontext()
+        # bfloat16 only where the hardware has it: emulated, it trains 25 times slower than float32
+        return _policy("mixed_bfloat16") if "bfloat16" in self.levers and bfloat16_pays() else nullcontext()
 
     def _compiled(self, hp: kt.HyperParameters) -> keras.Model:
         inputs, x = image_input(self.schema)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from automl.context import Run
+from automl.machine import bfloat16_pays
 from automl.selection.choice import Choice
 from automl.selection.scoring import HeldOutFigures
 from automl.store import ENSEMBLE_ID
@@ -32,7 +33,9 @@ def techniques_lines(run: Run, table: pd.DataFrame, choice: Choice, tested: Held
             parts.append(f"{words} " + ", ".join(f"{value} ({_share(count, len(members))})"
                                                  for value, count in Counter(values).most_common()))
     if run.track.model.levers:  # the CNN's, every trial's (tracks/cifar10.toml)
-        parts.append("airbench's levers " + ", ".join(run.track.model.levers))
+        levers = [lever if lever != "bfloat16" or bfloat16_pays() else "bfloat16 (not pulled: this machine has no "
+                  "bfloat16 instructions)" for lever in run.track.model.levers]
+        parts.append("airbench's levers " + ", ".join(levers))
     if chosen_ensemble:
         weights = ", ".join(f"{m} {w:.2f}" for m, w in zip(members, ensemble["weights"], strict=True))
         parts.append(f"the weighted mean of {len(members)} trials (weights: {weights})")

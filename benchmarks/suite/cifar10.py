@@ -33,6 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from automl.machine import bfloat16_instructions, cpu_flags
 from benchmarks.suite.runs import ROOT, python_path
 
 TINY = ROOT / "tests" / "data" / "cifar10_tiny.npz"
@@ -254,16 +255,9 @@ def summarize(track: str, results: Path, automl_run: dict, baseline: dict | None
 
 
 def cpu_name() -> str:
-    """The CPU's model name and its bfloat16 instructions (the `bfloat16` lever pays only with them), from
-    /proc/cpuinfo where there is one."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
-                platform.machine())
-    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
-    bf16 = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    """The CPU's model name and its bfloat16 instructions (the `bfloat16` lever is pulled only with them)."""
+    name = cpu_flags()[0]
+    bf16 = bfloat16_instructions()
     return f"{name} ({', '.join(bf16) if bf16 else 'no bfloat16 instructions'})"
 
 
