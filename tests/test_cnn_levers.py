@@ -11,6 +11,7 @@ import pytest
 from conftest import fixed
 
 from automl.errors import AutomlError
+from automl.hypermodels import cnn
 from automl.hypermodels.cnn import LEVERS, CNNHyperModel
 from automl.hypermodels.image_inputs import image_dataset
 from automl.hypermodels.image_layers import Dirac, FastBias, FlipAverage
@@ -29,7 +30,9 @@ def tiny(tiny_cifar10):
 
 @pytest.mark.parametrize("levers", [sorted(LEVERS), ["frozen_scale_bn"], ["tta_shifts"], ["lookahead", "dirac"]],
                          ids=["all", "frozen_scale_bn", "tta_shifts", "lookahead+dirac"])
-def test_a_cnn_with_levers_trains_on_the_clock_saves_and_reloads_with_the_same_outputs(tiny, tmp_path, levers):
+def test_a_cnn_with_levers_trains_on_the_clock_saves_and_reloads_with_the_same_outputs(tiny, tmp_path, levers,
+                                                                                     monkeypatch):
+    monkeypatch.setattr(cnn, "bfloat16_pays", lambda: True)  # the bfloat16 build, on any CPU
     hypermodel = CNNHyperModel(tiny.schema, "val_accuracy", "max", batch_sizes=[32], levers=levers)
     hp = fixed({**LIGHT, "flip_average": True})
     model = hypermodel.build(hp)
@@ -46,7 +49,8 @@ def test_a_cnn_with_levers_trains_on_the_clock_saves_and_reloads_with_the_same_o
     assert expected.dtype == np.float32  # the probabilities are float32 under bfloat16 too
 
 
-def test_the_levers_build_airbench_s_network(tiny):
+def test_the_levers_build_airbench_s_network(tiny, monkeypatch):
+    monkeypatch.setattr(cnn, "bfloat16_pays", lambda: True)
     model = CNNHyperModel(tiny.schema, "val_accuracy", "max", levers=sorted(LEVERS)).build(
         fixed({**LIGHT, "num_blocks": 3, "filters": 64, "flip_average": False}))
     convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
@@ -62,6 +66,13 @@ def test_the_levers_build_airbench_s_network(tiny):
     assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.nesterov
     assert optimizer.momentum == pytest.approx(0.85) and optimizer.weight_decay > 0
     assert keras.config.dtype_policy().name == "float32"  # bfloat16 stays inside the build
+
+
+def test_the_bfloat16_lever_computes_in_float32_where_the_machine_has_no_bfloat16_instructions(tiny, monkeypatch):
+    monkeypatch.setattr(cnn, "bfloat16_pays", lambda: False)
+    model = CNNHyperModel(tiny.schema, "val_accuracy", "max", levers=["bfloat16"]).build(fixed(LIGHT))
+    convolutions = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convolutions and all(layer.compute_dtype == "float32" for layer in convolutions)
 
 
 def test_unknown_levers_are_refused_by_the_space_and_the_track(tiny, tmp_path):

@@ -4,9 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest import write_track
 
 from automl.context import Run
+from automl.reporting import techniques
 from automl.reporting.page import summary_lines
 from automl.reporting.techniques import techniques_lines
 from automl.selection.choice import Choice
@@ -62,16 +64,19 @@ def test_the_ensemble_counts_its_members_choices_and_gives_their_weights(tmp_pat
     assert line.endswith("the weighted mean of 3 trials (weights: 0007 0.50, 0003 0.25, 0005 0.25).")
 
 
-def test_an_image_models_switches_read_on_or_off_and_its_final_fit_is_named(tmp_path):
+@pytest.mark.parametrize("bfloat16", [True, False], ids=["bfloat16 instructions", "none"])
+def test_an_image_models_switches_read_on_or_off_and_its_final_fit_is_named(tmp_path, monkeypatch, bfloat16):
+    monkeypatch.setattr(techniques, "bfloat16_pays", lambda: bfloat16)
     source = (REPO / "tracks" / "cifar10.toml").read_text().replace('name = "cifar10"', 'name = "images"')
-    (tmp_path / "images.toml").write_text(source)
+    (tmp_path / "images.toml").write_text(source.replace("[model]\n", '[model]\nlevers = ["dirac", "bfloat16"]\n'))
     run = Run.open(tmp_path / "images.toml", tmp_path / "results")
     table = pd.DataFrame({"trial_id": ["0001"], "whitening": [True], "label_smoothing": [0.1],
                           "flip_average": [False]})
     (line, _) = techniques_lines(run, table, _choice("0001"), _tested(final_fit={"used": True}))
     assert line == ("Techniques in the chosen model: patch whitening on; label smoothing 0.1; flip averaging off; "
-                    "airbench's levers airbench_net, frozen_scale_bn, dirac, alternating_flip, lookahead, tta_shifts, "
-                    "bfloat16; final fit on the training split.")
+                    "airbench's levers dirac, "
+                    + ("bfloat16" if bfloat16 else "bfloat16 (not pulled: this machine has no bfloat16 instructions)")
+                    + "; final fit on the training split.")
 
 
 def test_without_any_technique_to_tell_there_is_no_line(tmp_path):
