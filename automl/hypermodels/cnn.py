@@ -140,7 +140,7 @@ class CNNHyperModel(ImageSpace):
             return self._compiled(hp)
 
     def _precision(self):
-        # bfloat16 only where the hardware has it: emulated, it trains 25 times slower than float32
+        # bfloat16 only where the hardware has it: emulated, it trained 10 times slower than float32
         return _policy("mixed_bfloat16") if "bfloat16" in self.levers and bfloat16_pays() else nullcontext()
 
     def _compiled(self, hp: kt.HyperParameters) -> keras.Model:
