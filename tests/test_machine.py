@@ -1,7 +1,7 @@
-"""automl.machine: the processor's bfloat16 instructions, read from /proc/cpuinfo."""
+"""automl.hypermodels.machine: the processor's bfloat16 instructions, read from /proc/cpuinfo."""
 from __future__ import annotations
 
-from automl.machine import bfloat16_instructions, cpu_flags
+from automl.hypermodels.machine import bfloat16_instructions, cpu_flags
 
 CPUINFO = "processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx2 {extra}\n\nprocessor\t: 1\n"
 

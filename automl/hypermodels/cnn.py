@@ -19,6 +19,7 @@ from automl.hypermodels.image_inputs import (
     steps_per_epoch,
 )
 from automl.hypermodels.image_layers import Dirac, FastBias, FlipAverage, PatchWhitening, SmoothedSparseCrossentropy
+from automl.hypermodels.machine import bfloat16_pays
 from automl.hypermodels.training import (
     FINAL_FIT_MAX_EPOCHS,
     OPTIMIZERS,
@@ -26,7 +27,6 @@ from automl.hypermodels.training import (
     TimeBudgetSchedule,
     make_optimizer,
 )
-from automl.machine import bfloat16_pays
 
 # The widest block. Measured on this 2-core CPU (benchmarks/studies/cnn_speed.py): 5x5 convolutions everywhere and
 # blocks up to 256 filters made the heaviest candidate train at 19 images/s, 15 times slower than a

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from automl.context import Run
-from automl.machine import bfloat16_pays
+from automl.hypermodels.machine import bfloat16_pays
 from automl.selection.choice import Choice
 from automl.selection.scoring import HeldOutFigures
 from automl.store import ENSEMBLE_ID

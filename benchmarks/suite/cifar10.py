@@ -33,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from automl.machine import bfloat16_instructions, cpu_flags
+from automl.hypermodels.machine import bfloat16_instructions, cpu_flags
 from benchmarks.suite.runs import ROOT, python_path
 
 TINY = ROOT / "tests" / "data" / "cifar10_tiny.npz"
