@@ -6,6 +6,7 @@ say the most probable class.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,13 @@ def predict_with(model, family: Family, schema: Schema, inputs: Any, proba: bool
                  batch_size: int | None = None) -> np.ndarray | pd.DataFrame:
     """Model inputs (`Family.model_inputs` of raw rows or images) in, predictions out: values (regression),
     class labels, or class probabilities with `proba`; `batch_size` None takes the family's."""
-    outputs = model.predict(family.dataset(inputs, batch_size), verbose=0)
+    tensorflow = logging.getLogger("tensorflow")  # tf.get_logger(): its tf.function retracing warnings would lead a
+    level = tensorflow.level  # notebook cell's output when several models predict in turn; they are by design
+    tensorflow.setLevel(logging.ERROR)
+    try:
+        outputs = model.predict(family.dataset(inputs, batch_size), verbose=0)
+    finally:
+        tensorflow.setLevel(level)
     if schema.task == "regression":
         return outputs.reshape(-1)
     if schema.task == "binary":
