@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import platform
+from functools import cache
 from pathlib import Path
 
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86: AVX512-BF16 (AMD Zen 4, Intel Cooper Lake on), AMX's tiles
@@ -26,8 +27,10 @@ def bfloat16_instructions(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     return [flag for flag in BFLOAT16_FLAGS if flag in cpu_flags(cpuinfo)[1]]
 
 
+@cache
 def bfloat16_pays() -> bool:
-    """Whether bfloat16 arithmetic runs faster than float32 here: a GPU, or a CPU with bfloat16 instructions."""
+    """Whether bfloat16 arithmetic runs faster than float32 here: a GPU, or a CPU with bfloat16 instructions.
+    Asked once a process: every trial's build and the report ask, and the hardware does not change."""
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU")) or bool(bfloat16_instructions())
